@@ -1,0 +1,40 @@
+"""hng: handwritten-number images composed from real MNIST digits.
+
+    >>> import hng
+    >>> result = hng.generate("2026", image_width=140, augment="mild", seed=7)
+    >>> result.image.shape
+    (28, 140)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from hng.generate import GeneratedBatch, GeneratedNumber, Generator, default_generator, generate, generate_batch
+from hng.mnist.dataset import MnistData, load_mnist
+from hng.params import (
+    DEFAULT_SPACING_RANGE,
+    MAX_DIGITS,
+    MAX_IMAGE_WIDTH,
+    MAX_SPACING,
+    SPLITS,
+)
+from hng.result import DigitBox
+
+__all__ = [
+    "DEFAULT_SPACING_RANGE",
+    "MAX_DIGITS",
+    "MAX_IMAGE_WIDTH",
+    "MAX_SPACING",
+    "SPLITS",
+    "DigitBox",
+    "GeneratedBatch",
+    "GeneratedNumber",
+    "Generator",
+    "MnistData",
+    "__version__",
+    "default_generator",
+    "generate",
+    "generate_batch",
+    "load_mnist",
+]

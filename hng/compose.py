@@ -1,0 +1,84 @@
+"""Pure layout functions: crop digits to their ink, lay them out with gaps and margins, resample the strip.
+
+Everything here takes and returns numpy arrays and plain ints; nothing draws random numbers or does I/O.
+Height never changes (28 rows), so resampling is one-dimensional.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+HEIGHT = 28
+MARGIN = 4
+
+
+def ink_spans(images: np.ndarray, axis: int) -> np.ndarray:
+    """[start, stop) of the non-empty columns (axis=2) or rows (axis=1) of each image in a (N, 28, W) stack.
+
+    An empty image gets (0, 0).
+    """
+    present = images.any(axis=1 if axis == 2 else 2)
+    length = present.shape[1]
+    start = present.argmax(axis=1)
+    stop = length - present[:, ::-1].argmax(axis=1)
+    empty = ~present.any(axis=1)
+    start[empty] = 0
+    stop[empty] = 0
+    return np.stack([start, stop], axis=1).astype(np.int16)
+
+
+def column_span(image: np.ndarray) -> tuple[int, int]:
+    """[start, stop) of the non-empty columns of one (28, W) image; (0, 0) when it is empty."""
+    columns = np.flatnonzero(image.any(axis=0))
+    if columns.size == 0:
+        return 0, 0
+    return int(columns[0]), int(columns[-1]) + 1
+
+
+def row_span(image: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(image.any(axis=1))
+    if rows.size == 0:
+        return 0, 0
+    return int(rows[0]), int(rows[-1]) + 1
+
+
+def digit_offsets(widths: list[int], gaps: list[int]) -> tuple[list[int], int]:
+    """Left edge of each cropped digit in the strip, and the strip's width (margins on both ends)."""
+    offsets = []
+    x = MARGIN
+    for i, width in enumerate(widths):
+        offsets.append(x)
+        x += width + (gaps[i] if i < len(gaps) else 0)
+    return offsets, x + MARGIN
+
+
+def resample_columns(strips: np.ndarray, output_width: int) -> np.ndarray:
+    """Resize (28, L) strips, or a (G * 28, L) stack of them, to ``output_width`` columns.
+
+    Stretching interpolates linearly (``INTER_LINEAR``); squeezing averages the covered area
+    (``INTER_AREA``) so that thin strokes are not lost to aliasing. The height is unchanged, so OpenCV
+    treats every row alike: a stack of strips resizes to exactly the bytes of each strip resized alone.
+    """
+    source_width = strips.shape[1]
+    if output_width == source_width:
+        return strips.copy()
+    interpolation = cv2.INTER_LINEAR if output_width > source_width else cv2.INTER_AREA
+    return cv2.resize(strips, (output_width, strips.shape[0]), interpolation=interpolation)
+
+
+def lay_out(crops: list[np.ndarray], gaps: list[int]) -> tuple[np.ndarray, list[int]]:
+    """Place cropped (28, w) digits left to right with the given gaps and a margin on both ends.
+
+    Returns the (28, L) strip and the left edge of each digit in it.
+    """
+    offsets, width = digit_offsets([crop.shape[1] for crop in crops], gaps)
+    strip = np.zeros((HEIGHT, width), dtype=np.uint8)
+    for crop, x in zip(crops, offsets, strict=True):
+        strip[:, x : x + crop.shape[1]] = crop
+    return strip, offsets
+
+
+def scale_span(start: int, stop: int, source_width: int, output_width: int) -> tuple[int, int]:
+    """A [start, stop) column range of the strip in output pixels, widened to whole pixels."""
+    return start * output_width // source_width, -(-stop * output_width // source_width)

@@ -1,0 +1,291 @@
+"""Generation: draw MNIST samples and gaps from the request's seed, augment, compose, resample.
+
+Draw order, shared by single and batched generation so that ``generate_batch([n], seed=s)[0]`` equals
+``generate(n, seed=s)``: each image consumes 2 × len(number) uniform draws, first one per digit (which
+sample), then one per gap, then one that seeds the augmentation stream (drawn even without augmentation).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hng.compose import (
+    HEIGHT,
+    MARGIN,
+    column_span,
+    lay_out,
+    resample_columns,
+    row_span,
+    scale_span,
+)
+from hng.mnist.dataset import MnistData, MnistSplit, load_mnist
+from hng.params import (
+    DEFAULT_SPACING_RANGE,
+    parse_image_width,
+    parse_number,
+    parse_seed,
+    parse_spacing_range,
+    parse_split,
+)
+from hng.result import DigitBox, GeneratedBatch, GeneratedNumber
+from hng.seeding import derive_seed, new_rng, new_seed, thread_rng
+
+if TYPE_CHECKING:
+    from hng.augment import Augmenter
+
+MAX_BATCH_SIZE = 100_000
+# Plain batches are composed this many images at a time, to bound the intermediate arrays.
+_BATCH_CHUNK = 4096
+
+
+def resolve_augment(augment: Any) -> Augmenter | None:
+    """None for no augmentation; albumentations is imported only when augmentation is asked for.
+
+    Accepts None/False/"none" (off), True (the "mild" preset), a preset name, an ``Augmenter``, or an
+    albumentations transform or Compose.
+    """
+    if augment is None or augment is False or augment == "none":
+        return None
+    if isinstance(augment, int | float) and not isinstance(augment, bool):
+        raise TypeError(f"augment must be a bool, a preset name or an albumentations pipeline, got {augment!r}")
+    from hng.augment import get_augmenter
+
+    return get_augmenter("mild" if augment is True else augment)
+
+
+def _draw_index(pool: MnistSplit, digit: int, unit: float) -> int:
+    samples = pool.by_digit[digit]
+    count = len(samples)
+    # min(): unit * count can round up to count when unit is within one ulp of 1.
+    return int(samples[min(int(unit * count), count - 1)])
+
+
+class Generator:
+    """Generates number images from one MNIST data set (loaded on first use)."""
+
+    def __init__(self, data: MnistData | str | os.PathLike | None = None) -> None:
+        self._data = data if isinstance(data, MnistData) else None
+        self._path = None if isinstance(data, MnistData) else data
+        self._load_lock = threading.Lock()
+
+    @property
+    def data(self) -> MnistData:
+        if self._data is None:
+            with self._load_lock:
+                if self._data is None:
+                    self._data = load_mnist(self._path)
+        return self._data
+
+    def generate(
+        self,
+        number: int | str | Sequence[int],
+        *,
+        spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
+        image_width: int | None = None,
+        augment: Any = None,
+        seed: int | None = None,
+        split: str = "train",
+    ) -> GeneratedNumber:
+        """One image of ``number``; see the module docstring for how ``seed`` determines it."""
+        label = parse_number(number)
+        low, high = parse_spacing_range(spacing_range)
+        width = parse_image_width(image_width)
+        seed = new_seed() if parse_seed(seed) is None else seed
+        split = parse_split(split)
+        augmenter = resolve_augment(augment)
+        pool = self.data.split(split)
+
+        n = len(label)
+        draws = thread_rng(seed).random(2 * n).tolist()
+        digits = [ord(c) - 48 for c in label]
+        indices = [_draw_index(pool, d, u) for d, u in zip(digits, draws, strict=False)]
+        gaps = [low + int(u * (high - low + 1)) for u in draws[n : 2 * n - 1]]
+        if augmenter is None:
+            crops, rows = [], []
+            for k in indices:
+                start, stop = pool.column_spans[k].tolist()
+                crops.append(pool.images[k][:, start:stop])
+                rows.append(pool.row_spans[k].tolist())
+        else:
+            augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
+            crops, rows = _crop_augmented(augmented)
+        image, boxes = _compose(crops, rows, gaps, digits, width)
+        return GeneratedNumber(
+            image=image,
+            label=label,
+            boxes=boxes,
+            gaps=tuple(gaps),
+            indices=tuple(indices),
+            seed=seed,
+            split=split,
+            augment="none" if augmenter is None else augmenter.name,
+            spacing_range=(low, high),
+        )
+
+    def generate_batch(
+        self,
+        numbers: Sequence[int | str | Sequence[int]],
+        *,
+        image_width: int,
+        spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
+        augment: Any = None,
+        seed: int | None = None,
+        split: str = "train",
+    ) -> GeneratedBatch:
+        """Many images of one width at once; plain images are composed with vectorised numpy."""
+        if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
+            raise TypeError(f"numbers must be a list of numbers, got {type(numbers).__name__}")
+        if not numbers:
+            raise ValueError("numbers must not be empty")
+        if len(numbers) > MAX_BATCH_SIZE:
+            raise ValueError(f"numbers may hold at most {MAX_BATCH_SIZE} entries, got {len(numbers)}")
+        labels = tuple(parse_number(number, f"numbers[{i}]") for i, number in enumerate(numbers))
+        low, high = parse_spacing_range(spacing_range)
+        if image_width is None:
+            raise ValueError("image_width is required for a batch (all images share one width)")
+        width = parse_image_width(image_width)
+        seed = new_seed() if parse_seed(seed) is None else seed
+        split = parse_split(split)
+        augmenter = resolve_augment(augment)
+        pool = self.data.split(split)
+
+        lengths = np.array([len(label) for label in labels], dtype=np.int64)
+        digits = np.frombuffer("".join(labels).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+        draws = new_rng(seed).random(int(2 * lengths.sum()))
+        digit_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        image_of_digit = np.repeat(np.arange(len(labels)), lengths)
+        position = np.arange(digits.size) - digit_offsets[image_of_digit]
+        draw_base = 2 * digit_offsets[image_of_digit]
+        counts = pool.digit_counts[digits]
+        picks = np.minimum((draws[draw_base + position] * counts).astype(np.int64), counts - 1)
+        indices = pool.order[pool.digit_starts[digits] + picks]
+        is_last = position == lengths[image_of_digit] - 1
+        gap_draws = draws[np.where(is_last, 0, draw_base + lengths[image_of_digit] + position)]
+        gaps = np.where(is_last, 0, low + (gap_draws * (high - low + 1)).astype(np.int64))
+
+        images = np.empty((len(labels), HEIGHT, width), dtype=np.uint8)
+        boxes = np.empty((digits.size, 5), dtype=np.int32)
+        if augmenter is None:
+            for first in range(0, len(labels), _BATCH_CHUNK):
+                last = min(first + _BATCH_CHUNK, len(labels))
+                rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
+                images[first:last], boxes[rows] = _compose_batch(
+                    pool, digits[rows], indices[rows], gaps[rows], digit_offsets[first : last + 1] - rows.start, width
+                )
+        else:
+            for i in range(len(labels)):
+                rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
+                aug_seed = derive_seed(float(draws[2 * digit_offsets[i + 1] - 1]))
+                augmented = augmenter.augment_digits([pool.images[k] for k in indices[rows]], aug_seed)
+                crops, spans = _crop_augmented(augmented)
+                images[i], image_boxes = _compose(crops, spans, gaps[rows][:-1].tolist(), digits[rows], width)
+                boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
+        return GeneratedBatch(
+            images=images,
+            labels=labels,
+            boxes=boxes,
+            indices=indices.astype(np.int32),
+            gaps=gaps.astype(np.int32),
+            digit_offsets=digit_offsets,
+            seed=seed,
+            split=split,
+            augment="none" if augmenter is None else augmenter.name,
+            spacing_range=(low, high),
+        )
+
+
+def _crop_augmented(augmented: list[np.ndarray]) -> tuple[list[np.ndarray], list[list[int]]]:
+    crops, rows = [], []
+    for digit in augmented:
+        start, stop = column_span(digit)
+        crops.append(digit[:, start:stop])
+        rows.append(list(row_span(digit)))
+    return crops, rows
+
+
+def _compose(
+    crops: list[np.ndarray], rows: list[list[int]], gaps: list[int], digits: Sequence[int], width: int | None
+) -> tuple[np.ndarray, tuple[DigitBox, ...]]:
+    strip, offsets = lay_out(crops, gaps)
+    natural = strip.shape[1]
+    width = natural if width is None else width
+    image = strip if width == natural else resample_columns(strip, width)
+    boxes = []
+    for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True):
+        x0, x1 = scale_span(x, x + crop.shape[1], natural, width)
+        boxes.append(DigitBox(int(digit), x0, y0, x1, y1))
+    return image, tuple(boxes)
+
+
+def _compose_batch(
+    pool: MnistSplit,
+    digits: np.ndarray,
+    indices: np.ndarray,
+    gaps: np.ndarray,
+    digit_offsets: np.ndarray,
+    width: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised ``_compose`` for plain digits: the same crops, layout and resize, so the same bytes."""
+    n_images = digit_offsets.size - 1
+    n_digits = indices.size
+    spans = pool.column_spans[indices].astype(np.int64)
+    widths = spans[:, 1] - spans[:, 0]
+    advance = widths + gaps
+    image_of_digit = np.repeat(np.arange(n_images), np.diff(digit_offsets))
+    image_advance = np.add.reduceat(advance, digit_offsets[:-1])
+    digit_x = MARGIN + np.cumsum(advance) - advance - (np.cumsum(image_advance) - image_advance)[image_of_digit]
+    natural = image_advance + 2 * MARGIN
+    strip_offsets = np.concatenate([[0], np.cumsum(natural)])
+
+    # The chosen digits' columns as rows (transposed: column gathers become contiguous row gathers),
+    # plus one background row; every strip column of the batch is then one row index into it.
+    columns = np.zeros((n_digits * 28 + 1, 28), dtype=np.uint8)
+    columns[:-1] = pool.images[indices].transpose(0, 2, 1).reshape(-1, 28)
+    sources = np.full(int(strip_offsets[-1]), n_digits * 28, dtype=np.int64)
+    digit_of_column = np.repeat(np.arange(n_digits), widths)
+    within = np.arange(digit_of_column.size) - np.repeat(np.cumsum(widths) - widths, widths)
+    placed = strip_offsets[image_of_digit] + digit_x
+    sources[placed[digit_of_column] + within] = digit_of_column * 28 + spans[digit_of_column, 0] + within
+    strip_columns = columns[sources]
+
+    images = np.empty((n_images, HEIGHT, width), dtype=np.uint8)
+    for length in np.unique(natural).tolist():
+        members = np.flatnonzero(natural == length)
+        block = strip_columns[strip_offsets[members][:, None] + np.arange(length)]  # (G, L, 28)
+        stack = np.ascontiguousarray(block.transpose(0, 2, 1)).reshape(-1, length)
+        images[members] = resample_columns(stack, width).reshape(members.size, HEIGHT, width)
+
+    x0 = digit_x * width // natural[image_of_digit]
+    x1 = -(-(digit_x + widths) * width // natural[image_of_digit])
+    rows = pool.row_spans[indices]
+    boxes = np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
+    return images, boxes
+
+
+_default: Generator | None = None
+_default_lock = threading.Lock()
+
+
+def default_generator() -> Generator:
+    """The process-wide generator over the data ``load_mnist()`` finds."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Generator()
+    return _default
+
+
+def generate(number: int | str | Sequence[int], **options: Any) -> GeneratedNumber:
+    """``Generator.generate`` on the default data; see it for the options."""
+    return default_generator().generate(number, **options)
+
+
+def generate_batch(numbers: Sequence[int | str | Sequence[int]], **options: Any) -> GeneratedBatch:
+    """``Generator.generate_batch`` on the default data; see it for the options."""
+    return default_generator().generate_batch(numbers, **options)

@@ -1,0 +1,1 @@
+"""MNIST: building the data file (``hng data fetch``), finding it, and loading it once per process."""

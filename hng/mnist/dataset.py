@@ -1,0 +1,97 @@
+"""The loaded MNIST data, with what every request would otherwise recompute done once at load time."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hng.compose import ink_spans
+from hng.mnist.locate import find_mnist_npz
+from hng.mnist.npzfile import read_mnist_npz
+from hng.params import parse_split
+
+
+@dataclass(frozen=True, eq=False)
+class MnistSplit:
+    """One split: the digits, their labels, and per-sample facts precomputed for composition."""
+
+    images: np.ndarray  # (N, 28, 28) uint8, 0 = background, 255 = ink
+    labels: np.ndarray  # (N,) uint8
+    by_digit: tuple[np.ndarray, ...]  # for each digit 0-9, the indices of its samples (views of `order`)
+    order: np.ndarray  # (N,) int32: sample indices sorted by digit
+    digit_starts: np.ndarray  # (10,) int64: where each digit's run begins in `order`
+    digit_counts: np.ndarray  # (10,) int64: how many samples each digit has
+    column_spans: np.ndarray  # (N, 2) int16: [start, stop) of the non-empty columns
+    row_spans: np.ndarray  # (N, 2) int16: [start, stop) of the non-empty rows
+
+    @classmethod
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray) -> MnistSplit:
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise ValueError(f"images must be (N, 28, 28) uint8, got {images.shape} {images.dtype}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have one entry per image, got {labels.shape} for {images.shape[0]}")
+        order = np.argsort(labels, kind="stable").astype(np.int32)
+        counts = np.bincount(labels, minlength=10)
+        if counts.size > 10:
+            raise ValueError("labels must be digits 0-9")
+        missing = [d for d in range(10) if counts[d] == 0]
+        if missing:
+            raise ValueError(f"the data has no sample of digit(s) {missing}")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return cls(
+            images=images,
+            labels=labels,
+            by_digit=tuple(np.split(order, starts[1:])),
+            order=order,
+            digit_starts=starts,
+            digit_counts=counts,
+            column_spans=ink_spans(images, axis=2),
+            row_spans=ink_spans(images, axis=1),
+        )
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class MnistData:
+    train: MnistSplit
+    test: MnistSplit
+    path: str | None = None
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike, *, strict: bool = True) -> MnistData:
+        arrays = read_mnist_npz(path, strict=strict)
+        return cls(
+            train=MnistSplit.from_arrays(arrays["x_train"], arrays["y_train"]),
+            test=MnistSplit.from_arrays(arrays["x_test"], arrays["y_test"]),
+            path=str(path),
+        )
+
+    def split(self, name: str) -> MnistSplit:
+        return self.test if parse_split(name) == "test" else self.train
+
+    def __len__(self) -> int:
+        return len(self.train) + len(self.test)
+
+
+_loaded: dict[Path, MnistData] = {}
+_load_lock = threading.Lock()
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
+    """The MNIST data, loaded once per process and file.
+
+    Looks in order at: ``path``, ``$HNG_MNIST_PATH``, ``/opt/mnist/mnist.npz`` (Lambda layer or image),
+    ``$HNG_MNIST_S3_URI`` (downloaded once to /tmp) and the output of ``hng data fetch``.
+    """
+    resolved = find_mnist_npz(path).resolve()
+    with _load_lock:
+        data = _loaded.get(resolved)
+        if data is None:
+            data = _loaded[resolved] = MnistData.from_npz(resolved)
+        return data

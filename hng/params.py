@@ -1,0 +1,100 @@
+"""Validation of generation parameters, shared by the Python API, the CLI and the HTTP handlers.
+
+Every error names the argument and the rule it broke: ``TypeError`` for a value of the wrong kind
+(a string where a number is expected), ``ValueError`` for a value out of range.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hng.seeding import MAX_SEED
+
+MAX_DIGITS = 64
+MAX_IMAGE_WIDTH = 4096
+MAX_SPACING = 256
+DEFAULT_SPACING_RANGE = (5, 10)
+SPLITS = ("train", "test")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, *, minimum: int, maximum: int) -> int:
+    if value is None:
+        raise ValueError(f"{name} is required")
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def parse_number(number: Any, name: str = "number") -> str:
+    """The digits to draw, as a string: "007" keeps its leading zeros; an int has none."""
+    if number is None:
+        raise ValueError(f"{name} is required")
+    if isinstance(number, np.ndarray):
+        number = number.tolist()
+    if isinstance(number, str):
+        digits = number.strip()
+        if not digits:
+            raise ValueError(f"{name} must not be empty")
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(f"{name} must contain only the digits 0-9, got {number!r}")
+    elif _is_int(number):
+        if number < 0:
+            raise ValueError(f"{name} must not be negative, got {number}")
+        digits = str(int(number))
+    elif isinstance(number, Sequence) and not isinstance(number, bytes | bytearray):
+        if len(number) == 0:
+            raise ValueError(f"{name} must not be empty")
+        digits = "".join(str(check_int(f"{name}[{i}]", d, minimum=0, maximum=9)) for i, d in enumerate(number))
+    else:
+        raise TypeError(f"{name} must be an int, a string of digits or a list of digits, got {type(number).__name__}")
+    if len(digits) > MAX_DIGITS:
+        raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {len(digits)}")
+    return digits
+
+
+def parse_spacing_range(spacing_range: Any, name: str = "spacing_range") -> tuple[int, int]:
+    if spacing_range is None:
+        raise ValueError(f"{name} is required")
+    if isinstance(spacing_range, str | bytes) or not isinstance(spacing_range, Sequence):
+        raise TypeError(f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}")
+    if len(spacing_range) != 2:
+        raise ValueError(f"{name} must have exactly 2 values (minimum, maximum), got {len(spacing_range)}")
+    low = check_int(f"{name} minimum", spacing_range[0], minimum=0, maximum=MAX_SPACING)
+    high = check_int(f"{name} maximum", spacing_range[1], minimum=0, maximum=MAX_SPACING)
+    if low > high:
+        raise ValueError(f"{name}: minimum {low} must not be greater than maximum {high}")
+    return low, high
+
+
+def parse_image_width(image_width: Any, name: str = "image_width") -> int | None:
+    """``None`` keeps the strip's natural width."""
+    if image_width is None:
+        return None
+    return check_int(name, image_width, minimum=1, maximum=MAX_IMAGE_WIDTH)
+
+
+def parse_seed(seed: Any, name: str = "seed") -> int | None:
+    if seed is None:
+        return None
+    return check_int(name, seed, minimum=0, maximum=MAX_SEED)
+
+
+def parse_split(split: Any, name: str = "split") -> str:
+    if not isinstance(split, str):
+        raise TypeError(f"{name} must be one of {', '.join(SPLITS)}, got {type(split).__name__}")
+    if split not in SPLITS:
+        raise ValueError(f"{name} must be one of {', '.join(SPLITS)}, got {split!r}")
+    return split

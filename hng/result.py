@@ -1,0 +1,101 @@
+"""What a generation returns: the image and everything needed to reproduce and label it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class DigitBox:
+    """Where one digit's ink lies in the output image, in pixels: columns [x0, x1), rows [y0, y1)."""
+
+    digit: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"digit": self.digit, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratedNumber:
+    """One generated image (28 × width, uint8, 0 = black background, 255 = white ink) and its facts."""
+
+    image: np.ndarray
+    label: str
+    boxes: tuple[DigitBox, ...]
+    gaps: tuple[int, ...]  # pixels between consecutive digits, before resampling
+    indices: tuple[int, ...]  # the MNIST sample of each digit, as an index into `split`
+    seed: int
+    split: str
+    augment: str  # "none", a preset name, or "custom"
+    spacing_range: tuple[int, int]
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    def as_float(self) -> np.ndarray:
+        """The image as float32 in [0, 1], as the old package returned it."""
+        return self.image.astype(np.float32) / np.float32(255)
+
+    def to_png(self) -> bytes:
+        from hng.encode import encode_png
+
+        return encode_png(self.image)
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the pixels, JSON-ready."""
+        return {
+            "label": self.label,
+            "width": self.width,
+            "height": int(self.image.shape[0]),
+            "seed": self.seed,
+            "split": self.split,
+            "augment": self.augment,
+            "spacing_range": list(self.spacing_range),
+            "gaps": list(self.gaps),
+            "indices": list(self.indices),
+            "boxes": [box.to_dict() for box in self.boxes],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratedBatch:
+    """Many images of one width, stacked; ``batch[i]`` gives the i-th as a ``GeneratedNumber``."""
+
+    images: np.ndarray  # (B, 28, width) uint8
+    labels: tuple[str, ...]
+    boxes: np.ndarray  # (D, 5) int32 rows: digit, x0, y0, x1, y1; D = total digits of the batch
+    indices: np.ndarray  # (D,) int32: the MNIST sample of each digit
+    gaps: np.ndarray  # (D,) int32: gap after each digit, 0 after an image's last digit
+    digit_offsets: np.ndarray  # (B + 1,): image i owns rows digit_offsets[i]:digit_offsets[i + 1]
+    seed: int
+    split: str
+    augment: str
+    spacing_range: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> GeneratedNumber:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"batch index {i} out of range for {len(self)} images")
+        i %= len(self)
+        rows = slice(int(self.digit_offsets[i]), int(self.digit_offsets[i + 1]))
+        return GeneratedNumber(
+            image=self.images[i],
+            label=self.labels[i],
+            boxes=tuple(DigitBox(*map(int, row)) for row in self.boxes[rows]),
+            gaps=tuple(int(g) for g in self.gaps[rows][:-1]),
+            indices=tuple(int(k) for k in self.indices[rows]),
+            seed=self.seed,
+            split=self.split,
+            augment=self.augment,
+            spacing_range=self.spacing_range,
+        )
