@@ -1,16 +1,23 @@
 """hng: handwritten-number images composed from real MNIST digits.
 
-    >>> import hng
-    >>> result = hng.generate("2026", image_width=140, augment="mild", seed=7)
-    >>> result.image.shape
-    (28, 140)
+>>> import hng
+>>> result = hng.generate("2026", image_width=140, augment="mild", seed=7)
+>>> result.image.shape
+(28, 140)
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hng.generate import GeneratedBatch, GeneratedNumber, Generator, default_generator, generate, generate_batch
+from hng.generation import (
+    GeneratedBatch,
+    GeneratedNumber,
+    Generator,
+    default_generator,
+    generate,
+    generate_batch,
+)
 from hng.mnist.dataset import MnistData, load_mnist
 from hng.params import (
     DEFAULT_SPACING_RANGE,

@@ -8,6 +8,6 @@ import os
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import albumentations as A  # noqa: E402
+import albumentations as A
 
 __all__ = ["A"]

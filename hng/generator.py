@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hng.generate import default_generator
+from hng.generation import default_generator
 from hng.params import parse_number
 
 _TRUE = ("true", "1", "yes")

@@ -22,7 +22,8 @@ SPLITS = ("train", "test")
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    # `type(...) is int` first: the ABC check alone costs about 1 µs per call on the hot path.
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
 
 
 def check_int(name: str, value: Any, *, minimum: int, maximum: int) -> int:
@@ -57,9 +58,13 @@ def parse_number(number: Any, name: str = "number") -> str:
     elif isinstance(number, Sequence) and not isinstance(number, bytes | bytearray):
         if len(number) == 0:
             raise ValueError(f"{name} must not be empty")
-        digits = "".join(str(check_int(f"{name}[{i}]", d, minimum=0, maximum=9)) for i, d in enumerate(number))
+        digits = "".join(
+            str(check_int(f"{name}[{i}]", d, minimum=0, maximum=9)) for i, d in enumerate(number)
+        )
     else:
-        raise TypeError(f"{name} must be an int, a string of digits or a list of digits, got {type(number).__name__}")
+        raise TypeError(
+            f"{name} must be an int, a string of digits or a list of digits, got {type(number).__name__}"
+        )
     if len(digits) > MAX_DIGITS:
         raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {len(digits)}")
     return digits
@@ -69,7 +74,9 @@ def parse_spacing_range(spacing_range: Any, name: str = "spacing_range") -> tupl
     if spacing_range is None:
         raise ValueError(f"{name} is required")
     if isinstance(spacing_range, str | bytes) or not isinstance(spacing_range, Sequence):
-        raise TypeError(f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}")
+        raise TypeError(
+            f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}"
+        )
     if len(spacing_range) != 2:
         raise ValueError(f"{name} must have exactly 2 values (minimum, maximum), got {len(spacing_range)}")
     low = check_int(f"{name} minimum", spacing_range[0], minimum=0, maximum=MAX_SPACING)

