@@ -73,7 +73,9 @@ def parse_number(number: Any, name: str = "number") -> str:
 def parse_spacing_range(spacing_range: Any, name: str = "spacing_range") -> tuple[int, int]:
     if spacing_range is None:
         raise ValueError(f"{name} is required")
-    if isinstance(spacing_range, str | bytes) or not isinstance(spacing_range, Sequence):
+    if type(spacing_range) not in (tuple, list) and (
+        isinstance(spacing_range, str | bytes) or not isinstance(spacing_range, Sequence)
+    ):
         raise TypeError(
             f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}"
         )
