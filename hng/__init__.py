@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from hng.encode import decode_png, encode_png
 from hng.generation import (
     GeneratedBatch,
     GeneratedNumber,
@@ -40,7 +41,9 @@ __all__ = [
     "Generator",
     "MnistData",
     "__version__",
+    "decode_png",
     "default_generator",
+    "encode_png",
     "generate",
     "generate_batch",
     "load_mnist",
