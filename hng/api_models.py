@@ -1,0 +1,182 @@
+"""Request and response models of the HTTP API and of direct invocation.
+
+The same models validate API Gateway requests (through Powertools' validation, which also generates the
+OpenAPI document from them) and plain events from other AWS services. The rules are hng.params' rules,
+so the library, the CLI and the API accept exactly the same values.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
+
+from hng.params import MAX_IMAGE_WIDTH, MAX_SPACING, parse_number
+from hng.seeding import MAX_SEED
+
+TRUE_STRINGS = ("true", "1", "yes")
+FALSE_STRINGS = ("false", "0", "no")
+
+
+class GenerateRequest(BaseModel):
+    """The old service's body, unchanged, plus ``seed``, ``preset``, ``split`` and ``includeImage``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    number: Annotated[
+        StrictInt | str,
+        Field(
+            description="The digits to draw: an integer, or a string of digits that keeps leading zeros",
+            examples=[42, "007"],
+        ),
+    ]
+    augment: Annotated[
+        StrictBool | StrictInt | str | None,
+        Field(description="Augment each digit: true/false, 1/0 or the strings 'true'/'false'/'1'/'0'"),
+    ] = None
+    spacing_min: Annotated[StrictInt, Field(ge=0, le=MAX_SPACING, description="Smallest gap, pixels")] = 5
+    spacing_max: Annotated[
+        StrictInt, Field(ge=0, le=MAX_SPACING, validate_default=True, description="Largest gap, pixels")
+    ] = 10
+    image_width: Annotated[
+        StrictInt | None,
+        Field(ge=1, le=MAX_IMAGE_WIDTH, description="Output width in pixels; omitted: the natural width"),
+    ] = None
+    seed: Annotated[
+        StrictInt | None, Field(ge=0, le=MAX_SEED, description="Same seed and fields, same image")
+    ] = None
+    preset: Annotated[
+        Literal["none", "mild", "strong"] | None,
+        Field(description="Augmentation preset; implies augment unless augment is false"),
+    ] = None
+    split: Annotated[Literal["train", "test"], Field(description="MNIST split to draw from")] = "train"
+    include_image: Annotated[
+        StrictBool,
+        Field(alias="includeImage", description="false omits generatedImage (the pixels as nested lists)"),
+    ] = True
+
+    # mode="before": one clear error per field, instead of one per branch of the union type.
+    @field_validator("number", mode="before")
+    @classmethod
+    def _number_is_digits(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"must be an integer or a string of digits, got {type(value).__name__}")
+        parse_number(value)
+        return value
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment_is_a_flag(cls, value: Any) -> Any:
+        if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE_STRINGS + FALSE_STRINGS:
+            return value
+        raise ValueError("must be true or false (also 1/0 or the strings 'true'/'false')")
+
+    @field_validator("spacing_max")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("spacing_min")
+        if low is not None and value < low:
+            raise ValueError(f"must not be less than spacing_min ({low}), got {value}")
+        return value
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_agrees_with_augment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value not in (None, "none") and _flag(info.data.get("augment")) is False:
+            raise ValueError(f"{value!r} contradicts augment false")
+        return value
+
+    @property
+    def augment_requested(self) -> bool | None:
+        """True/False when augment was given; None when it was left out."""
+        return _flag(self.augment)
+
+    @property
+    def augment_preset(self) -> str | None:
+        """The preset to apply, or None for plain digits."""
+        if self.preset is not None:
+            return None if self.preset == "none" else self.preset
+        return "mild" if self.augment_requested else None
+
+    @property
+    def label(self) -> str:
+        return parse_number(self.number)
+
+
+def _flag(value: bool | int | str | None) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_STRINGS
+    return bool(value)
+
+
+class DigitBoxModel(BaseModel):
+    digit: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+class GenerateResponse(BaseModel):
+    """The old service's fields (echoed as sent) plus where the image is stored and how it was made."""
+
+    taskId: str
+    number: int | str
+    augment: bool | int | str | None
+    spacing_min: int
+    spacing_max: int
+    image_width: int
+    generatedImage: list[list[float]] | None = Field(
+        default=None, description="The image as rows of floats in [0, 1]; omitted when includeImage is false"
+    )
+    label: str
+    preset: str
+    seed: int
+    split: str
+    boxes: list[DigitBoxModel]
+    imageUrl: str = Field(description="Presigned GET URL of the PNG")
+    expiresIn: int = Field(description="Seconds the URL stays valid")
+    bucket: str
+    key: str
+    metadataKey: str
+    createdAt: str
+
+
+class TaskResponse(BaseModel):
+    """A stored task: its metadata.json and a fresh presigned URL."""
+
+    taskId: str
+    imageUrl: str
+    expiresIn: int
+    bucket: str
+    key: str
+    metadata: dict[str, Any]
+
+
+class MnistStatus(BaseModel):
+    loaded: bool
+    digits: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    Status: str = Field(description="'Running', for the old service's clients")
+    version: str
+    mnist: MnistStatus
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    statusCode: int
+    message: str
+    errors: list[FieldError] | None = None
+    requestId: str | None = None

@@ -1,0 +1,162 @@
+"""The generation service behind the API: validate, generate, store, presign.
+
+One ``GenerationService`` per process (per Lambda container): it holds the loaded MNIST data, the
+cached augmentation pipelines and the S3 client, so that nothing is loaded per request.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from hng import __version__
+from hng.api_models import (
+    DigitBoxModel,
+    GenerateRequest,
+    GenerateResponse,
+    HealthResponse,
+    MnistStatus,
+    TaskResponse,
+)
+from hng.generation import Generator
+from hng.ids import new_task_id
+from hng.mnist.dataset import MnistData, load_mnist
+from hng.store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
+
+
+class ServiceUnavailable(RuntimeError):
+    """The service cannot generate right now (no MNIST data, no bucket configured)."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    bucket: str | None
+    url_expiry: int = DEFAULT_URL_EXPIRY
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServiceConfig:
+        raw_expiry = environ.get("HNG_URL_EXPIRES", str(DEFAULT_URL_EXPIRY))
+        try:
+            expiry = int(raw_expiry)
+        except ValueError:
+            raise ValueError(
+                f"HNG_URL_EXPIRES must be a whole number of seconds, got {raw_expiry!r}"
+            ) from None
+        return cls(bucket=environ.get("HNG_BUCKET") or None, url_expiry=check_url_expiry(expiry))
+
+
+@dataclass(frozen=True)
+class GeneratedTask:
+    response: GenerateResponse
+    png: bytes
+
+
+class GenerationService:
+    def __init__(self, config: ServiceConfig, data: MnistData | None, store: TaskStore | None = None) -> None:
+        self.config = config
+        self.data = data
+        self.generator = None if data is None else Generator(data)
+        if store is None and config.bucket:
+            store = TaskStore(config.bucket)
+        self.store = store
+
+    @classmethod
+    def from_env(cls, log: Any = None) -> GenerationService:
+        """Config from the environment; the MNIST data loaded now, or None (reported by health) if missing."""
+        config = ServiceConfig.from_env()
+        try:
+            data = load_mnist()
+        except (FileNotFoundError, ValueError) as error:
+            if log is not None:
+                log.error("MNIST data not loaded", extra={"reason": str(error)})
+            data = None
+        return cls(config, data)
+
+    def health(self) -> HealthResponse:
+        loaded = self.data is not None
+        return HealthResponse(
+            status="ok" if loaded and self.store is not None else "degraded",
+            Status="Running",
+            version=__version__,
+            mnist=MnistStatus(loaded=loaded, digits=len(self.data) if loaded else 0),
+        )
+
+    def generate(self, request: GenerateRequest) -> GeneratedTask:
+        generator, store = self._ready()
+        started = time.perf_counter()
+        result = generator.generate(
+            request.label,
+            spacing_range=(request.spacing_min, request.spacing_max),
+            image_width=request.image_width,
+            augment=request.augment_preset,
+            seed=request.seed,
+            split=request.split,
+        )
+        task_id = new_task_id()
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        png = result.to_png()
+        metadata = {
+            "taskId": task_id,
+            "createdAt": created_at,
+            "request": request.model_dump(by_alias=True, exclude_unset=True),
+            **result.metadata(),
+            "pngBytes": len(png),
+            "generationMs": round((time.perf_counter() - started) * 1000, 3),
+        }
+        stored = store.save(task_id, result.label, png, metadata)
+        pixels = None
+        if request.include_image:
+            pixels = np.round(result.as_float(), 4).tolist()
+        response = GenerateResponse.model_construct(
+            taskId=task_id,
+            number=request.number,
+            augment=False if request.augment is None else request.augment,
+            spacing_min=request.spacing_min,
+            spacing_max=request.spacing_max,
+            image_width=result.width,
+            generatedImage=pixels,
+            label=result.label,
+            preset=result.augment,
+            seed=result.seed,
+            split=result.split,
+            boxes=[DigitBoxModel.model_construct(**box.to_dict()) for box in result.boxes],
+            imageUrl=store.presign(stored.key, self.config.url_expiry),
+            expiresIn=self.config.url_expiry,
+            bucket=stored.bucket,
+            key=stored.key,
+            metadataKey=stored.metadata_key,
+            createdAt=created_at,
+        )
+        return GeneratedTask(response=response, png=png)
+
+    def describe(self, task_id: str) -> TaskResponse:
+        store = self._store()
+        metadata = store.load_metadata(task_id)
+        key = metadata["key"]
+        return TaskResponse(
+            taskId=task_id,
+            imageUrl=store.presign(key, self.config.url_expiry),
+            expiresIn=self.config.url_expiry,
+            bucket=store.bucket,
+            key=key,
+            metadata=metadata,
+        )
+
+    def _store(self) -> TaskStore:
+        if self.store is None:
+            raise ServiceUnavailable("no output bucket is configured (set HNG_BUCKET)")
+        return self.store
+
+    def _ready(self) -> tuple[Generator, TaskStore]:
+        store = self._store()
+        if self.generator is None:
+            raise ServiceUnavailable(
+                "the MNIST data is not available (run `hng data fetch` or set HNG_MNIST_PATH)"
+            )
+        return self.generator, store
