@@ -7,7 +7,9 @@ The MNIST data loads when the container starts (module import), never per reques
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -42,9 +44,11 @@ ERROR_RESPONSES = {
     503: {"description": "Storage or data unavailable"},
 }
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+# Defaults for running outside the template (tests, hng serve); the template's environment overrides them.
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hng"), service=SERVICE_NAME)
 app = APIGatewayRestResolver(enable_validation=True)
 service = GenerationService.from_env(log=logger)
 
@@ -74,8 +78,10 @@ def health() -> HealthResponse:
 )
 # No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
 def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
-    with metrics_timer():
-        task = service.generate(request)
+    started = time.perf_counter()
+    task = service.generate(request)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.add_metric(name="GenerationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
     logger.append_keys(task_id=task.response.taskId)
     logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
@@ -105,22 +111,6 @@ def openapi_document() -> str:
 
 def wants_png(accept: str) -> bool:
     return any(part.split(";")[0].strip() == "image/png" for part in accept.split(","))
-
-
-class metrics_timer:
-    def __enter__(self) -> None:
-        import time
-
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        import time
-
-        metrics.add_metric(
-            name="GenerationLatency",
-            unit=MetricUnit.Milliseconds,
-            value=(time.perf_counter() - self.started) * 1000,
-        )
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

@@ -1,0 +1,363 @@
+"""The Lambda handler (functions/api/app.py) over API Gateway events and direct invocation, S3 in moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+
+import hng
+from hng.service import GenerationService, ServiceConfig
+from hng.store import TaskStore
+
+BUCKET = "hng-unit-test"
+
+
+class FakeContext:
+    aws_request_id = "req-123"
+    function_name = "hng-api"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:hng-api"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def api_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict:
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+    headers = {"Content-Type": "application/json"} if headers is None else headers
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"requestId": "api-req-1", "stage": "test", "path": path, "httpMethod": method},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def api(s3, sample_data, monkeypatch):
+    """The handler module, its service over the committed MNIST sample and the moto bucket."""
+    from functions.api import app as module
+
+    store = TaskStore(BUCKET, client=s3)
+    service = GenerationService(ServiceConfig(bucket=BUCKET, url_expiry=600), sample_data, store)
+    monkeypatch.setattr(module, "service", service)
+    return module
+
+
+def call(api, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict:
+    return api.lambda_handler(api_event(method, path, body, headers), FakeContext())
+
+
+def json_body(response: dict) -> dict:
+    return json.loads(response["body"])
+
+
+def content_type(response: dict) -> str:
+    return response["multiValueHeaders"]["Content-Type"][0]
+
+
+def stored_keys(s3) -> list[str]:
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+OLD_BODY = {"augment": "true", "number": 42, "spacing_min": 5, "spacing_max": 10, "image_width": 56}
+
+
+def test_health_reports_data_and_old_status(api):
+    response = call(api, "GET", "/health")
+    assert response["statusCode"] == 200
+    body = json_body(response)
+    assert body["Status"] == "Running"
+    assert body["status"] == "ok"
+    assert body["version"] == hng.__version__
+    assert body["mnist"] == {"loaded": True, "digits": 1300}
+
+
+def test_health_is_degraded_without_data(api, monkeypatch):
+    monkeypatch.setattr(api, "service", GenerationService(ServiceConfig(bucket=BUCKET), None))
+    body = json_body(call(api, "GET", "/health"))
+    assert body["status"] == "degraded"
+    assert body["mnist"] == {"loaded": False, "digits": 0}
+
+
+def test_generate_with_the_old_body_stores_png_and_metadata(api, s3):
+    response = call(api, "POST", "/generate", OLD_BODY)
+    assert response["statusCode"] == 200, response["body"]
+    body = json_body(response)
+    for field, value in OLD_BODY.items():
+        assert body[field] == value
+    task_id = body["taskId"]
+    assert len(task_id) == 26
+    pixels = body["generatedImage"]
+    assert len(pixels) == 28 and all(len(row) == 56 for row in pixels)
+    assert all(0.0 <= value <= 1.0 for row in pixels for value in row)
+    assert body["preset"] == "mild"
+    assert body["key"] == f"tasks/{task_id}/42.png"
+    assert body["metadataKey"] == f"tasks/{task_id}/metadata.json"
+    assert body["bucket"] == BUCKET and body["expiresIn"] == 600
+    assert "X-Amz-Signature=" in body["imageUrl"] and "X-Amz-Expires=600" in body["imageUrl"]
+    assert [box["digit"] for box in body["boxes"]] == [4, 2]
+    assert stored_keys(s3) == [body["key"], body["metadataKey"]]
+    png = s3.get_object(Bucket=BUCKET, Key=body["key"])["Body"].read()
+    image = hng.decode_png(png)
+    assert image.shape == (28, 56)
+    # The JSON pixels are the stored PNG's pixels (rounded to 4 decimals).
+    assert abs(image[10, 20] / 255 - pixels[10][20]) < 1e-4
+    metadata = json.loads(s3.get_object(Bucket=BUCKET, Key=body["metadataKey"])["Body"].read())
+    assert metadata["taskId"] == task_id and metadata["seed"] == body["seed"]
+    assert metadata["request"]["number"] == 42 and metadata["boxes"] == body["boxes"]
+
+
+def test_seed_makes_the_stored_image_reproducible(api, s3):
+    first = json_body(call(api, "POST", "/generate", {"number": "2026", "seed": 11, "augment": True}))
+    second = json_body(call(api, "POST", "/generate", {"number": "2026", "seed": 11, "augment": True}))
+    assert first["taskId"] != second["taskId"]
+    images = [s3.get_object(Bucket=BUCKET, Key=b["key"])["Body"].read() for b in (first, second)]
+    assert images[0] == images[1]
+    assert first["generatedImage"] == second["generatedImage"]
+
+
+def test_include_image_false_omits_pixels(api):
+    body = json_body(call(api, "POST", "/generate", {"number": "007", "includeImage": False}))
+    assert "generatedImage" not in body
+    assert body["label"] == "007" and body["number"] == "007"
+
+
+@pytest.mark.parametrize("augment", [True, False, "true", "false", 1, 0, "1", "0"])
+def test_augment_accepts_old_flag_spellings(api, augment):
+    body = json_body(call(api, "POST", "/generate", {"number": 5, "augment": augment, "seed": 1}))
+    expected = "mild" if augment in (True, "true", 1, "1") else "none"
+    assert body["preset"] == expected
+
+
+def test_preset_implies_augmentation(api):
+    assert json_body(call(api, "POST", "/generate", {"number": 5, "preset": "strong"}))["preset"] == "strong"
+
+
+def test_accept_png_answers_the_image_itself(api, s3):
+    response = call(
+        api,
+        "POST",
+        "/generate",
+        {"number": 314, "image_width": 90},
+        headers={"Content-Type": "application/json", "Accept": "image/png"},
+    )
+    assert response["statusCode"] == 200
+    assert response["isBase64Encoded"] is True
+    assert content_type(response) == "image/png"
+    image = hng.decode_png(base64.b64decode(response["body"]))
+    assert image.shape == (28, 90)
+    task_id = response["multiValueHeaders"]["X-Task-Id"][0]
+    assert f"tasks/{task_id}/314.png" in stored_keys(s3)
+
+
+def test_get_task_returns_metadata_and_a_fresh_url(api):
+    created = json_body(call(api, "POST", "/generate", {"number": 12, "seed": 3}))
+    response = call(api, "GET", f"/generate/{created['taskId']}")
+    assert response["statusCode"] == 200
+    body = json_body(response)
+    assert body["taskId"] == created["taskId"]
+    assert body["key"] == created["key"]
+    assert body["metadata"]["seed"] == 3
+    assert "X-Amz-Signature=" in body["imageUrl"]
+
+
+@pytest.mark.parametrize("task_id", ["01ARZ3NDEKTSV4RRFFQ69G5FAV", "not-a-task-id", "../../etc"])
+def test_unknown_task_is_404(api, task_id):
+    response = call(api, "GET", f"/generate/{task_id}")
+    assert response["statusCode"] == 404
+    assert json_body(response)["requestId"] == "req-123"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"number": "4a"}, "number", "digits 0-9"),
+        ({"number": -3}, "number", "negative"),
+        ({"number": ""}, "number", "empty"),
+        ({"number": 4.5}, "number", "integer or a string"),
+        ({"number": True}, "number", "integer or a string"),
+        ({"number": "1" * 65}, "number", "at most 64"),
+        ({"number": 1, "image_width": 0}, "image_width", "greater than or equal to 1"),
+        ({"number": 1, "image_width": 5000}, "image_width", "less than or equal to 4096"),
+        ({"number": 1, "image_width": "56"}, "image_width", "valid integer"),
+        ({"number": 1, "spacing_min": -1}, "spacing_min", "greater than or equal to 0"),
+        ({"number": 1, "spacing_min": 9, "spacing_max": 2}, "spacing_max", "spacing_min"),
+        ({"number": 1, "spacing_min": 20}, "spacing_max", "spacing_min"),
+        ({"number": 1, "augment": "maybe"}, "augment", "true or false"),
+        ({"number": 1, "preset": "wild"}, "preset", "mild"),
+        ({"number": 1, "preset": "mild", "augment": "false"}, "preset", "contradicts"),
+        ({"number": 1, "seed": -1}, "seed", "greater than or equal to 0"),
+        ({"number": 1, "split": "validation"}, "split", "train"),
+        ({"number": 1, "colour": "red"}, "colour", "not permitted"),
+        ({}, "number", "required"),
+    ],
+)
+def test_invalid_fields_are_400_naming_the_field(api, s3, body, field, words):
+    response = call(api, "POST", "/generate", body)
+    assert response["statusCode"] == 400, response["body"]
+    errors = json_body(response)["errors"]
+    matching = [e for e in errors if e["field"] == field]
+    assert matching, errors
+    assert any(words.lower() in e["message"].lower() for e in matching), matching
+    assert stored_keys(s3) == []
+
+
+@pytest.mark.parametrize("raw", ["{bad json", "[1, 2]", "null", '"42"'])
+def test_malformed_or_non_object_json_is_400(api, raw):
+    response = call(api, "POST", "/generate", raw)
+    assert response["statusCode"] == 400, response["body"]
+    assert json_body(response)["errors"]
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_wrong_content_type_is_415(api, kind):
+    response = call(api, "POST", "/generate", "number=4", headers={"Content-Type": kind})
+    assert response["statusCode"] == 415
+    assert kind in json_body(response)["message"]
+
+
+def test_oversized_body_is_413(api):
+    response = call(api, "POST", "/generate", {"number": 1, "padding": "x" * 20_000})
+    assert response["statusCode"] == 413
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/generate", "POST"),
+        ("GET", "/generate", "POST"),
+        ("POST", "/health", "GET"),
+        ("PUT", "/generate/01ARZ3NDEKTSV4RRFFQ69G5FAV", "GET"),
+    ],
+)
+def test_wrong_method_is_405_with_allow(api, method, path, allowed):
+    response = call(api, method, path, {"number": 1})
+    assert response["statusCode"] == 405
+    assert response["multiValueHeaders"]["Allow"] == [allowed]
+
+
+def test_unknown_route_is_404(api):
+    response = call(api, "GET", "/nowhere")
+    assert response["statusCode"] == 404
+    assert json_body(response)["message"] == "no route /nowhere"
+
+
+def test_openapi_document_is_generated_from_the_models(api):
+    response = call(api, "GET", "/openapi.json")
+    assert response["statusCode"] == 200
+    document = json_body(response)
+    assert set(document["paths"]) >= {"/health", "/generate", "/generate/{task_id}"}
+    schema = document["components"]["schemas"]["GenerateRequest"]
+    assert schema["properties"]["image_width"]["anyOf"][0]["maximum"] == hng.MAX_IMAGE_WIDTH
+    assert "includeImage" in schema["properties"]
+
+
+class FailingPuts:
+    """An S3 client whose put_object fails for keys ending in `suffix` and works otherwise."""
+
+    def __init__(self, client, suffix: str) -> None:
+        self._client = client
+        self._suffix = suffix
+
+    def put_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if kwargs["Key"].endswith(self._suffix):
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "PutObject"
+            )
+        return self._client.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("failing", [".png", "metadata.json"])
+def test_s3_failure_is_503_and_leaves_no_orphan(api, s3, failing):
+    api.service.store._client = FailingPuts(s3, failing)
+    response = call(api, "POST", "/generate", {"number": 99})
+    assert response["statusCode"] == 503
+    body = json_body(response)
+    assert "SlowDown" in body["message"] and body["requestId"] == "req-123"
+    assert stored_keys(s3) == []
+
+
+def test_unexpected_fault_is_500_with_request_id_and_no_details(api, monkeypatch):
+    def explode(request):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(api.service, "generate", explode)
+    response = call(api, "POST", "/generate", {"number": 1})
+    assert response["statusCode"] == 500
+    body = json_body(response)
+    assert body == {"statusCode": 500, "message": "internal error", "requestId": "req-123"}
+
+
+def test_missing_bucket_is_503(api, monkeypatch, sample_data):
+    monkeypatch.setattr(api, "service", GenerationService(ServiceConfig(bucket=None), sample_data))
+    response = call(api, "POST", "/generate", {"number": 1})
+    assert response["statusCode"] == 503
+    assert "HNG_BUCKET" in json_body(response)["message"]
+
+
+def test_direct_invocation_returns_the_same_fields(api, s3):
+    result = api.lambda_handler(
+        {"number": "2026", "image_width": 140, "seed": 5, "augment": True}, FakeContext()
+    )
+    assert result["label"] == "2026" and result["seed"] == 5 and result["preset"] == "mild"
+    assert len(result["generatedImage"]) == 28 and len(result["generatedImage"][0]) == 140
+    assert result["key"] in stored_keys(s3)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [({"number": "x1"}, "number"), ({"number": 1, "image_width": -4}, "image_width"), ({}, "number")],
+)
+def test_direct_invocation_with_a_bad_event_raises_naming_the_field(api, event, field):
+    with pytest.raises(api.InvalidEvent, match=field):
+        api.lambda_handler(event, FakeContext())
+
+
+def test_direct_invocation_rejects_a_non_object_event(api):
+    with pytest.raises(api.InvalidEvent, match="JSON object"):
+        api.lambda_handler(["number", 1], FakeContext())
+
+
+def test_config_from_env_caps_url_expiry(monkeypatch):
+    monkeypatch.setenv("HNG_BUCKET", "b")
+    monkeypatch.setenv("HNG_URL_EXPIRES", str(8 * 24 * 3600))
+    with pytest.raises(ValueError, match="7 days"):
+        ServiceConfig.from_env()
+    monkeypatch.setenv("HNG_URL_EXPIRES", "soon")
+    with pytest.raises(ValueError, match="HNG_URL_EXPIRES"):
+        ServiceConfig.from_env()
+    monkeypatch.setenv("HNG_URL_EXPIRES", "120")
+    assert ServiceConfig.from_env() == ServiceConfig(bucket="b", url_expiry=120)
