@@ -49,9 +49,14 @@ def _augment_choice(args: argparse.Namespace) -> str | None:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from hng.generation import default_generator
     from hng.ids import new_task_id
-    from hng.params import parse_number, parse_seed
+    from hng.params import MAX_SPACING, check_int, parse_image_width, parse_number, parse_seed
 
-    label = parse_number(args.number, "--number")
+    label = parse_number(args.number, "-n/--number")
+    low = check_int("-smin/--spacing_min", args.spacing_min, minimum=0, maximum=MAX_SPACING)
+    high = check_int("-smax/--spacing_max", args.spacing_max, minimum=0, maximum=MAX_SPACING)
+    if low > high:
+        raise ValueError(f"-smin/--spacing_min ({low}) must not be greater than -smax/--spacing_max ({high})")
+    width = parse_image_width(args.image_width, "-w/--image_width")
     if args.count < 1:
         raise ValueError(f"--count must be >= 1, got {args.count}")
     base_seed = parse_seed(args.seed, "--seed")
@@ -65,8 +70,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for k in range(args.count):
         result = generator.generate(
             label,
-            spacing_range=(args.spacing_min, args.spacing_max),
-            image_width=args.image_width,
+            spacing_range=(low, high),
+            image_width=width,
             augment=augment,
             seed=None if base_seed is None else base_seed + k,
             split=args.split,
@@ -97,6 +102,32 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         return 1
     print(f"{report.path}  sha256 {report.sha256}  (source: {report.source})")
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer in 0-65535, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0-65535 (0 picks a free port), got {port}")
+    return port
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from hng.server import ServeError, serve
+
+    try:
+        return serve(
+            args.handler_path,
+            args.host,
+            args.port,
+            bucket=args.bucket,
+            embedded_s3=True if args.embedded_s3 else None,
+        )
+    except ServeError as error:
+        print(f"hng serve: {error}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +193,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--force", action="store_true", help="rebuild even if a valid file exists")
     fetch.set_defaults(handler=_cmd_data_fetch)
+
+    srv = commands.add_parser(
+        "serve",
+        help="run the HTTP API locally (embedded S3, no AWS needed)",
+        description=(
+            "Run the API locally: each HTTP request becomes an API Gateway (REST, proxy) event for the "
+            "Lambda handler, called in-process. Storage is an embedded S3 (moto, in memory) unless a bucket "
+            "is configured (--bucket or $HNG_BUCKET) and AWS credentials are found: then real S3 is used. "
+            "Ctrl-C stops it."
+        ),
+    )
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=_port, default=3000, help="port (default 3000; 0 picks a free one)")
+    srv.add_argument(
+        "--bucket", default=None, help="S3 bucket (default $HNG_BUCKET, else hng-local in the embedded S3)"
+    )
+    srv.add_argument(
+        "--embedded-s3",
+        action="store_true",
+        help="always use the embedded S3, even with a bucket and AWS credentials configured",
+    )
+    srv.add_argument(
+        "--handler",
+        dest="handler_path",
+        default="functions.api.app.lambda_handler",
+        metavar="DOTTED.PATH",
+        help="the Lambda handler to call (default functions.api.app.lambda_handler)",
+    )
+    srv.set_defaults(handler=_cmd_serve)
     return parser
 
 

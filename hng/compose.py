@@ -6,6 +6,8 @@ Height never changes (28 rows), so resampling is one-dimensional.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -79,6 +81,38 @@ def lay_out(crops: list[np.ndarray], gaps: list[int]) -> tuple[np.ndarray, list[
     return strip, offsets
 
 
-def scale_span(start: int, stop: int, source_width: int, output_width: int) -> tuple[int, int]:
-    """A [start, stop) column range of the strip in output pixels, widened to whole pixels."""
+def _squeeze_bounds(start: Any, stop: Any, source_width: Any, output_width: int) -> tuple[Any, Any]:
     return start * output_width // source_width, -(-stop * output_width // source_width)
+
+
+def _stretch_bounds(start: Any, stop: Any, source_width: Any, output_width: int) -> tuple[Any, Any]:
+    # floor(((2s - 1) W - L) / 2L) + 1 and ceil(((2e + 1) W - L) / 2L), before clipping to the image.
+    first = ((2 * start - 1) * output_width - source_width) // (2 * source_width) + 1
+    last = -(-((2 * stop + 1) * output_width - source_width) // (2 * source_width))
+    return first, last
+
+
+def scale_span(start: int, stop: int, source_width: int, output_width: int) -> tuple[int, int]:
+    """The output columns that a [start, stop) column range of the strip reaches after resizing.
+
+    Squeezing (area average): output column j covers source [j * L / W, (j + 1) * L / W). Stretching
+    (linear, pixel centres): column j samples source x = (j + 0.5) * L / W - 0.5 and takes ink from
+    floor(x) and floor(x) + 1, so a digit's fringe reaches one column past its scaled edges.
+    """
+    if output_width <= source_width:
+        return _squeeze_bounds(start, stop, source_width, output_width)
+    first, last = _stretch_bounds(start, stop, source_width, output_width)
+    return max(first, 0), min(last, output_width)
+
+
+def scale_spans(
+    starts: np.ndarray, stops: np.ndarray, source_widths: np.ndarray, output_width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``scale_span`` over arrays (one source width per range), for batches."""
+    squeeze_first, squeeze_last = _squeeze_bounds(starts, stops, source_widths, output_width)
+    stretch_first, stretch_last = _stretch_bounds(starts, stops, source_widths, output_width)
+    stretched = output_width > source_widths
+    return (
+        np.where(stretched, np.maximum(stretch_first, 0), squeeze_first),
+        np.where(stretched, np.minimum(stretch_last, output_width), squeeze_last),
+    )

@@ -21,6 +21,7 @@ from hng.compose import (
     lay_out,
     resample_columns,
     scale_span,
+    scale_spans,
 )
 from hng.mnist.dataset import MnistData, MnistSplit, load_mnist
 from hng.params import (
@@ -97,7 +98,8 @@ class Generator:
         label = parse_number(number)
         low, high = parse_spacing_range(spacing_range)
         width = parse_image_width(image_width)
-        seed = new_seed() if parse_seed(seed) is None else seed
+        seed = parse_seed(seed)
+        seed = new_seed() if seed is None else seed
         split = parse_split(split)
         augmenter = resolve_augment(augment)
         pool = self.data.split(split)
@@ -157,7 +159,8 @@ class Generator:
         if image_width is None:
             raise ValueError("image_width is required for a batch (all images share one width)")
         width = parse_image_width(image_width)
-        seed = new_seed() if parse_seed(seed) is None else seed
+        seed = parse_seed(seed)
+        seed = new_seed() if seed is None else seed
         split = parse_split(split)
         augmenter = resolve_augment(augment)
         pool = self.data.split(split)
@@ -278,8 +281,7 @@ def _compose_batch(
         stack = np.ascontiguousarray(block.transpose(0, 2, 1)).reshape(-1, length)
         images[members] = resample_columns(stack, width).reshape(members.size, HEIGHT, width)
 
-    x0 = digit_x * width // natural[image_of_digit]
-    x1 = -(-(digit_x + widths) * width // natural[image_of_digit])
+    x0, x1 = scale_spans(digit_x, digit_x + widths, natural[image_of_digit], width)
     rows = pool.ink_bounds[indices, 2:]
     boxes = np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
     return images, boxes
