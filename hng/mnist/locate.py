@@ -98,14 +98,14 @@ def find_mnist_npz(path: str | os.PathLike[str] | None = None) -> Path:
         explicit = Path(path)
         if not explicit.is_file():
             raise FileNotFoundError(
-                f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or pass another path"
+                f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or give another path"
             )
         return explicit
     env_path = os.environ.get(ENV_PATH)
     if env_path:
         if not Path(env_path).is_file():
             raise FileNotFoundError(
-                f"MNIST npz not found at {ENV_PATH}={env_path}; run `hng data fetch` (or fix/unset {ENV_PATH})"
+                f"MNIST npz not found at {ENV_PATH}={env_path}; run `hng data fetch` (or fix {ENV_PATH})"
             )
         return Path(env_path)
     if DEFAULT_OPT_PATH.is_file():
