@@ -98,7 +98,7 @@ def find_mnist_npz(path: str | os.PathLike[str] | None = None) -> Path:
         explicit = Path(path)
         if not explicit.is_file():
             raise FileNotFoundError(
-                f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or give another path"
+                f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or give a path"
             )
         return explicit
     env_path = os.environ.get(ENV_PATH)
