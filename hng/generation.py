@@ -301,11 +301,31 @@ def default_generator() -> Generator:
     return _default
 
 
-def generate(number: int | str | Sequence[int], **options: Any) -> GeneratedNumber:
-    """``Generator.generate`` on the default data; see it for the options."""
-    return default_generator().generate(number, **options)
+def generate(
+    number: int | str | Sequence[int],
+    *,
+    spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
+    image_width: int | None = None,
+    augment: Any = None,
+    seed: int | None = None,
+    split: str = "train",
+) -> GeneratedNumber:
+    """``Generator.generate`` on the default data (found and loaded once by ``load_mnist()``)."""
+    return default_generator().generate(
+        number, spacing_range=spacing_range, image_width=image_width, augment=augment, seed=seed, split=split
+    )
 
 
-def generate_batch(numbers: Sequence[int | str | Sequence[int]], **options: Any) -> GeneratedBatch:
-    """``Generator.generate_batch`` on the default data; see it for the options."""
-    return default_generator().generate_batch(numbers, **options)
+def generate_batch(
+    numbers: Sequence[int | str | Sequence[int]],
+    *,
+    image_width: int,
+    spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
+    augment: Any = None,
+    seed: int | None = None,
+    split: str = "train",
+) -> GeneratedBatch:
+    """``Generator.generate_batch`` on the default data."""
+    return default_generator().generate_batch(
+        numbers, image_width=image_width, spacing_range=spacing_range, augment=augment, seed=seed, split=split
+    )
