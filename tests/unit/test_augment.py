@@ -9,7 +9,7 @@ import pytest
 
 from hng import augment as augment_module
 from hng._albumentations import A
-from hng.augment import CANVAS_PAD, PRESETS, Augmenter, get_augmenter, preset_names
+from hng.augment import CANVAS_PAD, CANVAS_PAD_ROWS, PRESETS, Augmenter, fit_rows, get_augmenter, preset_names
 from hng.generation import resolve_augment
 from hng.transforms import DigitAffine, affine_matrix
 
@@ -142,7 +142,7 @@ def test_a_digit_pushed_off_the_canvas_falls_back_to_the_original():
     digit = np.zeros((28, 28), np.uint8)
     digit[10:18, 12:16] = 200
     (out,) = away.augment_digits([digit], seed=1)
-    np.testing.assert_array_equal(out[:, CANVAS_PAD:-CANVAS_PAD], digit)
+    np.testing.assert_array_equal(out, digit)
 
 
 # --- custom pipelines --------------------------------------------------------------------------------
@@ -356,3 +356,55 @@ def test_albumentations_is_imported_only_for_augmentation(repo_root):
     )
     assert not _albumentations_loaded_after(plain, repo_root)
     assert _albumentations_loaded_after("g.generate('2026', augment='mild', seed=1)", repo_root)
+
+
+# --- fitting the augmented canvas back to 28 rows -------------------------------------------------------
+
+
+def _canvas_with_ink(rows: slice) -> np.ndarray:
+    canvas = np.zeros((28 + 2 * CANVAS_PAD_ROWS, 48), np.uint8)
+    canvas[rows, 20:26] = 180
+    return canvas
+
+
+def test_fit_rows_keeps_the_original_rows_when_the_ink_is_inside_them():
+    canvas = _canvas_with_ink(slice(CANVAS_PAD_ROWS + 3, CANVAS_PAD_ROWS + 20))
+    out = fit_rows(canvas, fallback=np.zeros((28, 28), np.uint8))
+    np.testing.assert_array_equal(out, canvas[CANVAS_PAD_ROWS : CANVAS_PAD_ROWS + 28])
+
+
+@pytest.mark.parametrize("rows", [slice(0, 10), slice(30, 40), slice(2, 30), slice(12, 40)])
+def test_fit_rows_moves_the_window_to_keep_every_inked_row(rows):
+    canvas = _canvas_with_ink(rows)
+    out = fit_rows(canvas, fallback=np.zeros((28, 28), np.uint8))
+    assert out.shape == (28, 48)
+    assert out.sum() == canvas.sum()  # no ink lost
+
+
+def test_fit_rows_scales_down_ink_taller_than_the_image():
+    canvas = _canvas_with_ink(slice(1, 39))
+    out = fit_rows(canvas, fallback=np.zeros((28, 28), np.uint8))
+    assert out.shape[0] == 28
+    assert out[0].any() and out[-1].any()
+
+
+def test_strong_augmentation_loses_no_ink_when_fitting_rows(generator, monkeypatch):
+    import hng.augment
+
+    fits = {"kept": 0, "scaled": 0}
+    real_fit_rows = hng.augment.fit_rows
+
+    def checked_fit_rows(image, fallback):
+        out = real_fit_rows(image, fallback)
+        _, _, width, height = cv2.boundingRect(image)
+        if width and height <= 28:
+            assert int(out.sum()) == int(image.sum())  # the window moved, nothing was cut
+            fits["kept"] += 1
+        elif width:
+            fits["scaled"] += 1
+        return out
+
+    monkeypatch.setattr(hng.augment, "fit_rows", checked_fit_rows)
+    for seed in range(40):
+        generator.generate("0123456789", seed=seed, augment="strong")
+    assert fits["kept"] >= 390
