@@ -74,10 +74,11 @@ def lay_out(crops: list[np.ndarray], gaps: list[int]) -> tuple[np.ndarray, list[
 
     Returns the (28, L) strip and the left edge of each digit in it.
     """
-    offsets, width = digit_offsets([crop.shape[1] for crop in crops], gaps)
+    widths = [crop.shape[1] for crop in crops]
+    offsets, width = digit_offsets(widths, gaps)
     strip = np.zeros((HEIGHT, width), dtype=np.uint8)
-    for crop, x in zip(crops, offsets, strict=True):
-        strip[:, x : x + crop.shape[1]] = crop
+    for crop, x, w in zip(crops, offsets, widths, strict=True):
+        strip[:, x : x + w] = crop
     return strip, offsets
 
 

@@ -111,9 +111,10 @@ class Generator:
         gaps = [low + int(u * (high - low + 1)) for u in draws[n : 2 * n - 1]]
         if augmenter is None:
             crops, rows = [], []
+            images, bounds = pool.images, pool.ink_bounds
             for k in indices:
-                x0, x1, y0, y1 = pool.ink_bounds[k].tolist()
-                crops.append(pool.images[k, :, x0:x1])
+                x0, x1, y0, y1 = bounds[k].tolist()
+                crops.append(images[k, :, x0:x1])
                 rows.append((y0, y1))
         else:
             augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
@@ -199,7 +200,9 @@ class Generator:
                 aug_seed = derive_seed(float(draws[2 * digit_offsets[i + 1] - 1]))
                 augmented = augmenter.augment_digits([pool.images[k] for k in indices[rows]], aug_seed)
                 crops, spans = _crop_augmented(augmented)
-                images[i], image_boxes = _compose(crops, spans, gaps[rows][:-1].tolist(), digits[rows], width)
+                images[i], image_boxes = _compose(
+                    crops, spans, gaps[rows][:-1].tolist(), digits[rows].tolist(), width
+                )
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
         return GeneratedBatch(
             images=images,
@@ -234,12 +237,16 @@ def _compose(
     strip, offsets = lay_out(crops, gaps)
     natural = strip.shape[1]
     width = natural if width is None else width
-    image = strip if width == natural else resample_columns(strip, width)
+    if width == natural:
+        return strip, tuple(
+            DigitBox(digit, x, y0, x + crop.shape[1], y1)
+            for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True)
+        )
     boxes = []
     for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True):
         x0, x1 = scale_span(x, x + crop.shape[1], natural, width)
-        boxes.append(DigitBox(int(digit), x0, y0, x1, y1))
-    return image, tuple(boxes)
+        boxes.append(DigitBox(digit, x0, y0, x1, y1))
+    return resample_columns(strip, width), tuple(boxes)
 
 
 def _compose_batch(

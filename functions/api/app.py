@@ -146,6 +146,21 @@ def invalid_request(error: RequestValidationError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid request", field_errors(error.errors()))
 
 
+@app.exception_handler(RecursionError)
+def too_deep(error: RecursionError) -> Response:
+    # json.loads on a body nested a thousand levels deep; the JSON decoder reports nothing else this way.
+    return _error(HTTPStatus.BAD_REQUEST, "invalid request", [_body_error("JSON nested too deeply")])
+
+
+@app.exception_handler(UnicodeDecodeError)
+def not_utf8(error: UnicodeDecodeError) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, "invalid request", [_body_error("body is not UTF-8 text")])
+
+
+def _body_error(message: str) -> dict[str, str]:
+    return {"field": "body", "message": f"malformed JSON: {message}", "type": "json_invalid"}
+
+
 @app.exception_handler(TaskNotFound)
 def task_not_found(error: TaskNotFound) -> Response:
     return _error(HTTPStatus.NOT_FOUND, f"no task {error.args[0]!r}")

@@ -361,3 +361,17 @@ def test_config_from_env_caps_url_expiry(monkeypatch):
         ServiceConfig.from_env()
     monkeypatch.setenv("HNG_URL_EXPIRES", "120")
     assert ServiceConfig.from_env() == ServiceConfig(bucket="b", url_expiry=120)
+
+
+def test_deeply_nested_json_is_400_not_500(api):
+    body = '{"number": ' + "[" * 1000 + "]" * 1000 + "}"
+    response = call(api, "POST", "/generate", body)
+    assert response["statusCode"] == 400
+    assert json_body(response)["errors"][0]["field"] == "body"
+
+
+def test_base64_body_that_is_not_utf8_is_400(api):
+    event = api_event("POST", "/generate", base64.b64encode(b'{"number": "\xff\xfe"}').decode())
+    event["isBase64Encoded"] = True
+    response = api.lambda_handler(event, FakeContext())
+    assert response["statusCode"] == 400
