@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
+PORT ?= 3000
 
-.PHONY: setup data run test test-unit bench lint clean
+.PHONY: setup data run samples test test-unit bench bench-api lint clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -21,7 +22,12 @@ $(MNIST): | $(INSTALLED)
 
 data: setup
 
+# The local API (hng serve): the deployed handler, an embedded S3, http://127.0.0.1:3000. Ctrl-C stops it.
 run: setup
+	$(BIN)/hng serve --port $(PORT)
+
+# Sample images with the CLI, written to out/.
+samples: setup
 	$(BIN)/hng generate --number 2026 --augment 1 --image_width 140 --count 4 --seed 2026 --out out/
 
 test: setup
@@ -32,6 +38,9 @@ test-unit: setup
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
+
+bench-api: setup
+	$(BIN)/python bench/bench_api.py
 
 lint: setup
 	$(BIN)/ruff check .
