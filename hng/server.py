@@ -798,10 +798,13 @@ def serve(
     previous_int: Any = None
     if in_main_thread:
 
-        def on_sigterm(signum: int, frame: Any) -> None:
+        def on_signal(signum: int, frame: Any) -> None:
             raise _Stop
 
-        previous_term = signal.signal(signal.SIGTERM, on_sigterm)
+        previous_term = signal.signal(signal.SIGTERM, on_signal)
+        # Explicitly, not through KeyboardInterrupt: a shell starts background jobs with SIGINT ignored,
+        # and Python then never installs its Ctrl-C handler.
+        previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
         try:
             api.start()
@@ -814,21 +817,21 @@ def serve(
             if storage.endpoint:
                 lines.append(f"  S3 endpoint: {storage.endpoint}")
         lines += ["  try:", *(f"    {line}" for line in example_curl(api.url)), "  Ctrl-C stops the server."]
-        print("\n".join(lines), file=out, flush=True)
         with contextlib.suppress(KeyboardInterrupt, _Stop):
+            print("\n".join(lines), file=out, flush=True)
             (stop or threading.Event()).wait()  # until set, or a signal handler raises
         print("hng serve: stopping", file=out, flush=True)
         return 0
     finally:
         # Signals during the shutdown itself must not leave moto or the socket half-stopped.
         if in_main_thread:
-            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             api.stop()
         finally:
             if in_main_thread:
-                signal.signal(signal.SIGINT, previous_int)
+                signal.signal(signal.SIGINT, previous_int or signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, previous_term or signal.SIG_DFL)
 
 

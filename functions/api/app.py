@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -46,6 +47,8 @@ ERROR_RESPONSES = {
 
 # Defaults for running outside the template (tests, hng serve); the template's environment overrides them.
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
+# GET /health and refused requests legitimately publish no metric: Powertools would warn on each.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hng"), service=SERVICE_NAME)

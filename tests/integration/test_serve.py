@@ -102,6 +102,29 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_signal(fake_handler_env,
     assert "hng serve: stopping" in proc.stdout and "Traceback" not in proc.stderr
 
 
+def test_ctrl_c_stops_a_server_started_with_sigint_ignored(fake_handler_env):
+    """A shell starts background jobs (`hng serve &`) with SIGINT ignored; Ctrl-C/kill -INT must still work."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**fake_handler_env, "PYTHONPATH": os.pathsep.join([str(root), fake_handler_env["PYTHONPATH"]])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hng.cli", "serve", "--port", "0", "--handler", "hng_fake_app.lambda_handler"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        for line in process.stdout:
+            if "Ctrl-C" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
 def test_serve_on_a_busy_port_exits_1_with_one_line(fake_handler_env):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
