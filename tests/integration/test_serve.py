@@ -103,7 +103,7 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_signal(fake_handler_env,
 
 
 def test_ctrl_c_stops_a_server_started_with_sigint_ignored(fake_handler_env):
-    """A shell starts background jobs (`hng serve &`) with SIGINT ignored; Ctrl-C/kill -INT must still work."""
+    """A shell starts background jobs (`hng serve &`) with SIGINT ignored; kill -INT must still stop it."""
     root = Path(__file__).resolve().parents[2]
     env = {**fake_handler_env, "PYTHONPATH": os.pathsep.join([str(root), fake_handler_env["PYTHONPATH"]])}
     process = subprocess.Popen(
