@@ -18,8 +18,6 @@ import contextlib
 import http.client
 import json
 import os
-import platform
-import statistics
 import sys
 import threading
 import time
@@ -28,6 +26,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from figures import machine, summary  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
 from hng.server import (  # noqa: E402  (the checkout first, whatever is installed)
     DEFAULT_HANDLER,
@@ -43,23 +43,7 @@ BUCKET = "hng-bench"
 
 
 def summary_ms(times_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(times_ms)
-    return {
-        "median_ms": statistics.median(ordered),
-        "mean_ms": statistics.fmean(ordered),
-        "p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-        "calls": len(ordered),
-    }
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    return summary(times_ms, "ms")
 
 
 def versions() -> dict[str, str]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from figures import machine, summary  # bench/ is on sys.path: this script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = "20261"
@@ -43,14 +44,8 @@ def per_call_us(call, calls: int) -> list[float]:
     return times
 
 
-def summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {
-        "median_us": statistics.median(ordered),
-        "mean_us": statistics.fmean(ordered),
-        "p99_us": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-        "calls": len(ordered),
-    }
+def summary_us(times: list[float]) -> dict[str, float]:
+    return summary(times, "us")
 
 
 def cold_start(augment: bool, runs: int) -> dict[str, float]:
@@ -67,18 +62,6 @@ def cold_start(augment: bool, runs: int) -> dict[str, float]:
         )
         seconds.append(float(out.stdout.strip()))
     return {"median_s": statistics.median(seconds), "max_s": max(seconds), "runs": runs}
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -104,11 +87,11 @@ def main() -> None:
     generator.generate_batch(numbers[:8], image_width=WIDTH, seed=0)  # builds the column bank
 
     figures: dict[str, dict] = {}
-    figures["plain"] = summary(
+    figures["plain"] = summary_us(
         per_call_us(lambda i: generator.generate(NUMBER, image_width=WIDTH, seed=i), 20_000 // scale)
     )
     for preset in ("mild", "strong"):
-        figures[preset] = summary(
+        figures[preset] = summary_us(
             per_call_us(
                 lambda i, p=preset: generator.generate(NUMBER, image_width=WIDTH, seed=i, augment=p),
                 2000 // scale,
@@ -123,7 +106,7 @@ def main() -> None:
         "calls": len(batch_times),
     }
     image = generator.generate(NUMBER, image_width=WIDTH, seed=1).image
-    figures["png_encode"] = summary(per_call_us(lambda i: encode_png(image), 20_000 // scale))
+    figures["png_encode"] = summary_us(per_call_us(lambda i: encode_png(image), 20_000 // scale))
     figures["cold_plain"] = cold_start(False, max(3, 7 // scale))
     figures["cold_augment"] = cold_start(True, max(3, 7 // scale))
     figures["machine"] = {

@@ -16,15 +16,12 @@ background reads 0.36-0.55 in the plain reading; the image blurred after boxing 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-import hng
 
 pytestmark = pytest.mark.full_data
 
@@ -59,23 +56,6 @@ def _load_bench() -> ModuleType:
 
 
 readability = _load_bench()
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"the full MNIST build is missing in CI: {reason}")
-    pytest.skip(f"the full MNIST build is missing: {reason}")
-
-
-@pytest.fixture(scope="module")
-def full_generator() -> hng.Generator:
-    try:
-        data = hng.load_mnist()
-    except FileNotFoundError as exc:
-        _missing(str(exc))
-    if (len(data.train), len(data.test)) != (60000, 10000):
-        _missing(f"{data.path} holds {len(data.train)} + {len(data.test)} samples, not 60000 + 10000")
-    return hng.Generator(data)
 
 
 @pytest.fixture(scope="module")
