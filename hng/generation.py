@@ -65,7 +65,7 @@ def _draw_index(pool: MnistSplit, digit: int, unit: float) -> int:
     samples = pool.by_digit[digit]
     count = len(samples)
     # min(): unit * count can round up to count when unit is within one ulp of 1.
-    return int(samples[min(int(unit * count), count - 1)])
+    return samples[min(int(unit * count), count - 1)]
 
 
 class Generator:
@@ -111,9 +111,9 @@ class Generator:
         gaps = [low + int(u * (high - low + 1)) for u in draws[n : 2 * n - 1]]
         if augmenter is None:
             crops, rows = [], []
-            images, bounds = pool.images, pool.ink_bounds
+            images, bounds = pool.images, pool.ink_bounds_list
             for k in indices:
-                x0, x1, y0, y1 = bounds[k].tolist()
+                x0, x1, y0, y1 = bounds[k]
                 crops.append(images[k, :, x0:x1])
                 rows.append((y0, y1))
         else:

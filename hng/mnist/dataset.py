@@ -22,7 +22,10 @@ class MnistSplit:
 
     images: np.ndarray  # (N, 28, 28) uint8, 0 = background, 255 = ink
     labels: np.ndarray  # (N,) uint8
-    by_digit: tuple[np.ndarray, ...]  # for each digit 0-9, the indices of its samples (views of `order`)
+    # The single-image path reads these per digit; Python lists index ten times faster than numpy
+    # scalars do (0.03 against 0.3 µs), which is a tenth of a plain image. Built once, about 15 ms.
+    by_digit: tuple[list[int], ...]  # for each digit 0-9, the indices of its samples
+    ink_bounds_list: list[tuple[int, int, int, int]]  # ink_bounds, row by row
     order: np.ndarray  # (N,) int32: sample indices sorted by digit
     digit_starts: np.ndarray  # (10,) int64: where each digit's run begins in `order`
     digit_counts: np.ndarray  # (10,) int64: how many samples each digit has
@@ -44,14 +47,16 @@ class MnistSplit:
         if missing:
             raise ValueError(f"the data has no sample of digit(s) {missing}")
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        bounds = np.concatenate([ink_spans(images, axis=2), ink_spans(images, axis=1)], axis=1)
         return cls(
             images=images,
             labels=labels,
-            by_digit=tuple(np.split(order, starts[1:])),
+            by_digit=tuple(part.tolist() for part in np.split(order, starts[1:])),
             order=order,
             digit_starts=starts,
             digit_counts=counts,
-            ink_bounds=np.concatenate([ink_spans(images, axis=2), ink_spans(images, axis=1)], axis=1),
+            ink_bounds=bounds,
+            ink_bounds_list=list(map(tuple, bounds.tolist())),
         )
 
     def __len__(self) -> int:
