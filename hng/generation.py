@@ -96,7 +96,11 @@ class Generator:
     ) -> GeneratedNumber:
         """One image of ``number``; see the module docstring for how ``seed`` determines it."""
         label = parse_number(number)
-        low, high = parse_spacing_range(spacing_range)
+        # The default range is known to be valid: skipping its check is a twentieth of a plain image.
+        if spacing_range is DEFAULT_SPACING_RANGE:
+            low, high = spacing_range
+        else:
+            low, high = parse_spacing_range(spacing_range)
         width = parse_image_width(image_width)
         seed = parse_seed(seed)
         seed = new_seed() if seed is None else seed
