@@ -375,3 +375,11 @@ def test_base64_body_that_is_not_utf8_is_400(api):
     event["isBase64Encoded"] = True
     response = api.lambda_handler(event, FakeContext())
     assert response["statusCode"] == 400
+
+
+def test_openapi_documents_the_400_this_api_answers_not_powertools_422(api):
+    document = json_body(call(api, "GET", "/openapi.json"))
+    responses = document["paths"]["/generate"]["post"]["responses"]
+    assert "422" not in responses
+    assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert "HTTPValidationError" not in json.dumps(document)
