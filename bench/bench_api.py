@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from figures import machine, summary  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
-from hng.server import (  # noqa: E402  (the checkout first, whatever is installed)
+from hng.local import (  # noqa: E402  (the checkout first, whatever is installed)
     DEFAULT_HANDLER,
     LocalLambdaContext,
     ServeProcess,

@@ -115,7 +115,7 @@ def _port(text: str) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from hng.server import ServeError, serve
+    from hng.local import ServeError, serve
 
     try:
         return serve(

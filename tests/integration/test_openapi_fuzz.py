@@ -21,7 +21,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from hng.server import ServeProcess
+from hng.local import ServeProcess
 
 pytestmark = pytest.mark.full_data
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hng.server import ServeProcess
+from hng.local import ServeProcess
 
 REPO = Path(__file__).resolve().parents[2]
 README_BODY = {"augment": "true", "number": 42, "spacing_min": 5, "spacing_max": 10, "image_width": 56}

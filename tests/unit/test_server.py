@@ -1,4 +1,4 @@
-"""hng.server: API Gateway event translation, the HTTP server over loopback HTTP, storage, handler lookup.
+"""hng.local: API Gateway event translation, the HTTP server over loopback HTTP, storage, handler lookup.
 
 The handlers here are fakes (and a small Powertools resolver): the real one is exercised by
 tests/integration/test_serve.py.
@@ -27,18 +27,24 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from hng import cli, server
-from hng.server import (
+from hng import cli
+from hng.local import (
+    FUNCTION_TIMEOUT_MS,
+    MAX_BODY_BYTES,
     LocalApi,
     LocalLambdaContext,
     MalformedResponse,
     ServeError,
+    discover_resources,
     event_response_to_http,
     find_project_root,
     http_to_event,
     match_resource,
     resolve_handler,
+    serve,
+    start_storage,
 )
+from hng.local import storage as local_storage
 
 RESOURCES = ["/health", "/generate", "/generate/{taskId}", "/openapi.json"]
 
@@ -226,7 +232,7 @@ def test_lambda_context_looks_like_the_runtime_one():
     assert context.aws_request_id == "req-1" and context.function_name == "hng-local"
     assert context.invoked_function_arn == "arn:aws:lambda:us-east-1:123456789012:function:hng-local"
     assert isinstance(context.memory_limit_in_mb, int)
-    assert 0 < context.get_remaining_time_in_millis() <= server.FUNCTION_TIMEOUT_MS
+    assert 0 < context.get_remaining_time_in_millis() <= FUNCTION_TIMEOUT_MS
 
 
 # --- the HTTP server with fake handlers ---------------------------------------------------------------------
@@ -399,7 +405,7 @@ def test_chunked_request_body_is_reassembled(api):
 
 def test_body_over_the_api_gateway_limit_is_413_without_calling_the_handler(api):
     with socket.create_connection(("127.0.0.1", api.port), timeout=30) as sock:
-        too_long = server.MAX_BODY_BYTES + 1
+        too_long = MAX_BODY_BYTES + 1
         sock.sendall(f"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: {too_long}\r\n\r\n".encode())
         reply = b""
         while chunk := sock.recv(65536):
@@ -486,8 +492,8 @@ def test_discover_resources_reads_the_handlers_openapi_document():
             return {"statusCode": 200, "body": json.dumps(document)}
         return echo_handler(event, context)
 
-    assert server.discover_resources(handler) == ["/generate/{taskId}", "/health"]
-    assert server.discover_resources(echo_handler) is None
+    assert discover_resources(handler) == ["/generate/{taskId}", "/health"]
+    assert discover_resources(echo_handler) is None
     with LocalApi(handler, storage=False, discover=True) as api:
         _, _, body = request("GET", f"{api.url}/generate/abc")
         assert json.loads(body)["event"]["pathParameters"] == {"taskId": "abc"}
@@ -498,7 +504,7 @@ def test_serve_prints_its_urls_and_stops_when_asked():
     codes = []
     thread = threading.Thread(
         target=lambda: codes.append(
-            server.serve(echo_handler, port=0, embedded_s3=True, out=out, access_log=log, stop=stop)
+            serve(echo_handler, port=0, embedded_s3=True, out=out, access_log=log, stop=stop)
         )
     )
     thread.start()
@@ -534,7 +540,7 @@ def aws_env(monkeypatch):
 
 def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_urls_download(aws_env):
     aws_env.setenv("AWS_SESSION_TOKEN", "a-real-looking-token")
-    storage = server.start_storage("my-bucket")
+    storage = start_storage("my-bucket")
     try:
         assert storage.embedded and storage.bucket == "my-bucket"
         assert storage.endpoint.startswith("http://127.0.0.1:")
@@ -557,15 +563,15 @@ def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_
 
 def test_storage_choice(aws_env):
     # No bucket configured: embedded, whatever the credentials.
-    aws_env.setattr(server, "_has_aws_credentials", lambda: True)
-    storage = server.start_storage()
+    aws_env.setattr(local_storage, "_has_aws_credentials", lambda: True)
+    storage = start_storage()
     try:
         assert storage.embedded and storage.bucket == "hng-local"
     finally:
         storage.stop()
     # A bucket and credentials: real S3, nothing started, only HNG_BUCKET set.
     aws_env.setenv("HNG_BUCKET", "prod-bucket")
-    storage = server.start_storage()
+    storage = start_storage()
     try:
         assert not storage.embedded and storage.bucket == "prod-bucket" and storage.endpoint is None
         assert "AWS_ENDPOINT_URL_S3" not in os.environ and "real S3" in storage.describe()
@@ -573,8 +579,8 @@ def test_storage_choice(aws_env):
         storage.stop()
     assert os.environ["HNG_BUCKET"] == "prod-bucket"
     # A bucket but no credentials: embedded, with that bucket's name.
-    aws_env.setattr(server, "_has_aws_credentials", lambda: False)
-    storage = server.start_storage()
+    aws_env.setattr(local_storage, "_has_aws_credentials", lambda: False)
+    storage = start_storage()
     try:
         assert storage.embedded and storage.bucket == "prod-bucket"
     finally:
@@ -582,13 +588,13 @@ def test_storage_choice(aws_env):
 
 
 def test_credentials_lookup_sees_environment_credentials(aws_env):
-    assert server._has_aws_credentials() is False
+    assert local_storage._has_aws_credentials() is False
     aws_env.setenv("AWS_PROFILE", "no-such-profile")
-    assert server._has_aws_credentials() is False
+    assert local_storage._has_aws_credentials() is False
     aws_env.delenv("AWS_PROFILE")
     aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIA...")
     aws_env.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    assert server._has_aws_credentials() is True
+    assert local_storage._has_aws_credentials() is True
 
 
 # --- resolving the handler ----------------------------------------------------------------------------------
@@ -617,7 +623,7 @@ def test_find_project_root_from_the_cwd_or_a_parent(project):
     assert find_project_root("functions_t", project) == project
     assert find_project_root("no_such_package_anywhere", project) is None
     # The default: the checkout holding hng/ (this repository has functions/).
-    assert find_project_root("functions", Path("/")) == Path(server.__file__).resolve().parents[1]
+    assert find_project_root("functions", Path("/")) == Path(cli.__file__).resolve().parents[1]
 
 
 def test_resolve_handler_imports_with_the_project_root_on_sys_path(project, monkeypatch):

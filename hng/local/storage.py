@@ -1,0 +1,123 @@
+"""Where the handler's S3 calls go: an embedded S3 or a real bucket.
+
+The embedded S3 is moto's server, in-process, on a free loopback port; a real bucket is used when one is
+configured and AWS credentials are found. `start_storage` sets the environment the handler reads (bucket,
+endpoint, credentials), `Storage.stop()` restores it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hng.local.context import _REGION
+
+DEFAULT_BUCKET = "hng-local"
+
+
+def _has_aws_credentials() -> bool:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.Session().get_credentials() is not None
+    except BotoCoreError:  # e.g. AWS_PROFILE names no profile: no usable credentials
+        return False
+
+
+@dataclass
+class Storage:
+    """Where the handler's S3 calls go: the embedded moto server or a real bucket."""
+
+    bucket: str
+    endpoint: str | None
+    embedded: bool
+    _server: Any = field(default=None, repr=False)
+    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def describe(self) -> str:
+        if self.embedded:
+            return f"embedded (moto, in memory: lost when the server stops), bucket {self.bucket}"
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "default region"
+        where = self.endpoint or f"AWS, {region}"
+        return f"real S3 ({where}), bucket {self.bucket}"
+
+    def stop(self) -> None:
+        """Stop the embedded server and restore the environment variables it set."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+
+def start_storage(bucket: str | None = None, *, embedded: bool | None = None) -> Storage:
+    """Set up the handler's S3 and the environment it reads (HNG_BUCKET, AWS_ENDPOINT_URL_S3, credentials).
+
+    `bucket` defaults to $HNG_BUCKET, then "hng-local". With `embedded` None, real S3 is used only when a
+    bucket is configured (argument or $HNG_BUCKET) and boto3 finds credentials; otherwise moto's server
+    starts on a free 127.0.0.1 port with that bucket created. `Storage.stop()` undoes it all.
+    """
+    configured = bucket or os.environ.get("HNG_BUCKET")
+    if embedded is None:
+        embedded = not (configured and _has_aws_credentials())
+    name = configured or DEFAULT_BUCKET
+    if not embedded:
+        storage = Storage(name, os.environ.get("AWS_ENDPOINT_URL_S3") or None, embedded=False)
+        storage._saved_env = _set_env({"HNG_BUCKET": name})
+        return storage
+
+    import logging
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from moto.server import ThreadedMotoServer  # lazily: ~1 s to import, only the embedded S3 needs it
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    # werkzeug writes a response's head and body separately; with Nagle's algorithm on, the client's
+    # delayed ACK adds ~40 ms to every S3 call on a keep-alive connection.
+    MotoRequestHandler.disable_nagle_algorithm = True
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    storage = Storage(name, endpoint, embedded=True, _server=server)
+    storage._saved_env = _set_env(
+        {
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": _REGION,
+            "AWS_REGION": _REGION,
+            "HNG_BUCKET": name,
+            # A real session token or profile must not leak into requests signed for moto, and this
+            # setting would make boto3 ignore AWS_ENDPOINT_URL_S3.
+            "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None,
+            "AWS_PROFILE": None,
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": None,
+        }
+    )
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, region_name=_REGION).create_bucket(Bucket=name)
+    except BaseException:
+        storage.stop()
+        raise
+    return storage
+
+
+def _set_env(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return saved
