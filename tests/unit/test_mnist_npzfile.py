@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_helpers import full_size_arrays
 
 from hng.mnist import npzfile
 from hng.mnist.npzfile import (
-    DIGIT_COUNTS,
     MNIST_KEYS,
     read_mnist_npz,
     sha256_file,
@@ -30,12 +30,7 @@ def small_arrays(n_train: int = 20, n_test: int = 10, seed: int = 0) -> dict[str
 @pytest.fixture(scope="module")
 def full_arrays() -> dict[str, np.ndarray]:
     """Synthetic arrays with the full MNIST shapes and canonical per-digit counts."""
-    arrays = {}
-    for split, counts in DIGIT_COUNTS.items():
-        labels = np.repeat(np.arange(10, dtype=np.uint8), counts)
-        arrays[f"x_{split}"] = np.full((len(labels), 28, 28), 7, dtype=np.uint8)
-        arrays[f"y_{split}"] = labels
-    return arrays
+    return full_size_arrays(fill=7)
 
 
 # --- validation ------------------------------------------------------------------------------------------

@@ -1,38 +1,11 @@
-import io
 import os
 import pickle
-import struct
-from typing import ClassVar
 
 import numpy as np
 import pytest
+from mnist_helpers import py2_pickle
 
 from hng.mnist.safe_pickle import mnist_pickle_to_arrays, restore_uint8, restricted_loads
-
-
-class Py2Pickler(pickle._Pickler):
-    """Writes bytes as Python 2 `str` (BINSTRING), as the deeplearning.net mnist.pkl was written.
-
-    Python 3's protocol 2 writes bytes through `_codecs.encode`, which the restricted unpickler rightly
-    refuses; real Python 2 pickles have no such global.
-    """
-
-    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)
-
-    def save_bytes(self, obj: bytes) -> None:
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_bytes
-
-
-def py2_pickle(obj: object) -> bytes:
-    buffer = io.BytesIO()
-    Py2Pickler(buffer, protocol=2).dump(obj)
-    return buffer.getvalue()
 
 
 def synthetic_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

