@@ -35,6 +35,12 @@ def affine_matrix(
     )
 
 
+def warp(image: np.ndarray, matrix: np.ndarray, interpolation: int) -> np.ndarray:
+    """Apply a 2 × 3 affine matrix, keeping the image's size; what falls outside becomes black."""
+    size = (image.shape[1], image.shape[0])
+    return cv2.warpAffine(image, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 class DigitAffine(A.DualTransform):
     """Random shift, scale, rotation and shear of a digit, constant black border.
 
@@ -84,24 +90,10 @@ class DigitAffine(A.DualTransform):
         return {"matrix": matrix}
 
     def apply(self, img: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
-        return cv2.warpAffine(
-            img,
-            matrix,
-            (img.shape[1], img.shape[0]),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        return warp(img, matrix, cv2.INTER_LINEAR)
 
     def apply_to_mask(self, mask: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
-        return cv2.warpAffine(
-            mask,
-            matrix,
-            (mask.shape[1], mask.shape[0]),
-            flags=cv2.INTER_NEAREST,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        return warp(mask, matrix, cv2.INTER_NEAREST)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("scale", "rotate", "shear", "shift_x", "shift_y")
