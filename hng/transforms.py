@@ -38,7 +38,9 @@ def affine_matrix(
 def warp(image: np.ndarray, matrix: np.ndarray, interpolation: int) -> np.ndarray:
     """Apply a 2 × 3 affine matrix, keeping the image's size; what falls outside becomes black."""
     size = (image.shape[1], image.shape[0])
-    return cv2.warpAffine(image, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
 class DigitAffine(A.DualTransform):
