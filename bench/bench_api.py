@@ -13,7 +13,6 @@ Nothing is pinned (the server and the clients share the machine's cores); the ma
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
 import json
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from figures import machine, summary  # noqa: E402  (bench/ is on sys.path: this script's folder)
+from figures import machine, parse_args, summary  # noqa: E402  (bench/ is on sys.path: this script's folder)
 
 from hng.local import (  # noqa: E402  (the checkout first, whatever is installed)
     DEFAULT_HANDLER,
@@ -169,12 +168,7 @@ def served(threads: int, per_thread: int) -> dict[str, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer calls (a smoke run, noisier figures)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     scale = 10 if args.quick else 1
 
     figures: dict[str, dict] = {}

@@ -9,7 +9,6 @@ Augmented cost depends on which transforms fire, so those calls use a new seed e
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -18,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from figures import machine, summary  # bench/ is on sys.path: this script's folder
+from figures import machine, parse_args, summary  # bench/ is on sys.path: this script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = "20261"
@@ -65,12 +64,7 @@ def cold_start(augment: bool, runs: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer calls (a smoke run, noisier figures)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     scale = 10 if args.quick else 1
 
     cpu = pin_to_one_core()

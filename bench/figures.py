@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -28,3 +29,13 @@ def summary(times: list[float], unit: str) -> dict[str, float]:
         f"p99_{unit}": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
         "calls": len(ordered),
     }
+
+
+def parse_args(description: str | None) -> argparse.Namespace:
+    """The options every benchmark takes: --quick (fewer calls) and --json."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer calls (a smoke run, noisier figures)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser.parse_args()
