@@ -30,21 +30,6 @@ def ink_spans(images: np.ndarray, axis: int) -> np.ndarray:
     return np.stack([start, stop], axis=1).astype(np.int16)
 
 
-def column_span(image: np.ndarray) -> tuple[int, int]:
-    """[start, stop) of the non-empty columns of one (28, W) image; (0, 0) when it is empty."""
-    columns = np.flatnonzero(image.any(axis=0))
-    if columns.size == 0:
-        return 0, 0
-    return int(columns[0]), int(columns[-1]) + 1
-
-
-def row_span(image: np.ndarray) -> tuple[int, int]:
-    rows = np.flatnonzero(image.any(axis=1))
-    if rows.size == 0:
-        return 0, 0
-    return int(rows[0]), int(rows[-1]) + 1
-
-
 def digit_offsets(widths: list[int], gaps: list[int]) -> tuple[list[int], int]:
     """Left edge of each cropped digit in the strip, and the strip's width (margins on both ends)."""
     offsets = []
