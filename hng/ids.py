@@ -15,9 +15,14 @@ def new_task_id(now_ms: int | None = None) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def is_task_id(text: str) -> bool:
+    """Whether `text` has the form of a task id (26 Crockford base32 characters)."""
+    return len(text) == 26 and all(c in _CROCKFORD for c in text)
+
+
 def task_id_time_ms(task_id: str) -> int:
     """The creation time, in milliseconds since the epoch, encoded in a task id."""
-    if len(task_id) != 26 or any(c not in _CROCKFORD for c in task_id):
+    if not is_task_id(task_id):
         raise ValueError(f"task id must be 26 Crockford base32 characters, got {task_id!r}")
     value = 0
     for c in task_id:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from hng.ids import is_task_id
 
 PREFIX = "tasks/"
 MAX_URL_EXPIRY = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
 DEFAULT_URL_EXPIRY = 3600
-TASK_ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 class StorageError(RuntimeError):
@@ -100,7 +100,7 @@ class TaskStore:
     def load_metadata(self, task_id: str) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if not TASK_ID_PATTERN.match(task_id):
+        if not is_task_id(task_id):
             raise TaskNotFound(task_id)
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=metadata_key(task_id))
