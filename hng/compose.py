@@ -54,6 +54,13 @@ def resample_columns(strips: np.ndarray, output_width: int) -> np.ndarray:
     return cv2.resize(strips, (output_width, strips.shape[0]), interpolation=interpolation)
 
 
+def pad_columns(strip: np.ndarray, output_width: int) -> np.ndarray:
+    """A (28, L) strip placed at the left of ``output_width`` black columns (L <= output_width)."""
+    padded = np.zeros((strip.shape[0], output_width), dtype=strip.dtype)
+    padded[:, : strip.shape[1]] = strip
+    return padded
+
+
 def lay_out(crops: list[np.ndarray], gaps: list[int]) -> tuple[np.ndarray, list[int]]:
     """Place cropped (28, w) digits left to right with the given gaps and a margin on both ends.
 
@@ -92,9 +99,10 @@ def scale_span(start: int, stop: int, source_width: int, output_width: int) -> t
 
 
 def scale_spans(
-    starts: np.ndarray, stops: np.ndarray, source_widths: np.ndarray, output_width: int
+    starts: np.ndarray, stops: np.ndarray, source_widths: np.ndarray, output_widths: np.ndarray | int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``scale_span`` over arrays (one source width per range), for batches."""
+    """``scale_span`` over arrays (one source and output width per range, or one output width), for batches."""
+    output_width = output_widths
     squeeze_first, squeeze_last = _squeeze_bounds(starts, stops, source_widths, output_width)
     stretch_first, stretch_last = _stretch_bounds(starts, stops, source_widths, output_width)
     stretched = output_width > source_widths

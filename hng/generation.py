@@ -19,6 +19,7 @@ from hng.compose import (
     HEIGHT,
     MARGIN,
     lay_out,
+    pad_columns,
     resample_columns,
     scale_span,
     scale_spans,
@@ -27,6 +28,8 @@ from hng.mnist.dataset import MnistData, MnistSplit, load_mnist
 from hng.params import (
     DEFAULT_SPACING_RANGE,
     MAX_DIGITS,
+    MAX_IMAGE_WIDTH,
+    parse_fit,
     parse_image_width,
     parse_number,
     parse_seed,
@@ -34,7 +37,7 @@ from hng.params import (
     parse_split,
 )
 from hng.result import DigitBox, GeneratedBatch, GeneratedNumber
-from hng.seeding import derive_seed, new_rng, new_seed, thread_rng
+from hng.seeding import MAX_SEED, derive_seed, new_rng, new_seed, seeded_uniforms, thread_rng
 
 if TYPE_CHECKING:
     from hng.augment import Augmenter
@@ -93,8 +96,13 @@ class Generator:
         augment: Any = None,
         seed: int | None = None,
         split: str = "train",
+        fit: str = "stretch",
     ) -> GeneratedNumber:
-        """One image of ``number``; see the module docstring for how ``seed`` determines it."""
+        """One image of ``number``; see the module docstring for how ``seed`` determines it.
+
+        ``fit`` says how the strip meets ``image_width``: ``stretch`` resizes it to the width; ``pad`` keeps
+        its pixels and pads it with black on the right, squeezing it only when it is wider.
+        """
         label = parse_number(number)
         # The default range is known to be valid: skipping its check is a twentieth of a plain image.
         if spacing_range is DEFAULT_SPACING_RANGE:
@@ -105,6 +113,7 @@ class Generator:
         seed = parse_seed(seed)
         seed = new_seed() if seed is None else seed
         split = parse_split(split)
+        fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
         pool = self.data.split(split)
 
@@ -123,7 +132,7 @@ class Generator:
         else:
             augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
             crops, rows = _crop_augmented(augmented)
-        image, boxes = _compose(crops, rows, gaps, digits, width)
+        image, boxes = _compose(crops, rows, gaps, digits, width, fit)
         return GeneratedNumber(
             image=image,
             label=label,
@@ -140,16 +149,24 @@ class Generator:
         self,
         numbers: Sequence[int | str | Sequence[int]],
         *,
-        image_width: int,
+        image_width: int | Sequence[int],
         spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
         augment: Any = None,
         seed: int | None = None,
         split: str = "train",
+        fit: str = "stretch",
+        seeds: Sequence[int] | np.ndarray | None = None,
     ) -> GeneratedBatch:
-        """Many images of one width at once; plain images are composed with vectorised numpy."""
-        if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
+        """Many images at once; plain images are composed with vectorised numpy.
+
+        ``image_width`` is one width for all, or one per number: images are then stacked padded with black
+        to the widest (``batch.widths`` holds each width). ``seed`` draws the whole batch from one stream;
+        ``seeds`` instead gives each image its own seed, so that ``generate(numbers[i], seed=seeds[i], ...)``
+        makes image i again, byte for byte.
+        """
+        if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence | np.ndarray):
             raise TypeError(f"numbers must be a list of numbers, got {type(numbers).__name__}")
-        if not numbers:
+        if len(numbers) == 0:
             raise ValueError("numbers must not be empty")
         if len(numbers) > MAX_BATCH_SIZE:
             raise ValueError(f"numbers may hold at most {MAX_BATCH_SIZE} entries, got {len(numbers)}")
@@ -158,25 +175,32 @@ class Generator:
             number
             if type(number) is str and number.isascii() and number.isdigit() and len(number) <= MAX_DIGITS
             else parse_number(number, f"numbers[{i}]")
-            for i, number in enumerate(numbers)
+            for i, number in enumerate(numbers.tolist() if isinstance(numbers, np.ndarray) else numbers)
         )
         low, high = parse_spacing_range(spacing_range)
-        if image_width is None:
-            raise ValueError("image_width is required for a batch (all images share one width)")
-        width = parse_image_width(image_width)
+        widths = _parse_widths(image_width, len(labels))
         seed = parse_seed(seed)
-        seed = new_seed() if seed is None else seed
+        per_image_seeds = _parse_seeds(seeds, len(labels), seed)
+        if per_image_seeds is None and seed is None:
+            seed = new_seed()
         split = parse_split(split)
+        fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
         pool = self.data.split(split)
 
         lengths = np.array([len(label) for label in labels], dtype=np.int64)
         digits = np.frombuffer("".join(labels).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-        draws = new_rng(seed).random(int(2 * lengths.sum()))
         digit_offsets = np.concatenate([[0], np.cumsum(lengths)])
         image_of_digit = np.repeat(np.arange(len(labels)), lengths)
         position = np.arange(digits.size) - digit_offsets[image_of_digit]
-        draw_base = 2 * digit_offsets[image_of_digit]
+        if per_image_seeds is None:
+            draws = new_rng(seed).random(int(2 * lengths.sum()))
+            draw_base = 2 * digit_offsets[image_of_digit]
+        else:
+            # Image i's draws are the first 2 * len(label) of its own stream: rows of one table.
+            table_width = 2 * int(lengths.max())
+            draws = seeded_uniforms(per_image_seeds, table_width).ravel()
+            draw_base = image_of_digit * table_width
         counts = pool.digit_counts[digits]
         picks = np.minimum((draws[draw_base + position] * counts).astype(np.int64), counts - 1)
         indices = pool.order[pool.digit_starts[digits] + picks]
@@ -184,29 +208,35 @@ class Generator:
         gap_draws = draws[np.where(is_last, 0, draw_base + lengths[image_of_digit] + position)]
         gaps = np.where(is_last, 0, low + (gap_draws * (high - low + 1)).astype(np.int64))
 
-        images = np.empty((len(labels), HEIGHT, width), dtype=np.uint8)
+        images = (np.empty if np.all(widths == widths[0]) else np.zeros)(
+            (len(labels), HEIGHT, int(widths.max())), dtype=np.uint8
+        )
         boxes = np.empty((digits.size, 5), dtype=np.int32)
         if augmenter is None:
             for first in range(0, len(labels), _BATCH_CHUNK):
                 last = min(first + _BATCH_CHUNK, len(labels))
                 rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
-                images[first:last], boxes[rows] = _compose_batch(
+                boxes[rows] = _compose_batch(
                     pool,
                     digits[rows],
                     indices[rows],
                     gaps[rows],
                     digit_offsets[first : last + 1] - rows.start,
-                    width,
+                    widths[first:last],
+                    fit,
+                    images[first:last],
                 )
         else:
             for i in range(len(labels)):
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
-                aug_seed = derive_seed(float(draws[2 * digit_offsets[i + 1] - 1]))
+                last_draw = draw_base[rows.start] + 2 * lengths[i] - 1
+                aug_seed = derive_seed(float(draws[last_draw]))
                 augmented = augmenter.augment_digits([pool.images[k] for k in indices[rows]], aug_seed)
                 crops, spans = _crop_augmented(augmented)
-                images[i], image_boxes = _compose(
-                    crops, spans, gaps[rows][:-1].tolist(), digits[rows].tolist(), width
+                image, image_boxes = _compose(
+                    crops, spans, gaps[rows][:-1].tolist(), digits[rows].tolist(), int(widths[i]), fit
                 )
+                images[i, :, : image.shape[1]] = image
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
         return GeneratedBatch(
             images=images,
@@ -219,7 +249,46 @@ class Generator:
             split=split,
             augment="none" if augmenter is None else augmenter.name,
             spacing_range=(low, high),
+            widths=widths.astype(np.int32),
+            fit=fit,
+            seeds=per_image_seeds,
         )
+
+
+def _parse_widths(image_width: Any, count: int) -> np.ndarray:
+    if image_width is None:
+        raise ValueError("image_width is required for a batch (one width, or one per number)")
+    if isinstance(image_width, Sequence | np.ndarray) and not isinstance(image_width, str | bytes):
+        if len(image_width) != count:
+            raise ValueError(f"image_width must hold one width per number ({count}), got {len(image_width)}")
+        values = np.asarray(image_width)
+        if values.dtype.kind not in "iu":
+            for i, w in enumerate(image_width):
+                parse_image_width(w, f"image_width[{i}]")
+        if values.min() < 1 or values.max() > MAX_IMAGE_WIDTH:
+            bad = int(np.flatnonzero((values < 1) | (values > MAX_IMAGE_WIDTH))[0])
+            parse_image_width(int(values[bad]), f"image_width[{bad}]")
+        return values.astype(np.int64)
+    return np.full(count, parse_image_width(image_width), dtype=np.int64)
+
+
+def _parse_seeds(seeds: Any, count: int, seed: int | None) -> np.ndarray | None:
+    if seeds is None:
+        return None
+    if seed is not None:
+        raise ValueError("give seed (one stream for the batch) or seeds (one per image), not both")
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise TypeError(f"seeds must be a list of integers, got {type(seeds).__name__}")
+    if len(seeds) != count:
+        raise ValueError(f"seeds must hold one seed per number ({count}), got {len(seeds)}")
+    values = np.asarray(seeds)
+    if values.dtype.kind not in "iu":
+        for i, s in enumerate(seeds):
+            parse_seed(s, f"seeds[{i}]")
+    if values.size and (values.min() < 0 or values.max() > MAX_SEED):
+        bad = int(np.flatnonzero((values < 0) | (values > MAX_SEED))[0])
+        parse_seed(int(values[bad]), f"seeds[{bad}]")
+    return values.astype(np.int64)
 
 
 def _crop_augmented(augmented: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
@@ -237,20 +306,23 @@ def _compose(
     gaps: list[int],
     digits: Sequence[int],
     width: int | None,
+    fit: str = "stretch",
 ) -> tuple[np.ndarray, tuple[DigitBox, ...]]:
     strip, offsets = lay_out(crops, gaps)
     natural = strip.shape[1]
     width = natural if width is None else width
-    if width == natural:
-        return strip, tuple(
+    target = min(natural, width) if fit == "pad" else width
+    if target == natural:
+        boxes = tuple(
             DigitBox(digit, x, y0, x + crop.shape[1], y1)
             for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True)
         )
+        return (strip if width == natural else pad_columns(strip, width)), boxes
     boxes = []
     for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True):
-        x0, x1 = scale_span(x, x + crop.shape[1], natural, width)
+        x0, x1 = scale_span(x, x + crop.shape[1], natural, target)
         boxes.append(DigitBox(digit, x0, y0, x1, y1))
-    return resample_columns(strip, width), tuple(boxes)
+    return resample_columns(strip, target), tuple(boxes)
 
 
 def _compose_batch(
@@ -259,19 +331,26 @@ def _compose_batch(
     indices: np.ndarray,
     gaps: np.ndarray,
     digit_offsets: np.ndarray,
-    width: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised ``_compose`` for plain digits: the same crops, layout and resize, so the same bytes."""
+    widths: np.ndarray,
+    fit: str,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Vectorised ``_compose`` for plain digits: the same crops, layout and resize, so the same bytes.
+
+    Writes image i into ``out[i, :, :widths[i]]`` (columns past it are left alone) and returns the boxes.
+    """
     n_images = digit_offsets.size - 1
     spans = pool.ink_bounds[indices, :2].astype(np.int64)
-    widths = spans[:, 1] - spans[:, 0]
-    advance = widths + gaps
+    column_counts = spans[:, 1] - spans[:, 0]
+    advance = column_counts + gaps
     image_of_digit = np.repeat(np.arange(n_images), np.diff(digit_offsets))
     image_advance = np.add.reduceat(advance, digit_offsets[:-1])
     digit_x = (
         MARGIN + np.cumsum(advance) - advance - (np.cumsum(image_advance) - image_advance)[image_of_digit]
     )
     natural = image_advance + 2 * MARGIN
+    # The width each strip is resized to: `pad` keeps the natural width when it fits.
+    targets = np.minimum(natural, widths) if fit == "pad" else widths
     strip_offsets = np.concatenate([[0], np.cumsum(natural)])
 
     # Every strip column of the batch, laid end to end, as a row of the split's column bank
@@ -281,21 +360,26 @@ def _compose_batch(
     placed = strip_offsets[image_of_digit] + digit_x  # where each digit's first column lands
     first_source = indices.astype(np.int64) * 28 + spans[:, 0]
     # Column k of digit d lands at placed[d] + k and comes from first_source[d] + k.
-    landing = np.repeat(placed - (np.cumsum(widths) - widths), widths) + np.arange(int(widths.sum()))
-    sources[landing] = landing + np.repeat(first_source - placed, widths)
+    landing = np.repeat(placed - (np.cumsum(column_counts) - column_counts), column_counts) + np.arange(
+        int(column_counts.sum())
+    )
+    sources[landing] = landing + np.repeat(first_source - placed, column_counts)
 
-    images = np.empty((n_images, HEIGHT, width), dtype=np.uint8)
-    for length in np.unique(natural).tolist():
-        members = np.flatnonzero(natural == length)
+    # Strips of one natural width resized to one target width form one OpenCV call.
+    group_keys = natural * (MAX_IMAGE_WIDTH + 1) + targets
+    for key in np.unique(group_keys).tolist():
+        members = np.flatnonzero(group_keys == key)
+        length, target = divmod(key, MAX_IMAGE_WIDTH + 1)
         # np.take gathers whole rows twice as fast as fancy indexing does.
         block = np.take(bank, sources[strip_offsets[members][:, None] + np.arange(length)], axis=0)
         stack = np.ascontiguousarray(block.transpose(0, 2, 1)).reshape(-1, length)
-        images[members] = resample_columns(stack, width).reshape(members.size, HEIGHT, width)
+        out[members, :, :target] = resample_columns(stack, target).reshape(members.size, HEIGHT, target)
+        if fit == "pad":
+            out[members, :, target : int(widths[members].max())] = 0
 
-    x0, x1 = scale_spans(digit_x, digit_x + widths, natural[image_of_digit], width)
+    x0, x1 = scale_spans(digit_x, digit_x + column_counts, natural[image_of_digit], targets[image_of_digit])
     rows = pool.ink_bounds[indices, 2:]
-    boxes = np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
-    return images, boxes
+    return np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
 
 
 _default: Generator | None = None
@@ -320,23 +404,39 @@ def generate(
     augment: Any = None,
     seed: int | None = None,
     split: str = "train",
+    fit: str = "stretch",
 ) -> GeneratedNumber:
     """``Generator.generate`` on the default data (found and loaded once by ``load_mnist()``)."""
     return default_generator().generate(
-        number, spacing_range=spacing_range, image_width=image_width, augment=augment, seed=seed, split=split
+        number,
+        spacing_range=spacing_range,
+        image_width=image_width,
+        augment=augment,
+        seed=seed,
+        split=split,
+        fit=fit,
     )
 
 
 def generate_batch(
     numbers: Sequence[int | str | Sequence[int]],
     *,
-    image_width: int,
+    image_width: int | Sequence[int],
     spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
     augment: Any = None,
     seed: int | None = None,
     split: str = "train",
+    fit: str = "stretch",
+    seeds: Sequence[int] | np.ndarray | None = None,
 ) -> GeneratedBatch:
     """``Generator.generate_batch`` on the default data."""
     return default_generator().generate_batch(
-        numbers, image_width=image_width, spacing_range=spacing_range, augment=augment, seed=seed, split=split
+        numbers,
+        image_width=image_width,
+        spacing_range=spacing_range,
+        augment=augment,
+        seed=seed,
+        split=split,
+        fit=fit,
+        seeds=seeds,
     )

@@ -19,6 +19,7 @@ MAX_IMAGE_WIDTH = 4096
 MAX_SPACING = 256
 DEFAULT_SPACING_RANGE = (5, 10)
 SPLITS = ("train", "test")
+FITS = ("stretch", "pad")
 
 
 def _is_int(value: Any) -> bool:
@@ -107,3 +108,12 @@ def parse_split(split: Any, name: str = "split") -> str:
     if split not in SPLITS:
         raise ValueError(f"{name} must be one of {', '.join(SPLITS)}, got {split!r}")
     return split
+
+
+def parse_fit(fit: Any, name: str = "fit") -> str:
+    """How a strip meets the asked width: ``stretch`` resizes it; ``pad`` pads it (squeezing if wider)."""
+    if not isinstance(fit, str):
+        raise TypeError(f"{name} must be one of {', '.join(FITS)}, got {type(fit).__name__}")
+    if fit not in FITS:
+        raise ValueError(f"{name} must be one of {', '.join(FITS)}, got {fit!r}")
+    return fit

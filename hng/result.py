@@ -67,18 +67,21 @@ class GeneratedNumber:
 
 @dataclass(frozen=True, eq=False)
 class GeneratedBatch:
-    """Many images of one width, stacked; ``batch[i]`` gives the i-th as a ``GeneratedNumber``."""
+    """Many images, stacked; ``batch[i]`` gives the i-th as a ``GeneratedNumber``."""
 
-    images: np.ndarray  # (B, 28, width) uint8
+    images: np.ndarray  # (B, 28, W) uint8; image i is images[i, :, :widths[i]], black past it
     labels: tuple[str, ...]
     boxes: np.ndarray  # (D, 5) int32 rows: digit, x0, y0, x1, y1; D = total digits of the batch
     indices: np.ndarray  # (D,) int32: the MNIST sample of each digit
     gaps: np.ndarray  # (D,) int32: gap after each digit, 0 after an image's last digit
     digit_offsets: np.ndarray  # (B + 1,): image i owns rows digit_offsets[i]:digit_offsets[i + 1]
-    seed: int
+    seed: int | None  # the batch's stream; None when `seeds` gives one per image
     split: str
     augment: str
     spacing_range: tuple[int, int]
+    widths: np.ndarray  # (B,) int32
+    fit: str = "stretch"
+    seeds: np.ndarray | None = None  # (B,) int64 when each image has its own seed, else None (`seed`)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -89,12 +92,12 @@ class GeneratedBatch:
         i %= len(self)
         rows = slice(int(self.digit_offsets[i]), int(self.digit_offsets[i + 1]))
         return GeneratedNumber(
-            image=self.images[i],
+            image=self.images[i, :, : int(self.widths[i])],
             label=self.labels[i],
             boxes=tuple(DigitBox(*map(int, row)) for row in self.boxes[rows]),
             gaps=tuple(int(g) for g in self.gaps[rows][:-1]),
             indices=tuple(int(k) for k in self.indices[rows]),
-            seed=self.seed,
+            seed=self.seed if self.seeds is None else int(self.seeds[i]),
             split=self.split,
             augment=self.augment,
             spacing_range=self.spacing_range,

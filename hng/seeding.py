@@ -65,3 +65,59 @@ def thread_rng(seed: int) -> np.random.Generator:
 def derive_seed(unit: float) -> int:
     """A 53-bit seed from one uniform draw in [0, 1), to seed a sub-stream such as augmentation."""
     return int(unit * (1 << _AUTO_SEED_BITS))
+
+
+# PCG64's 128-bit multiplier (numpy's PCG_DEFAULT_MULTIPLIER_128), as 64-bit halves.
+_PCG64_MULT = (2549297995355413924 << 64) + 4865540595714422341
+_U64 = np.uint64
+
+
+def _mul_hi64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The high 64 bits of the 128-bit products a * b (uint64 arrays), from 32-bit limbs."""
+    mask = _U64(0xFFFFFFFF)
+    a0, a1 = a & mask, a >> _U64(32)
+    b0, b1 = b & mask, b >> _U64(32)
+    low = a0 * b0
+    middle1 = a1 * b0 + (low >> _U64(32))
+    middle2 = a0 * b1 + (middle1 & mask)
+    return a1 * b1 + (middle1 >> _U64(32)) + (middle2 >> _U64(32))
+
+
+def _splitmix64_array(x: np.ndarray) -> np.ndarray:
+    x = x + _U64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+def seeded_uniforms(seeds: np.ndarray, count: int) -> np.ndarray:
+    """Row i: the first ``count`` draws of ``new_rng(seeds[i]).random()``, for many seeds at once.
+
+    PCG64 stepped in numpy on 64-bit halves of its 128-bit state, so a batch of images with a seed each
+    costs a fraction of a microsecond per image instead of the 4-6 µs of re-seeding a generator per image.
+    Tests compare it with numpy's own PCG64 draw for draw.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        hi = _splitmix64_array(seeds)
+        lo = _splitmix64_array(seeds ^ _U64(0x6A09E667F3BCC909))
+        mult_hi, mult_lo = _U64(_PCG64_MULT >> 64), _U64(_PCG64_MULT & _MASK64)
+        inc_hi, inc_lo = _U64(_PCG64_INC >> 64), _U64(_PCG64_INC & _MASK64)
+        out = np.empty((seeds.size, count), dtype=np.float64)
+        for j in range(count):
+            # state = state * MULT + INC (mod 2**128), then the XSL-RR output of the new state.
+            new_lo = lo * mult_lo
+            new_hi = hi * mult_lo + lo * mult_hi + _mul_hi64(lo, np.full_like(lo, mult_lo))
+            lo = new_lo + inc_lo
+            hi = new_hi + inc_hi + (lo < new_lo).astype(np.uint64)
+            rotation = hi >> _U64(58)
+            xored = hi ^ lo
+            word = (xored >> rotation) | (xored << ((_U64(64) - rotation) & _U64(63)))
+            out[:, j] = (word >> _U64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return out
+
+
+def child_seed(seed: int, index: int) -> int:
+    """The seed of part ``index`` of a job seeded with ``seed`` (a dataset's shard k): 63 bits, independent
+    of every other part's, and the same whoever computes it."""
+    return _splitmix64(_splitmix64(seed) ^ _splitmix64(index + 0x5851F42D4C957F2D)) >> 1
