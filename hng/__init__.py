@@ -29,8 +29,21 @@ from hng.params import (
 )
 from hng.result import DigitBox
 
+# Datasets pull in pydantic and the formats: imported on first use, so `import hng` stays quick.
+_DATASET_NAMES = ("DatasetSpec", "finalize_dataset", "make_dataset", "stream")
+
+
+def __getattr__(name: str) -> object:
+    if name in _DATASET_NAMES:
+        import hng.datasets
+
+        return getattr(hng.datasets, name)
+    raise AttributeError(f"module 'hng' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_SPACING_RANGE",
+    "DatasetSpec",
     "MAX_DIGITS",
     "MAX_IMAGE_WIDTH",
     "MAX_SPACING",
@@ -44,7 +57,10 @@ __all__ = [
     "decode_png",
     "default_generator",
     "encode_png",
+    "finalize_dataset",
     "generate",
     "generate_batch",
     "load_mnist",
+    "make_dataset",
+    "stream",
 ]

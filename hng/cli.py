@@ -52,11 +52,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from hng.params import MAX_SPACING, check_int, parse_image_width, parse_number, parse_seed
 
     label = parse_number(args.number, "-n/--number")
-    low = check_int("-smin/--spacing_min", args.spacing_min, minimum=0, maximum=MAX_SPACING)
-    high = check_int("-smax/--spacing_max", args.spacing_max, minimum=0, maximum=MAX_SPACING)
+    low = check_int("-smin/--spacing-min", args.spacing_min, minimum=0, maximum=MAX_SPACING)
+    high = check_int("-smax/--spacing-max", args.spacing_max, minimum=0, maximum=MAX_SPACING)
     if low > high:
-        raise ValueError(f"-smin/--spacing_min ({low}) must not be greater than -smax/--spacing_max ({high})")
-    width = parse_image_width(args.image_width, "-w/--image_width")
+        raise ValueError(f"-smin/--spacing-min ({low}) must not be greater than -smax/--spacing-max ({high})")
+    width = parse_image_width(args.image_width, "-w/--image-width")
     if args.count < 1:
         raise ValueError(f"--count must be >= 1, got {args.count}")
     base_seed = parse_seed(args.seed, "--seed")
@@ -130,6 +130,206 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return 1
 
 
+def _spacing_options(parser: argparse.ArgumentParser) -> None:
+    # The underscore spellings are the old script's; both are accepted and both show in --help.
+    parser.add_argument(
+        "-smin", "--spacing-min", "--spacing_min", dest="spacing_min", type=int, default=5,
+        help="smallest gap between digits in pixels (default 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-smax", "--spacing-max", "--spacing_max", dest="spacing_max", type=int, default=10,
+        help="largest gap between digits in pixels, inclusive (default 10)",
+    )  # fmt: skip
+
+
+# Spec fields as the options that set them, so that errors name what the user typed.
+_DATASET_OPTIONS = {
+    "count": "--count",
+    "shard_size": "--shard-size",
+    "digits": "--digits",
+    "numbers": "--numbers-file",
+    "numbers_mode": "--numbers-mode",
+    "spacing_min": "-smin/--spacing-min",
+    "spacing_max": "-smax/--spacing-max",
+    "image_width": "--image-width",
+    "width_per_digit": "--width-per-digit",
+    "fit": "--fit",
+    "preset": "--preset",
+    "split": "--split",
+    "seed": "--seed",
+    "format": "--format",
+    "compress": "--compress",
+}
+
+
+def _dataset_spec(args: argparse.Namespace) -> object:
+    from hng.datasets.spec import DatasetSpec, SpecError, read_numbers_file
+
+    if args.count is None:
+        raise ValueError("--count is required (how many images to make)")
+    fields = {
+        "count": args.count,
+        "shard_size": args.shard_size,
+        "numbers_mode": args.numbers_mode,
+        "spacing_min": args.spacing_min,
+        "spacing_max": args.spacing_max,
+        "image_width": args.image_width,
+        "width_per_digit": args.width_per_digit,
+        "fit": args.fit,
+        "preset": args.preset,
+        "split": args.split,
+        "seed": args.seed,
+        "format": args.format,
+        "compress": args.compress,
+    }
+    if args.numbers_file is not None:
+        if args.digits is not None:
+            raise ValueError("--digits and --numbers-file exclude each other: give one")
+        try:
+            fields["numbers"] = read_numbers_file(args.numbers_file)
+        except ValueError as error:
+            raise ValueError(f"--numbers-file: {error}") from None
+    elif args.digits is not None:
+        fields["digits"] = args.digits
+    try:
+        return DatasetSpec.build(**fields)
+    except SpecError as error:
+        field, message = error.errors[0]
+        option = _DATASET_OPTIONS.get(field, field)
+        if field in _DATASET_OPTIONS and message.startswith(field + " "):
+            message = message[len(field) + 1 :]
+        raise ValueError(f"{option}: {message}") from None
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from hng.datasets.finalize import IncompleteDataset
+    from hng.datasets.output import OutputError
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if not args.out:
+        raise ValueError("--out is required (a folder, or s3://bucket/prefix)")
+    try:
+        if args.dataset_command == "finalize":
+            from hng.datasets.finalize import finalize_dataset
+
+            manifest = finalize_dataset(args.out, log=log)
+        else:
+            from hng.datasets.engine import make_dataset
+
+            spec = _dataset_spec(args)
+            if args.workers is not None and args.workers < 1:
+                raise ValueError(f"--workers must be >= 1, got {args.workers}")
+            try:
+                result = make_dataset(
+                    spec,
+                    args.out,
+                    workers=args.workers,
+                    shards=args.shards,
+                    overwrite=args.overwrite,
+                    progress=None,
+                    log=log,
+                )
+            except ValueError as error:
+                if str(error).startswith("shards "):
+                    raise ValueError(f"--shards: {error}") from None
+                raise
+            if "report" not in result:
+                run = result["run"]
+                print(
+                    f"{args.out}: made {run['shards_made']} shards ({run['images_made']:,} images), "
+                    f"{run['shards_skipped']} already there; run `hng dataset finalize --out {args.out}` "
+                    "once every shard is made"
+                )
+                return 0
+            manifest = result
+    except (IncompleteDataset, OutputError) as error:
+        print(f"hng dataset: {error}", file=sys.stderr)
+        return 1
+    report = manifest["report"]
+    speed = f", {report['images_per_second']:,.0f} images/s" if report["images_per_second"] else ""
+    print(
+        f"{args.out}: {report['images']:,} images in {report['shards']} shards{speed}; "
+        f"duplicates {report['duplicates']}; label fidelity {report['fidelity']['read_as_label']:.3f}; "
+        "manifest.json, README.md, contact_sheet.png"
+    )
+    return 0
+
+
+def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
+    ds = commands.add_parser(
+        "dataset",
+        help="make a dataset of many labelled images (npz, webdataset or imagefolder shards)",
+        description=(
+            "Make COUNT labelled images in shards under OUT (a folder or s3://bucket/prefix), with all the "
+            "cores, then write manifest.json, a dataset card (README.md) and contact_sheet.png. Re-running "
+            "the same command resumes an interrupted run. `hng dataset finalize --out OUT` finishes a "
+            "dataset whose shards were made on several machines with --shards."
+        ),
+    )
+    ds.add_argument("--count", type=int, default=None, help="how many images (1 to 10^8)")
+    ds.add_argument("--out", default=None, help="output folder, or s3://bucket/prefix (required)")
+    ds.add_argument(
+        "--format", default="npz", help="npz (default), webdataset (tar of png/json/txt) or imagefolder"
+    )
+    ds.add_argument(
+        "--shard-size", "--shard_size", dest="shard_size", type=int, default=10_000,
+        help="images per shard (default 10000, at most 100000)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--digits", default=None,
+        help="digits per number: a length (5, the default) or an inclusive range (3-8)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--numbers-file", "--numbers_file", dest="numbers_file", default=None, metavar="FILE",
+        help="draw the numbers from FILE (one per line) instead of at random",
+    )  # fmt: skip
+    ds.add_argument(
+        "--numbers-mode", "--numbers_mode", dest="numbers_mode", default="cycle",
+        help="with --numbers-file: cycle (image i gets line i mod N; default) or sample (at random)",
+    )  # fmt: skip
+    _spacing_options(ds)
+    ds.add_argument(
+        "-w", "--image-width", "--image_width", dest="image_width", type=int, default=None,
+        help="one width for all images (default 28 x the longest length)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--width-per-digit", "--width_per_digit", dest="width_per_digit", type=int, default=None,
+        help="width = this x the number's length (instead of --image-width)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--fit", default="stretch",
+        help="stretch (resize the strip to the width; default) or pad (keep it, pad with black, squeeze if wider)",
+    )  # fmt: skip
+    ds.add_argument("--preset", default="none", help="augmentation: none (default), mild or strong")
+    ds.add_argument("--split", default="train", help="MNIST split: train (default) or test")
+    ds.add_argument("--seed", type=int, default=None, help="dataset seed (default: drawn and recorded)")
+    ds.add_argument("--compress", action="store_true", help="deflate npz shards (smaller, slower)")
+    ds.add_argument(
+        "--workers", "-j", type=int, default=None, help="worker processes (default: the cores available)"
+    )
+    ds.add_argument(
+        "--shards", default=None, metavar="I:J",
+        help="make only shards I to J-1 of the plan (one machine's part; then `hng dataset finalize`)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--overwrite", action="store_true", help="replace another dataset (or other files) in OUT"
+    )
+    ds.set_defaults(handler=_cmd_dataset, dataset_command=None)
+    sub = ds.add_subparsers(dest="dataset_command", parser_class=_Parser, metavar="{finalize}")
+    fin = sub.add_parser(
+        "finalize",
+        help="check every shard and write manifest.json, README.md and contact_sheet.png",
+        description=(
+            "Check that every shard of the dataset in OUT is there and whole (it loads, with the planned "
+            "count), then write manifest.json (checksums, report), the dataset card and the contact sheet."
+        ),
+    )
+    fin.add_argument("--out", required=True, help="the dataset's folder or s3://bucket/prefix")
+    fin.set_defaults(handler=_cmd_dataset, dataset_command="finalize")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hng", description="Handwritten-number images from real MNIST digits.")
     parser.add_argument("--version", action="version", version=f"hng {__version__}")
@@ -151,13 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="1 augments each digit (preset 'mild' unless --preset says otherwise)",
     )
-    gen.add_argument("-smin", "--spacing_min", type=int, default=5, help="smallest gap in pixels (default 5)")
-    gen.add_argument(
-        "-smax", "--spacing_max", type=int, default=10, help="largest gap in pixels (default 10)"
-    )
+    _spacing_options(gen)
     gen.add_argument(
         "-w",
+        "--image-width",
         "--image_width",
+        dest="image_width",
         type=int,
         default=None,
         help="output width in pixels (default: the digits' natural width)",
@@ -171,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)"
     )
     gen.set_defaults(handler=_cmd_generate)
+
+    _add_dataset_parser(commands)
 
     data = commands.add_parser("data", help="manage the MNIST data").add_subparsers(
         dest="data_command", required=True, parser_class=_Parser

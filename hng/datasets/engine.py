@@ -1,0 +1,395 @@
+"""The local engine: make a dataset's shards with a process pool, resumably, then finalize it.
+
+Every engine (this one, a ``--shards I:J`` run under Slurm or Kubernetes, and the Step Functions
+workers) calls the same ``run_shard``: make shard k, write it in staging, publish it whole, then write
+its record. A shard's bytes depend only on the spec, k, the MNIST file and hng's version, never on
+which process or machine made it, so runs can be split, resumed and retried freely.
+
+Workers are forked after the MNIST data (and the column bank of the batched path) is loaded, so they
+share those pages instead of each loading a copy; each runs OpenCV single-threaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hng import __version__
+from hng.datasets.checksum import sha256_path
+from hng.datasets.formats import get_format
+from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
+from hng.datasets.plan import PLAN_FILE, Plan, differences
+from hng.datasets.shard import Shard, make_shard
+from hng.datasets.spec import DatasetSpec
+from hng.generation import Generator
+from hng.mnist.dataset import MnistData, load_mnist
+from hng.mnist.npzfile import sha256_file
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunStats:
+    """What one run of the engine did (the report's timing comes from here)."""
+
+    shards_made: int = 0
+    shards_skipped: int = 0
+    images_made: int = 0
+    seconds: float = 0.0
+    first_shard_seconds: float | None = None  # start-up: from the call until the first shard is published
+    workers: int = 1
+    shard_seconds: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shards_made": self.shards_made,
+            "shards_skipped": self.shards_skipped,
+            "images_made": self.images_made,
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.images_made / self.seconds, 1) if self.seconds else None,
+            "first_shard_seconds": None
+            if self.first_shard_seconds is None
+            else round(self.first_shard_seconds, 3),
+            "workers": self.workers,
+        }
+
+
+def as_spec(spec: DatasetSpec | Mapping[str, Any]) -> DatasetSpec:
+    if isinstance(spec, DatasetSpec):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"spec must be a DatasetSpec or a mapping of its fields, got {type(spec).__name__}")
+    return DatasetSpec.build(**spec)
+
+
+def parse_shard_range(text: str | tuple[int, int] | None, num_shards: int) -> tuple[int, int]:
+    """``I:J`` (shards I to J-1; either side may be empty) within the plan's shards."""
+    if text is None:
+        return 0, num_shards
+    if isinstance(text, tuple):
+        first, stop = text
+    else:
+        left, colon, right = text.partition(":")
+        if not colon or not all(p.strip().isdigit() or not p.strip() for p in (left, right)):
+            raise ValueError(f"shards must look like I:J (shards I to J-1), got {text!r}")
+        first = int(left) if left.strip() else 0
+        stop = int(right) if right.strip() else num_shards
+    if not 0 <= first < stop <= num_shards:
+        raise ValueError(f"shards {first}:{stop} is not a non-empty range within this plan's 0:{num_shards}")
+    return first, stop
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_dataset(
+    spec: DatasetSpec | Mapping[str, Any],
+    out: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    shards: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    finalize: bool | None = None,
+    data: MnistData | str | os.PathLike[str] | None = None,
+    progress: bool | None = False,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Make the dataset ``spec`` describes in ``out`` (a folder or ``s3://bucket/prefix``).
+
+    Resumes: shards already made (recorded, with a matching checksum) are kept and the rest made. With
+    ``shards`` (``"I:J"``) only those shards are made, for spreading one plan over machines; the dataset
+    is then finalized by ``finalize_dataset`` once all are there (``finalize`` defaults to True only for
+    a whole run). Returns the manifest when finalized, else the run's figures.
+    """
+    started = time.perf_counter()
+    spec = as_spec(spec)
+    workers = default_workers() if workers is None else _check_workers(workers)
+    log = log or (lambda line: None)
+    output = open_output(out)
+    output.check_writable()
+    mnist = data if isinstance(data, MnistData) else load_mnist(data)
+    plan = _open_plan(output, spec, mnist, overwrite=overwrite, log=log)
+    spec = plan.spec
+    first, stop = parse_shard_range(shards, plan.num_shards)
+    finalize = (first, stop) == (0, plan.num_shards) if finalize is None else finalize
+
+    pending = []
+    stats = RunStats(workers=workers)
+    for k in range(first, stop):
+        if _is_done(output, plan, k):
+            stats.shards_skipped += 1
+        else:
+            pending.append(k)
+    if stats.shards_skipped:
+        log(f"resuming: {stats.shards_skipped} of {stop - first} shards already made and verified")
+    generator = Generator(mnist)
+    if pending:
+        _run_shards(plan, output, generator, pending, workers, stats, started, progress, log)
+    stats.seconds = time.perf_counter() - started
+    if not finalize:
+        return {"run": stats.to_json(), "plan": plan.to_json()}
+    from hng.datasets.finalize import finalize_dataset
+
+    return finalize_dataset(output, run=stats, data=mnist, log=log)
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an integer, got {workers!r}")
+    if not 1 <= workers <= 1024:
+        raise ValueError(f"workers must be between 1 and 1024, got {workers}")
+    return workers
+
+
+def mnist_sha256(data: MnistData) -> str:
+    if data.path is None:
+        raise ValueError("the MNIST data must come from a file (its sha256 identifies the dataset)")
+    return _sha256_cached(data.path)
+
+
+_sha_cache: dict[tuple[str, float, int], str] = {}
+
+
+def _sha256_cached(path: str) -> str:
+    stat = os.stat(path)
+    key = (path, stat.st_mtime, stat.st_size)
+    if key not in _sha_cache:
+        _sha_cache[key] = sha256_file(path)
+    return _sha_cache[key]
+
+
+def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite: bool, log: Log) -> Plan:
+    """The plan in ``output`` if it is this spec's (resume), else a new one; refuses to mix datasets."""
+    sha = mnist_sha256(data)
+    existing_text = output.read_text(PLAN_FILE)
+    if existing_text is not None:
+        existing = Plan.loads(existing_text, output.url)
+        # Without an explicit seed a re-run draws a new one: resuming then means adopting the plan's.
+        ignore_seed = spec.seed_drawn
+        changed = differences(existing.spec, spec, ignore_seed=ignore_seed)
+        if existing.mnist_sha256 != sha:
+            changed.append(f"MNIST file sha256 {existing.mnist_sha256[:12]}… → {sha[:12]}…")
+        if existing.hng_version != __version__:
+            changed.append(f"hng version {existing.hng_version} → {__version__}")
+        if not changed:
+            return existing
+        if not overwrite:
+            raise ValueError(
+                f"{output.url} holds another dataset ({'; '.join(changed)}): use an empty folder, "
+                "the same options, or --overwrite to replace it"
+            )
+        log(f"--overwrite: replacing the dataset in {output.url}")
+        _remove_dataset(output)
+    else:
+        foreign = [name for name in output.top_level() if name != ".hng"]
+        if foreign and not overwrite:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ValueError(
+                f"{output.url} is not empty ({shown}) and holds no hng dataset plan: use an empty folder "
+                "or --overwrite"
+            )
+        if foreign:
+            _remove_dataset(output)
+    plan = Plan(spec=spec, mnist_sha256=sha)
+    output.write_text(PLAN_FILE, plan.dumps())
+    return Plan.loads(output.read_text(PLAN_FILE) or "", output.url)
+
+
+def _remove_dataset(output: Output) -> None:
+    """Remove what hng writes (shards, records, plan, manifest, card); leave anything else alone."""
+    for name in output.top_level():
+        if name in DATASET_FILES or name == ".hng" or name.startswith("shard-"):
+            output.delete(name)
+
+
+def _is_done(output: Output, plan: Plan, k: int) -> bool:
+    text = output.read_text(plan.record_name(k))
+    if text is None:
+        return False
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return False
+    return record.get("name") == plan.shard_name(k) and output.shard_matches(plan.shard_name(k), record)
+
+
+# --- running shards -------------------------------------------------------------------------------------
+
+# Set in the parent before forking, so that forked workers inherit the loaded data instead of loading it.
+_worker: dict[str, Any] = {}
+
+
+def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging: Path) -> dict[str, Any]:
+    """Make shard k, publish it whole, record it; returns its record. Used by every engine."""
+    started = time.perf_counter()
+    shard = make_shard(plan.spec, k, generator)
+    fmt = get_format(plan.spec.format)
+    name = plan.shard_name(k)
+    folder = Path(tempfile.mkdtemp(dir=staging, prefix=f"{name}."))
+    try:
+        path = folder / name
+        fmt.write(shard, path, compress=plan.spec.compress)
+        sha = sha256_path(path)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        size = sum(p.stat().st_size for p in files)
+        output.publish(path, name, sha)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    record = shard_record(plan, shard, name, sha, size, path_is_folder=len(files) > 1 or path.is_dir())
+    record["files"] = len(files)
+    record["seconds"] = round(time.perf_counter() - started, 4)
+    output.write_text(plan.record_name(k), json.dumps(record, separators=(",", ":")) + "\n")
+    return record
+
+
+def shard_record(
+    plan: Plan, shard: Shard, name: str, sha: str, size: int, *, path_is_folder: bool
+) -> dict[str, Any]:
+    """A shard's record: what finalize needs without reading the shard again."""
+    lengths, counts = np.unique(shard.lengths, return_counts=True)
+    codes = shard.labels.view(np.uint32).reshape(len(shard), -1)
+    digit_counts = np.bincount(codes[codes != 0] - ord("0"), minlength=10)
+    return {
+        "index": shard.index,
+        "name": name,
+        "folder": path_is_folder,
+        "images": len(shard),
+        "start": shard.start,
+        "sha256": sha,
+        "bytes": size,
+        "label_lengths": {str(n): int(c) for n, c in zip(lengths.tolist(), counts.tolist(), strict=True)},
+        "digits": {str(d): int(c) for d, c in enumerate(digit_counts.tolist())},
+        "image_digests": base64.b64encode(image_digests(shard).tobytes()).decode("ascii"),
+        "hng_version": __version__,
+    }
+
+
+def image_digests(shard: Shard) -> np.ndarray:
+    """A 64-bit digest of each image's pixels and width, to count exact duplicates across a dataset."""
+    digests = np.empty(len(shard), dtype="<u8")
+    for i in range(len(shard)):
+        image = shard.image(i)
+        digest = hashlib.blake2b(image.tobytes(), digest_size=8, person=image.shape[1].to_bytes(2, "little"))
+        digests[i] = int.from_bytes(digest.digest(), "little")
+    return digests
+
+
+def _init_worker(spec_json: dict[str, Any], plan_fields: dict[str, str], out: str, data_path: str) -> None:
+    import cv2
+
+    # Ctrl-C goes to the whole process group: only the parent handles it (it stops the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    if "generator" not in _worker:  # spawned, not forked: load the data here
+        _worker["generator"] = Generator(load_mnist(data_path))
+    _worker["plan"] = Plan(spec=DatasetSpec.build(**spec_json), **plan_fields)
+    _worker["output"] = open_output(out)  # a fresh S3 client per process
+
+
+def _worker_shard(task: tuple[int, str]) -> dict[str, Any]:
+    k, staging = task
+    record = run_shard(_worker["plan"], _worker["output"], _worker["generator"], k, Path(staging))
+    record.pop("image_digests")
+    return record
+
+
+def _run_shards(
+    plan: Plan,
+    output: Output,
+    generator: Generator,
+    pending: Sequence[int],
+    workers: int,
+    stats: RunStats,
+    started: float,
+    progress: bool | None,
+    log: Log,
+) -> None:
+    total_images = sum(min(plan.spec.shard_size, plan.spec.count - k * plan.spec.shard_size) for k in pending)
+    if plan.spec.preset == "none":
+        _ = generator.data.split(plan.spec.split).column_bank  # built once here, shared by forked workers
+    bar = _progress_bar(total_images, progress)
+
+    def done(record: dict[str, Any]) -> None:
+        stats.shards_made += 1
+        stats.images_made += record["images"]
+        stats.shard_seconds.append(record["seconds"])
+        if stats.first_shard_seconds is None:
+            stats.first_shard_seconds = time.perf_counter() - started
+        if bar is not None:
+            bar.update(record["images"])
+        else:
+            elapsed = time.perf_counter() - started
+            log(
+                f"{record['name']}: {record['images']} images, sha256 {record['sha256'][:12]}… "
+                f"({stats.shards_made}/{len(pending)} shards, {stats.images_made / elapsed:,.0f} images/s)"
+            )
+
+    with output.staging() as staging:
+        try:
+            if workers == 1 or len(pending) == 1:
+                for k in pending:
+                    done(run_shard(plan, output, generator, k, staging))
+            else:
+                _run_pool(plan, output, generator, pending, workers, staging, done)
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _run_pool(
+    plan: Plan,
+    output: Output,
+    generator: Generator,
+    pending: Sequence[int],
+    workers: int,
+    staging: Path,
+    done: Callable[[dict[str, Any]], None],
+) -> None:
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if context.get_start_method() == "fork":
+        _worker["generator"] = generator
+    plan_fields = {"mnist_sha256": plan.mnist_sha256, "hng_version": plan.hng_version, "created_at": plan.created_at}
+    init_args = (plan.spec.to_json(), plan_fields, output.url, generator.data.path or "")
+    pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
+    try:
+        for record in pool.imap_unordered(_worker_shard, [(k, str(staging)) for k in pending]):
+            done(record)
+        pool.close()
+    except BaseException:
+        # Ctrl-C or a failed shard: stop every worker now; their staging goes with `staging`.
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        _worker.pop("generator", None)
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """tqdm on a terminal (images/s and ETA); None otherwise: then the log gets a line per shard."""
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", unit_scale=True, file=sys.stderr, smoothing=0.1)
+
+
+__all__ = ["STAGING", "RECORDS", "RunStats", "make_dataset", "parse_shard_range", "run_shard"]

@@ -1,0 +1,271 @@
+"""Finalize a dataset: check every shard is there and whole, then write the manifest, card and report.
+
+Runs at the end of ``hng dataset``, or on its own (``hng dataset finalize --out ...``) once shards made
+by several machines (``--shards I:J``) are all in one folder or S3 prefix. Its figures come from the
+shard records, written beside the shards, so it reads only a sample of the images (for the label
+fidelity and the contact sheet), whatever the dataset's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hng import __version__
+from hng.datasets.formats import get_format
+from hng.datasets.output import STAGING, LocalOutput, Output, open_output
+from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
+from hng.datasets.shard import Shard, shard_bounds
+from hng.encode import encode_png
+from hng.mnist.dataset import MnistData, load_mnist
+
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "README.md"
+CONTACT_SHEET_FILE = "contact_sheet.png"
+NUMBERS_FILE = "numbers.txt"
+MANIFEST_VERSION = 1
+SAMPLE_IMAGES = 500
+SAMPLE_SHARDS = 4
+SHEET_IMAGES = 64
+
+
+class IncompleteDataset(RuntimeError):
+    """Some shards are missing or damaged; the message lists them and says how to make them."""
+
+    def __init__(self, message: str, missing: list[int]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def finalize_dataset(
+    out: str | os.PathLike[str] | Output,
+    *,
+    run: Any = None,
+    data: MnistData | None = None,
+    sample_images: int = SAMPLE_IMAGES,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Check the shards, write manifest.json, the dataset card README.md and contact_sheet.png.
+
+    ``run`` is the engine's ``RunStats`` when the shards were just made by this process; its timing
+    then goes into the report. Raises ``IncompleteDataset`` naming the shards still to make.
+    """
+    output = out if isinstance(out, Output) else open_output(out)
+    log = log or (lambda line: None)
+    text = output.read_text(PLAN_FILE)
+    if text is None:
+        raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
+    plan = Plan.loads(text, output.url)
+    spec = plan.spec
+    records = _check_shards(output, plan)
+
+    label_lengths: dict[str, int] = {}
+    digit_counts = np.zeros(10, dtype=np.int64)
+    digests = []
+    for record in records:
+        for length, count in record["label_lengths"].items():
+            label_lengths[length] = label_lengths.get(length, 0) + count
+        digit_counts += np.array([record["digits"][str(d)] for d in range(10)], dtype=np.int64)
+        digests.append(np.frombuffer(base64.b64decode(record["image_digests"]), dtype="<u8"))
+    all_digests = np.concatenate(digests)
+    duplicates = int(all_digests.size - np.unique(all_digests).size)
+
+    data = data or load_mnist()
+    sample = _sample(output, plan, sample_images)
+    fidelity = _fidelity(sample, data, spec.split)
+    sheet = _contact_sheet(sample)
+    output.write_bytes(CONTACT_SHEET_FILE, encode_png(sheet))
+    if spec.numbers is not None:
+        output.write_text(NUMBERS_FILE, "\n".join(spec.numbers) + "\n")
+
+    report: dict[str, Any] = {
+        "images": spec.count,
+        "shards": plan.num_shards,
+        "seconds": None,
+        "images_per_second": None,
+        "first_shard_seconds": None,
+        "workers": None,
+        "shard_seconds_total": round(sum(r.get("seconds", 0.0) for r in records), 3),
+        "label_lengths": dict(sorted(label_lengths.items(), key=lambda item: int(item[0]))),
+        "digits": {str(d): int(c) for d, c in enumerate(digit_counts.tolist())},
+        "duplicates": duplicates,
+        "fidelity": fidelity,
+        "contact_sheet": CONTACT_SHEET_FILE,
+    }
+    if run is not None and run.shards_made == plan.num_shards:
+        # Timing describes the whole dataset only when this run made every shard.
+        report.update(
+            seconds=round(run.seconds, 3),
+            images_per_second=round(spec.count / run.seconds, 1) if run.seconds else None,
+            first_shard_seconds=None if run.first_shard_seconds is None else round(run.first_shard_seconds, 3),
+            workers=run.workers,
+        )
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "hng_version": __version__,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "plan_created_at": plan.created_at,
+        "mnist": {"sha256": plan.mnist_sha256, "split": spec.split},
+        "spec": spec.to_json(),
+        "command": rebuild_command(spec, output.url),
+        "images": spec.count,
+        "shards": [
+            {key: record[key] for key in ("index", "name", "images", "sha256", "bytes", "label_lengths")}
+            for record in records
+        ],
+        "report": report,
+    }
+    if run is not None:
+        manifest["run"] = run.to_json()
+    from hng.datasets.card import render_card
+
+    output.write_text(CARD_FILE, render_card(manifest))
+    output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+    output.clean_staging()
+    log(
+        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shards, {duplicates} duplicates, "
+        f"label fidelity {fidelity['read_as_label']:.3f} ({fidelity['digits']} digits read)"
+    )
+    return manifest
+
+
+def _check_shards(output: Output, plan: Plan) -> list[dict[str, Any]]:
+    """Every shard's record, after checking that the shard is there, whole and the one recorded."""
+    fmt = get_format(plan.spec.format)
+    records, missing = [], []
+    for k in range(plan.num_shards):
+        name = plan.shard_name(k)
+        text = output.read_text(plan.record_name(k))
+        record = None
+        if text is not None:
+            try:
+                record = json.loads(text)
+            except ValueError:
+                record = None
+        start, stop = shard_bounds(plan.spec, k)
+        if (
+            record is None
+            or record.get("name") != name
+            or record.get("images") != stop - start
+            or not output.shard_matches(name, record)
+        ):
+            missing.append(k)
+            continue
+        if isinstance(output, LocalOutput):
+            # Locally, "whole" also means it loads with its reader and holds the planned count.
+            try:
+                count = fmt.count(output.root / name)
+            except ValueError:
+                count = -1
+            if count != stop - start:
+                missing.append(k)
+                continue
+        records.append(record)
+    if missing:
+        ranges = _ranges(missing)
+        raise IncompleteDataset(
+            f"{len(missing)} of {plan.num_shards} shards are missing or damaged in {output.url} "
+            f"(shards {', '.join(ranges)}): make them (re-run the same hng dataset command, or with "
+            f"--shards {_first_range(missing)}), then finalize again",
+            missing,
+        )
+    return records
+
+
+def _ranges(indices: list[int]) -> list[str]:
+    out: list[str] = []
+    first = previous = indices[0]
+    for k in [*indices[1:], None]:
+        if k is not None and k == previous + 1:
+            previous = k
+            continue
+        out.append(str(first) if first == previous else f"{first}-{previous}")
+        if k is not None:
+            first = previous = k
+    return out if len(out) <= 12 else [*out[:12], "..."]
+
+
+def _first_range(indices: list[int]) -> str:
+    first = stop = indices[0]
+    while stop + 1 in indices:
+        stop += 1
+    return f"{first}:{stop + 1}"
+
+
+def _sample(output: Output, plan: Plan, sample_images: int) -> Shard:
+    """Up to ``sample_images`` images spread over up to SAMPLE_SHARDS evenly spaced shards."""
+    fmt = get_format(plan.spec.format)
+    picked = sorted(set(np.linspace(0, plan.num_shards - 1, min(SAMPLE_SHARDS, plan.num_shards)).astype(int)))
+    per_shard = max(1, sample_images // len(picked))
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="hng-sample-") as folder:
+        for k in picked:
+            start, _ = shard_bounds(plan.spec, k)
+            shard = fmt.read(output.fetch(plan.shard_name(k), Path(folder)), k, start)
+            take = np.unique(np.linspace(0, len(shard) - 1, min(per_shard, len(shard))).astype(int))
+            parts.append(_take(shard, take))
+    return _concat(parts)
+
+
+def _take(shard: Shard, rows: np.ndarray) -> Shard:
+    widths = shard.widths[rows]
+    return Shard(
+        index=shard.index,
+        start=shard.start,
+        images=shard.images[rows][:, :, : int(widths.max())],
+        widths=widths,
+        labels=shard.labels[rows],
+        lengths=shard.lengths[rows],
+        boxes=shard.boxes[rows],
+        seeds=shard.seeds[rows],
+        indices=shard.indices[rows],
+        split=shard.split,
+    )
+
+
+def _concat(parts: list[Shard]) -> Shard:
+    width = max(int(p.images.shape[2]) for p in parts)
+    images = np.concatenate(
+        [np.pad(p.images, ((0, 0), (0, 0), (0, width - p.images.shape[2]))) for p in parts]
+    )
+    return Shard(
+        index=parts[0].index,
+        start=parts[0].start,
+        images=images,
+        widths=np.concatenate([p.widths for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        lengths=np.concatenate([p.lengths for p in parts]),
+        boxes=np.concatenate([p.boxes for p in parts]),
+        seeds=np.concatenate([p.seeds for p in parts]),
+        indices=np.concatenate([p.indices for p in parts]),
+        split=parts[0].split,
+    )
+
+
+def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
+    from hng.quality.fidelity import fidelity_classifier, label_fidelity
+
+    classifier = fidelity_classifier(data, split)
+    result = label_fidelity(
+        sample.images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
+    ).to_dict()
+    result["sample_images"] = len(sample)
+    return result
+
+
+def _contact_sheet(sample: Shard) -> np.ndarray:
+    from hng.quality.contact_sheet import contact_sheet
+
+    rows = np.unique(np.linspace(0, len(sample) - 1, min(SHEET_IMAGES, len(sample))).astype(int))
+    part = _take(sample, rows)
+    return contact_sheet(part.images, part.widths, part.labels, columns=8, scale=2)
+
+
+__all__ = ["IncompleteDataset", "STAGING", "finalize_dataset"]

@@ -1,0 +1,328 @@
+"""Where a dataset is written: a local folder or an S3 prefix, behind one small interface.
+
+A shard is written whole or not at all. Shards are made in a local staging folder, then published:
+locally by one rename (a file, or an imagefolder shard's folder) on the same file system; on S3 by one
+PutObject per file (multipart above 64 MB, which S3 also completes atomically), with an imagefolder
+shard's ``metadata.jsonl`` last. Either way a shard counts as done only once its record
+(``.hng/shards/{name}.json``, written after it) exists, so an interrupted run leaves no half shard behind
+that a resume or ``finalize`` would take for a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+RECORDS = ".hng/shards"
+STAGING = ".hng/tmp"
+# Files hng writes at the top of a dataset; `--overwrite` removes only these (and shards, and .hng/).
+DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+class OutputError(RuntimeError):
+    """The output location cannot be used (not a folder, unreachable bucket, permission denied)."""
+
+
+def open_output(out: str | os.PathLike[str]) -> Output:
+    """A local folder, or ``s3://bucket/prefix`` (boto3; honours ``AWS_ENDPOINT_URL_S3``)."""
+    text = os.fspath(out)
+    if text.startswith("s3://"):
+        bucket, _, prefix = text[len("s3://") :].partition("/")
+        if not bucket:
+            raise ValueError(f"out must look like s3://bucket/prefix, got {text!r}")
+        return S3Output(bucket, prefix.strip("/"))
+    return LocalOutput(Path(text))
+
+
+class Output:
+    """The operations a dataset run needs from its output location."""
+
+    url: str
+
+    def read_text(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def write_text(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode())
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def names(self, prefix: str = "") -> list[str]:
+        """Every object or file under ``prefix`` (relative names, '/'-separated), sorted."""
+        raise NotImplementedError
+
+    def delete(self, name: str) -> None:
+        raise NotImplementedError
+
+    def publish(self, staged: Path, name: str, sha256: str) -> None:
+        """Move a finished shard (file or folder) from staging to ``name``, whole."""
+        raise NotImplementedError
+
+    def shard_matches(self, name: str, record: dict[str, Any]) -> bool:
+        """Whether the published shard ``name`` is the one ``record`` describes (size and checksum)."""
+        raise NotImplementedError
+
+    def fetch(self, name: str, directory: Path) -> Path:
+        """A local path holding shard ``name`` (the shard itself if local, else a download)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private folder for making shards; removed afterwards, whatever happens."""
+        raise NotImplementedError
+        yield Path()
+
+    def check_writable(self) -> None:
+        raise NotImplementedError
+
+    def clean_staging(self) -> None:
+        """Remove staging folders left by killed runs (only call when no run is writing)."""
+
+
+class LocalOutput(Output):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+
+    def check_writable(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"out must be a folder, but {self.root} is a file")
+        try:
+            (self.root / STAGING).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot write to {self.root}: {error.strerror or error}") from None
+
+    def read_text(self, name: str) -> str | None:
+        try:
+            return (self.root / name).read_text()
+        except FileNotFoundError:
+            return None
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a dataset is meant to be shared
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def names(self, prefix: str = "") -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in self.root.rglob("*"):
+            relative = path.relative_to(self.root).as_posix()
+            if relative.startswith(prefix) and (path.is_file() or path.is_symlink()):
+                found.append(relative)
+        return sorted(found)
+
+    def top_level(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir()) if self.root.is_dir() else []
+
+    def delete(self, name: str) -> None:
+        path = self.root / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+    def publish(self, staged: Path, name: str, sha256: str) -> None:
+        target = self.root / name
+        if target.is_dir() and not target.is_symlink():
+            # A folder shard cannot be replaced by one rename: move the stale one aside first.
+            stale = staged.parent / f".stale-{name}"
+            os.rename(target, stale)
+            shutil.rmtree(stale)
+        os.replace(staged, target)
+
+    def shard_matches(self, name: str, record: dict[str, Any]) -> bool:
+        from hng.datasets.checksum import sha256_path
+
+        path = self.root / name
+        if not path.exists():
+            return False
+        return sha256_path(path) == record.get("sha256")
+
+    def fetch(self, name: str, directory: Path) -> Path:
+        return self.root / name
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        base = self.root / STAGING
+        base.mkdir(parents=True, exist_ok=True)
+        # Same file system as the shards, so publishing is a rename; named by host and pid so that
+        # processes of other machines sharing this folder (--shards) can tell theirs apart.
+        folder = Path(tempfile.mkdtemp(dir=base, prefix=f"{socket.gethostname()}-{os.getpid()}-"))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def clean_staging(self) -> None:
+        shutil.rmtree(self.root / STAGING, ignore_errors=True)
+
+
+class S3Output(Output):
+    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Adaptive retries: exponential backoff with jitter on throttling (SlowDown, 503) and
+            # transient faults, plus client-side rate limiting once S3 starts throttling.
+            config = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+            self._client = boto3.client("s3", config=config)
+        return self._client
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return _s3_errors(f"{action} {self.url}")
+
+    def check_writable(self) -> None:
+        with self._errors("cannot reach"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def read_text(self, name: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            with self._errors("cannot read"):
+                body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
+                return body.read().decode()
+        except OutputError as error:
+            if isinstance(error.__cause__, ClientError) and _missing(error.__cause__):
+                return None
+            raise
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        with self._errors("cannot write to"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
+
+    def names(self, prefix: str = "") -> list[str]:
+        found = []
+        base = self._key("")
+        with self._errors("cannot list"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                found.extend(item["Key"][len(base) :] for item in page.get("Contents", []))
+        return sorted(found)
+
+    def top_level(self) -> list[str]:
+        return sorted({name.split("/", 1)[0] for name in self.names()})
+
+    def delete(self, name: str) -> None:
+        keys = [self._key(n) for n in self.names(name) if n == name or n.startswith(name.rstrip("/") + "/")]
+        with self._errors("cannot delete from"):
+            for first in range(0, len(keys), 1000):
+                objects = [{"Key": key} for key in keys[first : first + 1000]]
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+
+    def publish(self, staged: Path, name: str, sha256: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        transfer = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
+        if staged.is_dir():
+            files = sorted(p for p in staged.rglob("*") if p.is_file())
+            # metadata.jsonl last: a reader that finds it finds every image it lists.
+            files.sort(key=lambda p: p.name == "metadata.jsonl")
+            pairs = [(p, f"{name}/{p.relative_to(staged).as_posix()}") for p in files]
+        else:
+            pairs = [(staged, name)]
+        with self._errors("cannot upload to"):
+            for path, key in pairs:
+                extra = {"Metadata": {"sha256": sha256 if path == staged else _sha256_file(path)}}
+                self.client.upload_file(
+                    str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=transfer
+                )
+
+    def shard_matches(self, name: str, record: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        key = f"{name}/metadata.jsonl" if record.get("folder") else name
+        try:
+            with self._errors("cannot read"):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except OutputError as error:
+            if isinstance(error.__cause__, ClientError) and _missing(error.__cause__):
+                return False
+            raise
+        if record.get("folder"):
+            return len(self.names(name + "/")) == record.get("files")
+        return head["ContentLength"] == record.get("bytes") and head["Metadata"].get("sha256") == record.get(
+            "sha256"
+        )
+
+    def fetch(self, name: str, directory: Path) -> Path:
+        target = directory / name
+        keys = self.names(name)
+        with self._errors("cannot download from"):
+            for relative in keys:
+                if relative != name and not relative.startswith(name + "/"):
+                    continue
+                path = directory / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.client.download_file(self.bucket, self._key(relative), str(path))
+        return target
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="hng-shard-") as folder:
+            yield Path(folder)
+
+
+def _missing(error: Any) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+@contextlib.contextmanager
+def _s3_errors(what: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "?")
+        message = error.response.get("Error", {}).get("Message", "")
+        raise OutputError(f"{what}: S3 answered {code} {message}".rstrip()) from error
+    except BotoCoreError as error:
+        raise OutputError(f"{what}: {error}") from error
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

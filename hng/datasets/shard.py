@@ -1,0 +1,141 @@
+"""One shard of a dataset: the arrays every format writes, and how shard k is made from the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hng.seeding import child_seed, new_rng
+
+if TYPE_CHECKING:
+    from hng.datasets.spec import DatasetSpec
+    from hng.generation import Generator
+
+# Entries of `boxes` and `indices` past a label's length.
+PAD = -1
+
+
+@dataclass(frozen=True, eq=False)
+class Shard:
+    """The images of shard ``index`` and their labels, as arrays (what the npz format stores as is).
+
+    Image i is ``images[i, :, :widths[i]]``; columns past its width are 0. Rows of ``boxes`` and
+    ``indices`` past ``lengths[i]`` hold ``PAD``.
+    """
+
+    index: int  # k: the shard's place in the plan
+    start: int  # the dataset-wide index of its first image
+    images: np.ndarray  # (N, 28, W) uint8, W = the widest image of the shard
+    widths: np.ndarray  # (N,) int32
+    labels: np.ndarray  # (N,) fixed-width unicode ('<U{longest}'), never an object array
+    lengths: np.ndarray  # (N,) int32: digits of each label
+    boxes: np.ndarray  # (N, longest, 4) int32 rows x0, y0, x1, y1 (half-open pixel ranges)
+    seeds: np.ndarray  # (N,) int64: hng.generate(label, seed=seeds[i], ...) makes image i again
+    indices: np.ndarray  # (N, longest) int32: the MNIST sample of each digit in `split`
+    split: str
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def key(self, i: int) -> str:
+        """The image's dataset-wide key: its index, zero-padded to 9 digits (sorts as it counts)."""
+        return f"{self.start + i:09d}"
+
+    def image(self, i: int) -> np.ndarray:
+        return self.images[i, :, : int(self.widths[i])]
+
+    def record(self, i: int) -> dict[str, Any]:
+        """Everything about image i but its pixels, JSON-ready (webdataset's .json, imagefolder's rows)."""
+        n = int(self.lengths[i])
+        return {
+            "key": self.key(i),
+            "label": str(self.labels[i]),
+            "width": int(self.widths[i]),
+            "boxes": self.boxes[i, :n].tolist(),
+            "seed": int(self.seeds[i]),
+            "indices": self.indices[i, :n].tolist(),
+            "split": self.split,
+        }
+
+
+def shard_bounds(spec: DatasetSpec, k: int) -> tuple[int, int]:
+    """[start, stop): the dataset-wide indices of shard k's images."""
+    if not 0 <= k < spec.num_shards:
+        raise ValueError(f"shard index must be in 0-{spec.num_shards - 1}, got {k}")
+    start = k * spec.shard_size
+    return start, min(start + spec.shard_size, spec.count)
+
+
+def shard_seed(spec: DatasetSpec, k: int) -> int:
+    """Shard k's seed: derived from the dataset seed and k only, so no worker count or retry changes it."""
+    assert spec.seed is not None
+    return child_seed(spec.seed, k)
+
+
+def draw_labels(spec: DatasetSpec, start: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The labels of images start..start+count-1, as '<U{longest}'.
+
+    Random numbers: each image's length uniform over the range, then each digit uniform (leading zeros
+    allowed), drawn as one (count, longest) table of which each row keeps its first `length` digits.
+    Explicit numbers: ``cycle`` gives image i ``numbers[i % len]``; ``sample`` draws with replacement.
+    """
+    longest = spec.lengths[1]
+    if spec.numbers is not None:
+        table = np.array(spec.numbers, dtype=f"<U{longest}")
+        if spec.numbers_mode == "cycle":
+            picks = (start + np.arange(count)) % len(table)
+        else:
+            picks = rng.integers(0, len(table), count)
+        return table[picks]
+    assert spec.digits is not None
+    low, high = spec.digits
+    lengths = np.full(count, high) if low == high else rng.integers(low, high + 1, count)
+    codes = rng.integers(0, 10, (count, high), dtype=np.uint32) + np.uint32(ord("0"))
+    codes[np.arange(high)[None, :] >= lengths[:, None]] = 0  # numpy's unicode strings end at a NUL
+    return codes.view(f"<U{high}").ravel()
+
+
+def make_shard(spec: DatasetSpec, k: int, generator: Generator) -> Shard:
+    """Shard k of the dataset: its bytes depend only on the spec (seed included), k, the MNIST data and
+    hng's version (with the numpy/OpenCV/albumentations it runs on)."""
+    start, stop = shard_bounds(spec, k)
+    count = stop - start
+    rng = new_rng(shard_seed(spec, k))
+    labels = draw_labels(spec, start, count, rng)
+    seeds = rng.integers(0, 1 << 53, count, dtype=np.int64)  # below 2**53: exact in any JSON reader
+    lengths = np.char.str_len(labels).astype(np.int32)
+    if spec.width_per_digit is not None:
+        widths: int | np.ndarray = lengths * spec.width_per_digit
+    else:
+        assert spec.image_width is not None
+        widths = spec.image_width
+    batch = generator.generate_batch(
+        labels.tolist(),
+        image_width=widths,
+        spacing_range=(spec.spacing_min, spec.spacing_max),
+        augment=None if spec.preset == "none" else spec.preset,
+        split=spec.split,
+        fit=spec.fit,
+        seeds=seeds,
+    )
+    longest = spec.lengths[1]
+    image_of_digit = np.repeat(np.arange(count), lengths)
+    position = np.arange(image_of_digit.size) - np.repeat(batch.digit_offsets[:-1], lengths)
+    boxes = np.full((count, longest, 4), PAD, dtype=np.int32)
+    boxes[image_of_digit, position] = batch.boxes[:, 1:]
+    indices = np.full((count, longest), PAD, dtype=np.int32)
+    indices[image_of_digit, position] = batch.indices
+    return Shard(
+        index=k,
+        start=start,
+        images=batch.images,
+        widths=batch.widths.astype(np.int32),
+        labels=labels.astype(f"<U{longest}"),
+        lengths=lengths,
+        boxes=boxes,
+        seeds=seeds,
+        indices=indices,
+        split=spec.split,
+    )
