@@ -4,7 +4,8 @@ A 3-nearest-neighbour classifier (numpy only, cosine similarity) is fitted on MN
 then reads digits cut out of generated images by their boxes, for numbers drawn from the *test* split,
 so it never saw those samples. Every digit, training or cut out, is normalised alike: cropped to its ink,
 resized to 20 × 20 ignoring the aspect ratio (so a stretched or squeezed digit normalises like the
-original), padded to 24 × 24, blurred slightly (sigma 1) and L2-normalised. Two readings are reported:
+original), padded to 24 × 24, blurred slightly (sigma 1) and L2-normalised. The classifier lives in
+``hng.quality.readability`` (``hng dataset`` uses it to check label fidelity). Two readings are reported:
 
 - robust (``accuracy``, the figure that counts): only pixels at least 35 % of the cut-out's brightest
   count as ink, and the digit is deskewed (sheared upright by its moments) before resizing: it reads
@@ -45,13 +46,8 @@ import cv2
 import numpy as np
 
 import hng
+from hng.quality.readability import BLUR_SIGMA, INK_SHARE, PAD, SIZE, K, fit_classifier
 
-SIZE = 20  # the digit is resized to SIZE × SIZE ...
-PAD = 2  # ... then padded to (SIZE + 2 * PAD) squared
-BLUR_SIGMA = 1.0
-K = 3
-# The robust reading counts as ink only pixels at least this share of the cut-out's brightest one.
-INK_SHARE = 0.35
 # Widths: None is the natural strip; a float scales the natural width of the same image; an int (batch)
 # is one width shared by the whole batch, generated with generate_batch.
 DEFAULT_WIDTHS: tuple[tuple[str, float | int | None], ...] = (
@@ -60,89 +56,6 @@ DEFAULT_WIDTHS: tuple[tuple[str, float | int | None], ...] = (
     ("x0.75", 0.75),
     ("batch@140", 140),
 )
-
-
-def _crop(image: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(image.any(axis=1))
-    cols = np.flatnonzero(image.any(axis=0))
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-def _deskew(crop: np.ndarray) -> np.ndarray:
-    """Shear the digit horizontally so that its ink has no x-y covariance (undoes slant, shear, tilt)."""
-    height, width = crop.shape
-    # numpy moments: cv2.moments would take an (N, 2) array for a contour of N points.
-    ys, xs = np.mgrid[:height, :width]
-    mass = float(crop.sum())
-    centre_x, centre_y = float((xs * crop).sum()) / mass, float((ys * crop).sum()) / mass
-    mu11 = float(((xs - centre_x) * (ys - centre_y) * crop).sum())
-    mu02 = float(((ys - centre_y) ** 2 * crop).sum())
-    if mu02 <= 1e-3 * mass:
-        return crop
-    skew = float(np.clip(mu11 / mu02, -1.0, 1.0))
-    matrix = np.float32([[1, -skew, skew * centre_y + height], [0, 1, 0]])
-    sheared = cv2.warpAffine(crop, matrix, (width + 2 * height, height), flags=cv2.INTER_LINEAR)
-    return _crop(sheared) if sheared.any() else crop
-
-
-def normalise(patch: np.ndarray, *, robust: bool = True) -> np.ndarray | None:
-    """The classifier's view of one digit (any size, uint8, ink > 0): a unit vector, or None if blank.
-
-    Crop to the ink, resize to SIZE × SIZE ignoring the aspect ratio, pad, blur, L2-normalise. The
-    robust reading first drops faint pixels (below INK_SHARE of the brightest: halos, noise, the soft
-    edges that would widen the crop) and deskews; the plain one crops to every non-zero pixel, as the
-    boxes do.
-    """
-    image = patch.astype(np.float32)
-    peak = float(image.max()) if image.size else 0.0
-    if peak <= 0:
-        return None
-    if robust:
-        image[image < INK_SHARE * peak] = 0
-    crop = _crop(image)
-    if robust:
-        crop = _deskew(crop)
-    small = cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-    vector = cv2.GaussianBlur(np.pad(small, PAD), (0, 0), BLUR_SIGMA).ravel()
-    return vector / np.float32(max(float(np.linalg.norm(vector)), 1e-6))
-
-
-def normalise_all(patches: Sequence[np.ndarray], *, robust: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(vectors of the non-blank patches, boolean mask of which patches were blank)."""
-    vectors = [normalise(p, robust=robust) for p in patches]
-    blank = np.array([v is None for v in vectors], dtype=bool)
-    kept = [v for v in vectors if v is not None]
-    return (np.stack(kept) if kept else np.zeros((0, (SIZE + 2 * PAD) ** 2), np.float32)), blank
-
-
-class NearestNeighbours:
-    """k-nearest-neighbour vote by cosine similarity; ties (k distinct labels) go to the nearest."""
-
-    def __init__(self, vectors: np.ndarray, labels: np.ndarray, k: int = K) -> None:
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.labels = np.asarray(labels, dtype=np.int64)
-        self.k = k
-
-    def predict(self, queries: np.ndarray, chunk: int = 2048) -> np.ndarray:
-        out = np.empty(len(queries), dtype=np.int64)
-        for start in range(0, len(queries), chunk):
-            sims = queries[start : start + chunk] @ self.vectors.T
-            near = np.argpartition(-sims, self.k - 1, axis=1)[:, : self.k]
-            near_sims = np.take_along_axis(sims, near, axis=1)
-            scores = np.zeros((len(sims), 10))
-            rows = np.repeat(np.arange(len(sims)), self.k)
-            # One vote per neighbour; the similarity only breaks ties.
-            np.add.at(scores, (rows, self.labels[near].ravel()), 1.0 + 1e-3 * near_sims.ravel())
-            out[start : start + len(sims)] = scores.argmax(axis=1)
-        return out
-
-
-def fit_classifier(
-    data: hng.MnistData, n_train: int, rng: np.random.Generator, *, robust: bool = True
-) -> NearestNeighbours:
-    picks = rng.choice(len(data.train), size=n_train, replace=False)
-    vectors, blank = normalise_all([data.train.images[i] for i in picks], robust=robust)
-    return NearestNeighbours(vectors, data.train.labels[picks][~blank])
 
 
 def random_numbers(n: int, lengths: tuple[int, int], rng: np.random.Generator) -> list[str]:
@@ -233,17 +146,13 @@ class _Reader:
     def __init__(self, data: hng.MnistData, n_train: int, seed_sequence: np.random.SeedSequence) -> None:
         # Both fitted on the same training digits.
         self.classifiers = {
-            robust: fit_classifier(data, n_train, np.random.default_rng(seed_sequence), robust=robust)
+            robust: fit_classifier(data.train, n_train, seed_sequence, robust=robust)
             for robust in (True, False)
         }
 
     def read(self, patches: Sequence[np.ndarray], *, robust: bool = True) -> np.ndarray:
         """The digit read from each patch; -1 for a blank one."""
-        vectors, blank = normalise_all(patches, robust=robust)
-        predicted = np.full(len(patches), -1, dtype=np.int64)
-        if len(vectors):
-            predicted[~blank] = self.classifiers[robust].predict(vectors)
-        return predicted
+        return self.classifiers[robust].read(patches)
 
 
 def _accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:

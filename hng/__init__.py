@@ -43,11 +43,11 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_SPACING_RANGE",
-    "DatasetSpec",
     "MAX_DIGITS",
     "MAX_IMAGE_WIDTH",
     "MAX_SPACING",
     "SPLITS",
+    "DatasetSpec",
     "DigitBox",
     "GeneratedBatch",
     "GeneratedNumber",

@@ -300,7 +300,7 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     ds.add_argument(
         "--fit", default="stretch",
-        help="stretch (resize the strip to the width; default) or pad (keep it, pad with black, squeeze if wider)",
+        help="stretch (resize to the width; default) or pad (pad the strip with black; squeeze if wider)",
     )  # fmt: skip
     ds.add_argument("--preset", default="none", help="augmentation: none (default), mild or strong")
     ds.add_argument("--split", default="train", help="MNIST split: train (default) or test")

@@ -101,7 +101,7 @@ def scale_span(start: int, stop: int, source_width: int, output_width: int) -> t
 def scale_spans(
     starts: np.ndarray, stops: np.ndarray, source_widths: np.ndarray, output_widths: np.ndarray | int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``scale_span`` over arrays (one source and output width per range, or one output width), for batches."""
+    """``scale_span`` over arrays (a source and an output width per range, or one output width)."""
     output_width = output_widths
     squeeze_first, squeeze_last = _squeeze_bounds(starts, stops, source_widths, output_width)
     stretch_first, stretch_last = _stretch_bounds(starts, stops, source_widths, output_width)

@@ -12,6 +12,7 @@ share those pages instead of each loading a copy; each runs OpenCV single-thread
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -21,7 +22,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,12 +294,12 @@ def image_digests(shard: Shard) -> np.ndarray:
 
 
 def _init_worker(spec_json: dict[str, Any], plan_fields: dict[str, str], out: str, data_path: str) -> None:
-    import cv2
-
     # Ctrl-C goes to the whole process group: only the parent handles it (it stops the pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cv2.setNumThreads(1)
     if "generator" not in _worker:  # spawned, not forked: load the data here
+        import cv2
+
+        cv2.setNumThreads(1)
         _worker["generator"] = Generator(load_mnist(data_path))
     _worker["plan"] = Plan(spec=DatasetSpec.build(**spec_json), **plan_fields)
     _worker["output"] = open_output(out)  # a fresh S3 client per process
@@ -365,11 +366,20 @@ def _run_pool(
 ) -> None:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    if context.get_start_method() == "fork":
+    forking = context.get_start_method() == "fork"
+    if forking:
         _worker["generator"] = generator
-    plan_fields = {"mnist_sha256": plan.mnist_sha256, "hng_version": plan.hng_version, "created_at": plan.created_at}
+    plan_fields = {
+        "mnist_sha256": plan.mnist_sha256,
+        "hng_version": plan.hng_version,
+        "created_at": plan.created_at,
+    }
     init_args = (plan.spec.to_json(), plan_fields, output.url, generator.data.path or "")
-    pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
+    with _single_threaded_opencv():
+        # Forked children inherit OpenCV's thread count but not its threads: a child of a parent whose
+        # thread pool is running hangs at its first parallel call. One thread in the parent at fork time
+        # means no pool to inherit, and one OpenCV thread per worker process is what we want anyway.
+        pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
     try:
         for record in pool.imap_unordered(_worker_shard, [(k, str(staging)) for k in pending]):
             done(record)
@@ -383,6 +393,18 @@ def _run_pool(
         _worker.pop("generator", None)
 
 
+@contextlib.contextmanager
+def _single_threaded_opencv() -> Iterator[None]:
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def _progress_bar(total: int, progress: bool | None) -> Any:
     """tqdm on a terminal (images/s and ETA); None otherwise: then the log gets a line per shard."""
     if progress is False or (progress is None and not sys.stderr.isatty()):
@@ -392,4 +414,4 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
     return tqdm(total=total, unit="img", unit_scale=True, file=sys.stderr, smoothing=0.1)
 
 
-__all__ = ["STAGING", "RECORDS", "RunStats", "make_dataset", "parse_shard_range", "run_shard"]
+__all__ = ["RECORDS", "STAGING", "RunStats", "make_dataset", "parse_shard_range", "run_shard"]

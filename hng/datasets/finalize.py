@@ -104,7 +104,9 @@ def finalize_dataset(
         report.update(
             seconds=round(run.seconds, 3),
             images_per_second=round(spec.count / run.seconds, 1) if run.seconds else None,
-            first_shard_seconds=None if run.first_shard_seconds is None else round(run.first_shard_seconds, 3),
+            first_shard_seconds=None
+            if run.first_shard_seconds is None
+            else round(run.first_shard_seconds, 3),
             workers=run.workers,
         )
     manifest = {
@@ -130,7 +132,8 @@ def finalize_dataset(
     output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     output.clean_staging()
     log(
-        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shards, {duplicates} duplicates, "
+        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shards, "
+        f"{duplicates} duplicates, "
         f"label fidelity {fidelity['read_as_label']:.3f} ({fidelity['digits']} digits read)"
     )
     return manifest
@@ -268,4 +271,4 @@ def _contact_sheet(sample: Shard) -> np.ndarray:
     return contact_sheet(part.images, part.widths, part.labels, columns=8, scale=2)
 
 
-__all__ = ["IncompleteDataset", "STAGING", "finalize_dataset"]
+__all__ = ["STAGING", "IncompleteDataset", "finalize_dataset"]

@@ -127,9 +127,9 @@ class DatasetSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     count: Annotated[int, Field(description="Images in the dataset (1 to 10^8)")]
-    shard_size: Annotated[
-        int, Field(alias="shardSize", description="Images per shard (1 to 100,000)")
-    ] = DEFAULT_SHARD_SIZE
+    shard_size: Annotated[int, Field(alias="shardSize", description="Images per shard (1 to 100,000)")] = (
+        DEFAULT_SHARD_SIZE
+    )
     digits: Annotated[
         tuple[int, int] | None,
         Field(description="Digits per number: a length (5) or an inclusive range ('3-8', [3, 8])"),
@@ -147,11 +147,17 @@ class DatasetSpec(BaseModel):
     width_per_digit: Annotated[int | None, Field(description="Width = this × the number's length")] = None
     fit: Annotated[
         Literal["stretch", "pad"],
-        Field(description="stretch: resize to the width; pad: keep the strip, pad with black (squeeze if wider)"),
+        Field(
+            description="stretch: resize to the width; pad: keep the strip, pad with black (squeeze if wider)"
+        ),
     ] = "stretch"
     preset: Annotated[Literal["none", "mild", "strong"], Field(description="Augmentation preset")] = "none"
-    split: Annotated[Literal["train", "test"], Field(description="MNIST split the digits come from")] = "train"
-    seed: Annotated[int | None, Field(description="Dataset seed (0 to 2^63 - 1); drawn when not given")] = None
+    split: Annotated[Literal["train", "test"], Field(description="MNIST split the digits come from")] = (
+        "train"
+    )
+    seed: Annotated[int | None, Field(description="Dataset seed (0 to 2^63 - 1); drawn when not given")] = (
+        None
+    )
     format: Annotated[Literal["npz", "webdataset", "imagefolder"], Field(description="Shard format")] = "npz"
     compress: Annotated[bool, Field(description="Deflate npz shards")] = False
     _seed_drawn: bool = PrivateAttr(default=False)
@@ -228,9 +234,11 @@ class DatasetSpec(BaseModel):
         """`pad` squeezes only strips wider than the image; refuse widths that would squeeze them all
         to less than half their natural width (digits unreadable), and say what would do."""
         for length in {self.lengths[0], self.lengths[1]}:
-            natural = 2 * MARGIN + length * MEAN_DIGIT_WIDTH + (length - 1) * (
-                self.spacing_min + self.spacing_max
-            ) / 2
+            natural = (
+                2 * MARGIN
+                + length * MEAN_DIGIT_WIDTH
+                + (length - 1) * (self.spacing_min + self.spacing_max) / 2
+            )
             width = self.width_for_length(length)
             if width < natural / 2:
                 field = "image_width" if self.image_width is not None else "width_per_digit"

@@ -1,0 +1,53 @@
+"""The sha256 of a shard, a file or (imagefolder) a folder, in a form anyone can recompute by hand.
+
+A file's checksum is the sha256 of its bytes (``sha256sum shard-00000.npz``). A folder's is the sha256 of
+what ``sha256sum`` prints for every regular file under it, sorted by relative POSIX path in byte order::
+
+    (cd shard-00000 && find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs sha256sum) | sha256sum
+
+that is, of the lines ``"{hex}  {relpath}\\n"``. Names holding a newline or a backslash are refused:
+sha256sum escapes those, and shards never have them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Relative POSIX paths of the regular files under ``folder`` (as ``find -type f``: no symlinks)."""
+    found: list[str] = []
+    for root, _dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        for name in files:
+            if (Path(root) / name).is_symlink() or not (Path(root) / name).is_file():
+                continue
+            found.append((base / name).as_posix())
+    return found
+
+
+def sha256_path(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a shard: of a file's bytes, or of a folder's sha256sum listing (module docstring)."""
+    path = Path(path)
+    if not path.is_dir():
+        return _sha256_file(path)
+    listing = hashlib.sha256()
+    # LC_ALL=C sort orders by bytes; UTF-8 bytes sort as code points, but compare the bytes to be exact.
+    for relpath in sorted(_files_under(path), key=lambda p: p.encode("utf-8", "surrogateescape")):
+        if "\n" in relpath or "\\" in relpath:
+            raise ValueError(f"{path / relpath}: sha256sum escapes names with a newline or backslash")
+        line = f"{_sha256_file(path / relpath)}  {relpath}\n"
+        listing.update(line.encode("utf-8", "surrogateescape"))
+    return listing.hexdigest()

@@ -1,0 +1,240 @@
+"""The on-disk shard formats of ``hng dataset``: npz (the default), webdataset and imagefolder.
+
+Every format writes one shard (a file, or for imagefolder a folder) from a ``Shard``'s arrays,
+deterministically, and can count and read it back. The engine picks one with ``get_format(name)``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hng.datasets.shard import PAD, Shard
+
+HEIGHT = 28
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The last 12 bytes of every whole PNG: the empty IEND chunk and its CRC.
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+class ShardProblem(Exception):
+    """Raised inside a format's readers with the reason a shard is not whole; ``count``/``read`` turn it
+    into the ValueError that names the shard (a distinct type, so it is never mistaken for a library's)."""
+
+
+class ShardFormat(abc.ABC):
+    """How one shard is laid out on disk: its name, and how to write, count and read it."""
+
+    name: ClassVar[str]
+    suffix: ClassVar[str]  # appended to "shard-00000": ".npz", ".tar", or "" for a folder
+
+    def shard_name(self, k: int) -> str:
+        """The file (or folder) name of shard ``k``: 5 digits, more from shard 100,000 on."""
+        if k < 0:
+            raise ValueError(f"shard index must be >= 0, got {k}")
+        return f"shard-{k:05d}{self.suffix}"
+
+    @abc.abstractmethod
+    def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
+        """Write ``shard`` at ``path``, which must not exist; the same arrays always give the same bytes."""
+
+    @abc.abstractmethod
+    def count(self, path: Path) -> int:
+        """How many images the shard at ``path`` holds; ValueError naming it if it is not whole."""
+
+    @abc.abstractmethod
+    def read(self, path: Path, index: int, start: int) -> Shard:
+        """Read the shard at ``path`` back into the ``Shard`` it was written from."""
+
+    def _bad(self, path: Path, reason: str) -> ValueError:
+        return ValueError(f"{Path(path).name} is not a whole {self.name} shard: {reason}")
+
+    @staticmethod
+    def _check(shard: Shard) -> None:
+        # A malformed Shard is a bug upstream: refuse it rather than write a shard that reads back different.
+        problem = arrays_problem(shard_arrays(shard))
+        if problem:
+            raise ValueError(f"shard {shard.index} cannot be written: {problem}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+# The arrays of a shard, in the order the npz format stores them.
+ARRAY_NAMES = ("images", "widths", "labels", "lengths", "boxes", "seeds", "indices")
+_DTYPES = {
+    "images": np.dtype(np.uint8),
+    "widths": np.dtype(np.int32),
+    "lengths": np.dtype(np.int32),
+    "boxes": np.dtype(np.int32),
+    "seeds": np.dtype(np.int64),
+    "indices": np.dtype(np.int32),
+}
+
+
+def shard_arrays(shard: Shard) -> dict[str, np.ndarray]:
+    """The shard's arrays by name, in ``ARRAY_NAMES`` order."""
+    return {name: getattr(shard, name) for name in ARRAY_NAMES}
+
+
+def arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong with a shard's arrays (None if nothing): dtypes, shapes against N and the padding.
+
+    The padding matters because webdataset and imagefolder do not store it: a shard whose pixels past an
+    image's width are not 0, or whose boxes past its label are not ``PAD``, would read back different.
+    """
+    for name, dtype in _DTYPES.items():
+        if arrays[name].dtype != dtype:
+            return f"{name} must be {dtype}, got {arrays[name].dtype}"
+    images, widths, labels, lengths = (arrays[k] for k in ("images", "widths", "labels", "lengths"))
+    if labels.dtype.kind != "U":
+        return f"labels must be fixed-width unicode, got {labels.dtype}"
+    if images.ndim != 3 or images.shape[1] != HEIGHT:
+        return f"images must be (N, 28, W), got {images.shape}"
+    n, width = images.shape[0], images.shape[2]
+    longest = labels.dtype.itemsize // 4
+    expected = {
+        "widths": (n,),
+        "labels": (n,),
+        "lengths": (n,),
+        "boxes": (n, longest, 4),
+        "seeds": (n,),
+        "indices": (n, longest),
+    }
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            got = arrays[name].shape
+            return f"{name} must be {shape} for {n} images of labels up to {longest} digits, got {got}"
+    if n == 0:
+        return None
+    if widths.min() < 1 or widths.max() > width:
+        return f"widths must lie in 1..{width} (the images' width), got {widths.min()}..{widths.max()}"
+    if not np.array_equal(np.strings.str_len(labels), lengths):
+        return "lengths are not the lengths of the labels"
+    if int(lengths.max()) != longest:  # else webdataset and imagefolder would read back a narrower dtype
+        return f"labels must be '<U{int(lengths.max())}' (the longest label), got '{labels.dtype.str}'"
+    past_label = np.arange(longest)[None, :] >= lengths[:, None]
+    if np.any(arrays["boxes"][past_label] != PAD) or np.any(arrays["indices"][past_label] != PAD):
+        return f"boxes and indices past a label's length must be {PAD}"
+    # The brightest pixel of each column: (N, W), a 28th of the images, so nothing shard-sized is copied.
+    past_width = np.arange(width)[None, :] >= widths[:, None]
+    if np.any(images.max(axis=1)[past_width]):
+        return "pixels past an image's width must be 0"
+    return None
+
+
+RECORD_FIELDS = frozenset({"key", "label", "width", "boxes", "seed", "indices", "split"})
+
+
+def record_problem(record: Any, key: str) -> str | None:
+    """What is wrong with an image's JSON record (``Shard.record``) stored under ``key`` (None if nothing)."""
+    if not isinstance(record, dict):
+        return f"the record of {key} is not a JSON object"
+    if not record.keys() >= RECORD_FIELDS:
+        return f"the record of {key} lacks {', '.join(sorted(RECORD_FIELDS - record.keys()))}"
+    if record["key"] != key:
+        return f"the record stored as {key} has key {record['key']!r}"
+    label = record["label"]
+    if not (isinstance(label, str) and label.isascii() and label.isdigit()):
+        return f"the record of {key} has label {label!r}, not a string of digits"
+    for name in ("boxes", "indices"):
+        if not isinstance(record[name], list) or len(record[name]) != len(label):
+            return f"the record of {key} has label {label!r} but not one {name} entry per digit"
+    if not all(isinstance(box, list) and len(box) == 4 for box in record["boxes"]):
+        return f"the record of {key} has boxes that are not [x0, y0, x1, y1]"
+    if not (isinstance(record["width"], int) and record["width"] >= 1):
+        return f"the record of {key} has width {record['width']!r}"
+    return None
+
+
+def png_problem(data: bytes, width: int) -> str | None:
+    """Why ``data`` is not a whole 8-bit greyscale PNG of 28 x ``width`` (None if it is one).
+
+    Reads only the header and the end marker, so checking a shard's thousands of PNGs stays cheap;
+    decoding (``read``) checks the rest.
+    """
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 45:
+        return "not a PNG file"
+    if not data.endswith(_PNG_END):
+        return "truncated PNG (no IEND chunk at its end)"
+    png_width = int.from_bytes(data[16:20], "big")
+    png_height = int.from_bytes(data[20:24], "big")
+    bit_depth, colour_type = data[24], data[25]
+    if (png_width, png_height) != (width, HEIGHT):
+        return f"PNG is {png_width} x {png_height}, its record says {width} x {HEIGHT}"
+    if (bit_depth, colour_type) != (8, 0):
+        return f"PNG is not 8-bit greyscale (bit depth {bit_depth}, colour type {colour_type})"
+    return None
+
+
+def shard_from_records(
+    index: int, start: int, records: Sequence[dict[str, Any]], images: Sequence[np.ndarray]
+) -> Shard:
+    """Rebuild a ``Shard``'s arrays from per-image records (``Shard.record``) and decoded images.
+
+    Padding follows the npz layout: images with 0 up to the widest, boxes and indices with ``PAD`` up to
+    the longest label. Raises ValueError if a record disagrees with its image or the shard's place.
+    """
+    n = len(records)
+    if len(images) != n:
+        raise ValueError(f"{n} records but {len(images)} images")
+    labels = [str(r["label"]) for r in records]
+    longest = max((len(label) for label in labels), default=1)
+    widths = np.array([int(r["width"]) for r in records], dtype=np.int32)
+    out_images = np.zeros((n, HEIGHT, int(widths.max(initial=0))), dtype=np.uint8)
+    boxes = np.full((n, longest, 4), PAD, dtype=np.int32)
+    indices = np.full((n, longest), PAD, dtype=np.int32)
+    splits = {str(r["split"]) for r in records}
+    if len(splits) > 1:
+        raise ValueError(f"images of several splits in one shard: {sorted(splits)}")
+    for i, (record, image, label) in enumerate(zip(records, images, labels, strict=True)):
+        key = f"{start + i:09d}"
+        if record["key"] != key:
+            raise ValueError(f"image {i} has key {record['key']!r}, expected {key!r}")
+        if image.shape != (HEIGHT, int(widths[i])):
+            raise ValueError(f"image {key} is {image.shape}, its record says (28, {int(widths[i])})")
+        n_digits = len(label)
+        if len(record["boxes"]) != n_digits or len(record["indices"]) != n_digits:
+            raise ValueError(f"image {key}: label {label!r} but {len(record['boxes'])} boxes")
+        out_images[i, :, : image.shape[1]] = image
+        if n_digits:
+            boxes[i, :n_digits] = record["boxes"]
+            indices[i, :n_digits] = record["indices"]
+    return Shard(
+        index=index,
+        start=start,
+        images=out_images,
+        widths=widths,
+        labels=np.array(labels, dtype=f"<U{longest}"),
+        lengths=np.array([len(label) for label in labels], dtype=np.int32),
+        boxes=boxes,
+        seeds=np.array([int(r["seed"]) for r in records], dtype=np.int64),
+        indices=indices,
+        split=splits.pop() if splits else "",
+    )
+
+
+# The formats import ShardFormat and the helpers above, so they come after them.
+from hng.datasets.formats.imagefolder import ImageFolderFormat  # noqa: E402
+from hng.datasets.formats.npz import NpzFormat  # noqa: E402
+from hng.datasets.formats.webdataset import WebDatasetFormat  # noqa: E402
+
+FORMATS: dict[str, ShardFormat] = {
+    fmt.name: fmt for fmt in (NpzFormat(), WebDatasetFormat(), ImageFolderFormat())
+}
+DEFAULT_FORMAT = "npz"
+
+
+def get_format(name: str) -> ShardFormat:
+    """The format called ``name``; ValueError listing the choices otherwise."""
+    try:
+        return FORMATS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {name!r}") from None
+
+
+__all__ = ["DEFAULT_FORMAT", "FORMATS", "ShardFormat", "get_format"]

@@ -1,0 +1,77 @@
+"""The npz shard format (the default): ``shard-00000.npz``, the shard's arrays as they are.
+
+Members, in this order: ``images`` uint8 (N, 28, W) padded with 0 to the widest image, ``widths`` int32
+(N,), ``labels`` '<U{longest}' (N,), ``lengths`` int32 (N,), ``boxes`` int32 (N, longest, 4) and
+``indices`` int32 (N, longest) padded with -1, ``seeds`` int64 (N,). ``np.load(path, allow_pickle=False)``
+opens it. The zip is written as hng writes its MNIST npz (hng.mnist.npzfile): fixed 1980 timestamps, Unix
+attributes, STORED unless ``compress`` (then DEFLATED), so the same arrays always give the same bytes.
+
+The split is not stored (the dataset's manifest holds it): ``read`` returns ``split=""``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from hng.datasets.formats import ARRAY_NAMES, ShardFormat, arrays_problem, shard_arrays
+from hng.datasets.shard import Shard
+from hng.mnist.npzfile import _zip_info
+
+
+class NpzFormat(ShardFormat):
+    """One npz file per shard, holding the ``Shard``'s arrays (see the module docstring)."""
+
+    name = "npz"
+    suffix = ".npz"
+
+    def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
+        self._check(shard)
+        # "x": the caller guarantees a new path; failing beats overwriting if it is wrong.
+        with open(path, "xb") as fh, zipfile.ZipFile(fh, "w") as zf:
+            for name, array in shard_arrays(shard).items():
+                array = np.ascontiguousarray(array)  # a view, no copy, for the arrays a Shard holds
+                info = _zip_info(f"{name}.npy", compress)
+                with zf.open(info, "w", force_zip64=array.nbytes > 2**31) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+
+    def _load(self, path: Path) -> dict[str, np.ndarray]:
+        path = Path(path)
+        try:
+            members, arrays = _read_members(path)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, zlib.error) as exc:
+            raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
+        if members is None:
+            raise self._bad(path, "it holds a single .npy array, not an npz archive")
+        if arrays is None:
+            held = ", ".join(members) or "nothing"
+            raise self._bad(path, f"it holds {held}; expected {', '.join(ARRAY_NAMES)}")
+        problem = arrays_problem(arrays)
+        if problem:
+            raise self._bad(path, problem)
+        return arrays
+
+    def count(self, path: Path) -> int:
+        # Reads every member, so zip's CRCs vouch for all the bytes, not just the directory.
+        return int(self._load(path)["labels"].shape[0])
+
+    def read(self, path: Path, index: int, start: int) -> Shard:
+        return Shard(index=index, start=start, split="", **self._load(path))
+
+
+def _read_members(path: Path) -> tuple[list[str] | None, dict[str, np.ndarray] | None]:
+    """The npz's member names and, if they are the shard's, its arrays (never unpickling)."""
+    # Owning the handle: np.load(path) leaks it when the zip directory is corrupt.
+    with open(path, "rb") as fh:
+        loaded = np.load(fh, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return None, None
+        with loaded as npz:
+            if sorted(npz.files) != sorted(ARRAY_NAMES):
+                return npz.files, None
+            return npz.files, {name: npz[name] for name in ARRAY_NAMES}
