@@ -149,7 +149,7 @@ def make_dataset(
         return {"run": stats.to_json(), "plan": plan.to_json()}
     from hng.datasets.finalize import finalize_dataset
 
-    return finalize_dataset(output, run=stats, data=mnist, log=log)
+    return finalize_dataset(output, run=stats, data=mnist, load_shards=False, log=log)
 
 
 def _check_workers(workers: Any) -> int:

@@ -22,7 +22,7 @@ from hng import __version__
 from hng.datasets.formats import get_format
 from hng.datasets.output import STAGING, LocalOutput, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
-from hng.datasets.shard import Shard, shard_bounds
+from hng.datasets.shard import PAD, Shard, shard_bounds
 from hng.encode import encode_png
 from hng.mnist.dataset import MnistData, load_mnist
 
@@ -50,12 +50,16 @@ def finalize_dataset(
     run: Any = None,
     data: MnistData | None = None,
     sample_images: int = SAMPLE_IMAGES,
+    load_shards: bool = True,
     log: Any = None,
 ) -> dict[str, Any]:
     """Check the shards, write manifest.json, the dataset card README.md and contact_sheet.png.
 
-    ``run`` is the engine's ``RunStats`` when the shards were just made by this process; its timing
-    then goes into the report. Raises ``IncompleteDataset`` naming the shards still to make.
+    Every shard must have its record and match it (size and sha256); with ``load_shards`` (the default,
+    and what ``hng dataset finalize`` does) each local shard must also load with its format's reader and
+    hold the planned count. ``run`` is the engine's ``RunStats`` when this process just made the shards
+    (it hashed each one as it wrote it, so it skips loading them again); its timing then goes into the
+    report. Raises ``IncompleteDataset`` naming the shards still to make.
     """
     output = out if isinstance(out, Output) else open_output(out)
     log = log or (lambda line: None)
@@ -64,7 +68,7 @@ def finalize_dataset(
         raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, output.url)
     spec = plan.spec
-    records = _check_shards(output, plan)
+    records = _check_shards(output, plan, load_shards=load_shards)
 
     label_lengths: dict[str, int] = {}
     digit_counts = np.zeros(10, dtype=np.int64)
@@ -139,7 +143,7 @@ def finalize_dataset(
     return manifest
 
 
-def _check_shards(output: Output, plan: Plan) -> list[dict[str, Any]]:
+def _check_shards(output: Output, plan: Plan, *, load_shards: bool) -> list[dict[str, Any]]:
     """Every shard's record, after checking that the shard is there, whole and the one recorded."""
     fmt = get_format(plan.spec.format)
     records, missing = [], []
@@ -161,7 +165,7 @@ def _check_shards(output: Output, plan: Plan) -> list[dict[str, Any]]:
         ):
             missing.append(k)
             continue
-        if isinstance(output, LocalOutput):
+        if load_shards and isinstance(output, LocalOutput):
             # Locally, "whole" also means it loads with its reader and holds the planned count.
             try:
                 count = fmt.count(output.root / name)
@@ -211,7 +215,14 @@ def _sample(output: Output, plan: Plan, sample_images: int) -> Shard:
     with tempfile.TemporaryDirectory(prefix="hng-sample-") as folder:
         for k in picked:
             start, _ = shard_bounds(plan.spec, k)
-            shard = fmt.read(output.fetch(plan.shard_name(k), Path(folder)), k, start)
+            try:
+                shard = fmt.read(output.fetch(plan.shard_name(k), Path(folder)), k, start)
+            except (ValueError, FileNotFoundError) as error:
+                raise IncompleteDataset(
+                    f"{error}: make it again (re-run the same hng dataset command, or with --shards "
+                    f"{k}:{k + 1}), then finalize again",
+                    [k],
+                ) from None
             take = np.unique(np.linspace(0, len(shard) - 1, min(per_shard, len(shard))).astype(int))
             parts.append(_take(shard, take))
     return _concat(parts)
@@ -234,20 +245,27 @@ def _take(shard: Shard, rows: np.ndarray) -> Shard:
 
 
 def _concat(parts: list[Shard]) -> Shard:
+    """One Shard of several shards' images, padded to the widest image and the longest label."""
     width = max(int(p.images.shape[2]) for p in parts)
+    longest = max(int(p.boxes.shape[1]) for p in parts)
     images = np.concatenate(
         [np.pad(p.images, ((0, 0), (0, 0), (0, width - p.images.shape[2]))) for p in parts]
     )
+
+    def padded(array: np.ndarray) -> np.ndarray:
+        extra = [(0, 0), (0, longest - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+        return np.pad(array, extra, constant_values=PAD)
+
     return Shard(
         index=parts[0].index,
         start=parts[0].start,
         images=images,
         widths=np.concatenate([p.widths for p in parts]),
-        labels=np.concatenate([p.labels for p in parts]),
+        labels=np.concatenate([p.labels.astype(f"<U{longest}") for p in parts]),
         lengths=np.concatenate([p.lengths for p in parts]),
-        boxes=np.concatenate([p.boxes for p in parts]),
+        boxes=np.concatenate([padded(p.boxes) for p in parts]),
         seeds=np.concatenate([p.seeds for p in parts]),
-        indices=np.concatenate([p.indices for p in parts]),
+        indices=np.concatenate([padded(p.indices) for p in parts]),
         split=parts[0].split,
     )
 

@@ -29,7 +29,7 @@ class Shard:
     start: int  # the dataset-wide index of its first image
     images: np.ndarray  # (N, 28, W) uint8, W = the widest image of the shard
     widths: np.ndarray  # (N,) int32
-    labels: np.ndarray  # (N,) fixed-width unicode ('<U{longest}'), never an object array
+    labels: np.ndarray  # (N,) '<U{longest}' (the shard's longest label), never an object array
     lengths: np.ndarray  # (N,) int32: digits of each label
     boxes: np.ndarray  # (N, longest, 4) int32 rows x0, y0, x1, y1 (half-open pixel ranges)
     seeds: np.ndarray  # (N,) int64: hng.generate(label, seed=seeds[i], ...) makes image i again
@@ -120,7 +120,7 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator) -> Shard:
         fit=spec.fit,
         seeds=seeds,
     )
-    longest = spec.lengths[1]
+    longest = int(lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
     image_of_digit = np.repeat(np.arange(count), lengths)
     position = np.arange(image_of_digit.size) - np.repeat(batch.digit_offsets[:-1], lengths)
     boxes = np.full((count, longest, 4), PAD, dtype=np.int32)

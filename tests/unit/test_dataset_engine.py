@@ -241,3 +241,25 @@ def test_specs_and_mappings_are_both_accepted(tmp_path, sample_data):
     assert make_dataset(spec, tmp_path, data=sample_data, workers=1)["spec"] == spec.to_json()
     with pytest.raises(TypeError, match="spec must be a DatasetSpec"):
         make_dataset([1, 2], tmp_path / "x", data=sample_data)
+
+
+def test_finalize_loads_each_shard_so_a_consistent_but_broken_one_is_caught(tmp_path, sample_data):
+    make_dataset({**SPEC, "shard_size": 5}, tmp_path, workers=1, data=sample_data)  # 10 shards
+    shard = tmp_path / "shard-00002.npz"  # not one of the four the report samples (0, 3, 6, 9)
+    shard.write_bytes(shard.read_bytes()[:-100])  # truncated, and its record made to agree
+    record_path = tmp_path / ".hng" / "shards" / "shard-00002.npz.json"
+    record = json.loads(record_path.read_text())
+    record.update(sha256=sha256_path(shard), bytes=shard.stat().st_size)
+    record_path.write_text(json.dumps(record))
+    finalize_dataset(tmp_path, data=sample_data, load_shards=False)  # checksums alone agree
+    with pytest.raises(IncompleteDataset, match="shards 2"):
+        finalize_dataset(tmp_path, data=sample_data)
+    # A sampled shard that does not load is reported the same way, even without load_shards.
+    sampled = tmp_path / "shard-00003.npz"
+    sampled.write_bytes(b"PK")
+    record_path = tmp_path / ".hng" / "shards" / "shard-00003.npz.json"
+    record = json.loads(record_path.read_text())
+    record.update(sha256=sha256_path(sampled), bytes=2)
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(IncompleteDataset, match="shard-00003.npz is not a whole npz shard"):
+        finalize_dataset(tmp_path, data=sample_data, load_shards=False)
