@@ -261,5 +261,5 @@ def test_finalize_loads_each_shard_so_a_consistent_but_broken_one_is_caught(tmp_
     record = json.loads(record_path.read_text())
     record.update(sha256=sha256_path(sampled), bytes=2)
     record_path.write_text(json.dumps(record))
-    with pytest.raises(IncompleteDataset, match="shard-00003.npz is not a whole npz shard"):
+    with pytest.raises(IncompleteDataset, match=r"shard-00003\.npz is not a whole npz shard"):
         finalize_dataset(tmp_path, data=sample_data, load_shards=False)
