@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data run samples test test-unit bench bench-api lint clean
+.PHONY: setup data run samples test test-unit bench bench-dataset bench-api lint clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -38,6 +38,10 @@ test-unit: setup
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_dataset.py
+
+bench-dataset: setup
+	$(BIN)/python bench/bench_dataset.py
 
 bench-api: setup
 	$(BIN)/python bench/bench_api.py

@@ -1,11 +1,16 @@
-"""Regenerate docs/example.png, the picture in the README: `python tools/make_readme_example.py`.
+"""Regenerate the README's pictures: `python tools/make_readme_example.py`.
 
-Rows: "2026" plain, with the mild preset, with the strong preset (width 140), then "0123456789" at
-width 280. Each row is a real generated image (seeded), scaled 3x with nearest-neighbour for viewing.
+docs/example.png: "2026" plain, with the mild preset, with the strong preset (width 140), then
+"0123456789" at width 280. Each row is a real generated image (seeded), scaled 3x with nearest-neighbour.
+
+docs/contact_sheet.png: the contact sheet `hng dataset` writes, of a small 3-8 digit `pad` dataset with
+the mild preset (made in a temporary folder).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -13,7 +18,9 @@ import numpy as np
 
 import hng
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "example.png"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+OUT = DOCS / "example.png"
+SHEET = DOCS / "contact_sheet.png"
 SCALE = 3
 
 
@@ -32,6 +39,15 @@ def main() -> None:
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_bytes(hng.encode_png(big))
     print(OUT)
+
+    folder = Path(tempfile.mkdtemp(prefix="hng-readme-"))
+    try:
+        spec = {"count": 2000, "shard_size": 1000, "digits": "3-8", "fit": "pad", "preset": "mild", "seed": 3}
+        hng.make_dataset(spec, folder / "dataset", workers=1)
+        shutil.copyfile(folder / "dataset" / "contact_sheet.png", SHEET)
+    finally:
+        shutil.rmtree(folder)
+    print(SHEET)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ NUMBERS_FILE = "numbers.txt"
 MANIFEST_VERSION = 1
 SAMPLE_IMAGES = 500
 SAMPLE_SHARDS = 4
-SHEET_IMAGES = 64
+SHEET_ROWS = 8
+SHEET_WIDTH = 1600
 
 
 class IncompleteDataset(RuntimeError):
@@ -282,11 +283,14 @@ def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
 
 
 def _contact_sheet(sample: Shard) -> np.ndarray:
+    """Eight rows of sample images at twice their size, as many columns as fit in about 1,600 pixels."""
     from hng.quality.contact_sheet import contact_sheet
 
-    rows = np.unique(np.linspace(0, len(sample) - 1, min(SHEET_IMAGES, len(sample))).astype(int))
+    columns = int(np.clip(SHEET_WIDTH // (2 * int(sample.widths.max()) + 8), 2, 8))
+    count = min(SHEET_ROWS * columns, len(sample))
+    rows = np.unique(np.linspace(0, len(sample) - 1, count).astype(int))
     part = _take(sample, rows)
-    return contact_sheet(part.images, part.widths, part.labels, columns=8, scale=2)
+    return contact_sheet(part.images, part.widths, part.labels, columns=columns, scale=2)
 
 
 __all__ = ["STAGING", "IncompleteDataset", "finalize_dataset"]
