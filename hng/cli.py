@@ -151,7 +151,7 @@ _DATASET_OPTIONS = {
     "numbers_mode": "--numbers-mode",
     "spacing_min": "-smin/--spacing-min",
     "spacing_max": "-smax/--spacing-max",
-    "image_width": "--image-width",
+    "image_width": "-w/--image-width",
     "width_per_digit": "--width-per-digit",
     "fit": "--fit",
     "preset": "--preset",
@@ -195,10 +195,21 @@ def _dataset_spec(args: argparse.Namespace) -> object:
         return DatasetSpec.build(**fields)
     except SpecError as error:
         field, message = error.errors[0]
-        option = _DATASET_OPTIONS.get(field, field)
-        if field in _DATASET_OPTIONS and message.startswith(field + " "):
-            message = message[len(field) + 1 :]
-        raise ValueError(f"{option}: {message}") from None
+        raise ValueError(_with_options(field, message)) from None
+
+
+def _with_options(field: str, message: str) -> str:
+    """A library message about ``field`` with the spec fields it names spelled as their options."""
+    import re
+
+    options = {**_DATASET_OPTIONS, "out": "--out"}
+    if not message.startswith(field):
+        message = f"{field} {message}"
+    message = options.get(field, field) + message[len(field) :]
+    for name, option in options.items():
+        if "_" in name:  # only identifiers: "count" or "split" may also be plain words of a message
+            message = re.sub(rf"\b{name}\b", option, message)
+    return message
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
@@ -232,13 +243,17 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
                     log=log,
                 )
             except ValueError as error:
-                if str(error).startswith("shards "):
-                    raise ValueError(f"--shards: {error}") from None
+                text = str(error)
+                if text.startswith("shards "):
+                    raise ValueError(f"--shards: {text}") from None
+                if text.startswith("out "):
+                    raise ValueError(_with_options("out", text)) from None
                 raise
             if "report" not in result:
                 run = result["run"]
+                made = _plural(run["shards_made"], "shard")
                 print(
-                    f"{args.out}: made {run['shards_made']} shards ({run['images_made']:,} images), "
+                    f"{args.out}: made {made} ({run['images_made']:,} images), "
                     f"{run['shards_skipped']} already there; run `hng dataset finalize --out {args.out}` "
                     "once every shard is made"
                 )
@@ -250,11 +265,15 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     report = manifest["report"]
     speed = f", {report['images_per_second']:,.0f} images/s" if report["images_per_second"] else ""
     print(
-        f"{args.out}: {report['images']:,} images in {report['shards']} shards{speed}; "
+        f"{args.out}: {report['images']:,} images in {_plural(report['shards'], 'shard')}{speed}; "
         f"duplicates {report['duplicates']}; label fidelity {report['fidelity']['read_as_label']:.3f}; "
         "manifest.json, README.md, contact_sheet.png"
     )
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:

@@ -329,7 +329,8 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "| --- | --- |",
         *(f"| `{key}` | {_value(value)} |" for key, value in spec.items()),
         "",
-        "This command, with the same hng version and MNIST file, makes the dataset again byte for byte:",
+        "This command, with the same hng version and MNIST file and `--out` pointed at a new folder, makes "
+        "the dataset again byte for byte (run as printed, it finds this dataset and only checks it):",
         "",
         f"{fence}bash",
         command,

@@ -124,12 +124,12 @@ def make_dataset(
     spec = as_spec(spec)
     workers = default_workers() if workers is None else _check_workers(workers)
     log = log or (lambda line: None)
+    first, stop = parse_shard_range(shards, spec.num_shards)  # before anything is written
     output = open_output(out)
     output.check_writable()
     mnist = data if isinstance(data, MnistData) else load_mnist(data)
     plan = _open_plan(output, spec, mnist, overwrite=overwrite, log=log)
     spec = plan.spec
-    first, stop = parse_shard_range(shards, plan.num_shards)
     finalize = (first, stop) == (0, plan.num_shards) if finalize is None else finalize
 
     pending = []
@@ -147,7 +147,14 @@ def make_dataset(
     stats.seconds = time.perf_counter() - started
     if not finalize:
         return {"run": stats.to_json(), "plan": plan.to_json()}
-    from hng.datasets.finalize import finalize_dataset
+    from hng.datasets.finalize import MANIFEST_FILE, finalize_dataset
+
+    existing = output.read_text(MANIFEST_FILE) if not pending else None
+    if existing is not None:
+        log(f"{output.url} is already complete: every shard verified, manifest kept")
+        manifest = json.loads(existing)
+        manifest["run"] = stats.to_json()
+        return manifest
 
     return finalize_dataset(output, run=stats, data=mnist, load_shards=False, log=log)
 

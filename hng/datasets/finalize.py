@@ -121,7 +121,7 @@ def finalize_dataset(
         "plan_created_at": plan.created_at,
         "mnist": {"sha256": plan.mnist_sha256, "split": spec.split},
         "spec": spec.to_json(),
-        "command": rebuild_command(spec, output.url),
+        "command": rebuild_command(spec, output.url, numbers_file=_numbers_path(output)),
         "images": spec.count,
         "shards": [
             {key: record[key] for key in ("index", "name", "images", "sha256", "bytes", "label_lengths")}
@@ -137,11 +137,17 @@ def finalize_dataset(
     output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     output.clean_staging()
     log(
-        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shards, "
+        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shard"
+        f"{'' if plan.num_shards == 1 else 's'}, "
         f"{duplicates} duplicates, "
         f"label fidelity {fidelity['read_as_label']:.3f} ({fidelity['digits']} digits read)"
     )
     return manifest
+
+
+def _numbers_path(output: Output) -> str:
+    """Where the rebuild command finds numbers.txt: in the dataset folder (downloaded first, for S3)."""
+    return str(output.root / NUMBERS_FILE) if isinstance(output, LocalOutput) else NUMBERS_FILE
 
 
 def _check_shards(output: Output, plan: Plan, *, load_shards: bool) -> list[dict[str, Any]]:

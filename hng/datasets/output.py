@@ -105,7 +105,9 @@ class LocalOutput(Output):
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"out must be a folder, but {self.root} is a file")
         try:
-            (self.root / STAGING).mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(13, "permission denied")
         except OSError as error:
             raise OutputError(f"cannot write to {self.root}: {error.strerror or error}") from None
 

@@ -204,6 +204,8 @@ class DatasetSpec(BaseModel):
             raise ValueError("digits and numbers exclude each other: give one")
         if self.image_width is not None and self.width_per_digit is not None:
             raise ValueError("image_width and width_per_digit exclude each other: give one")
+        if self.compress and self.format != "npz":
+            raise ValueError(f"compress applies to the npz format only, not {self.format}")
         if self.spacing_min > self.spacing_max:
             raise ValueError(
                 f"spacing_min ({self.spacing_min}) must not be greater than spacing_max ({self.spacing_max})"

@@ -132,6 +132,30 @@ def test_natural_width_and_many_images(full_mnist, tmp_path):
         assert not image[:, :4].any() and not image[:, -4:].any()
 
 
+@pytest.mark.full_data
+def test_old_underscore_spellings_still_work(full_mnist, tmp_path):
+    """--image_width, --spacing_min and --spacing_max (the old script's) do what the new spellings do."""
+    spellings = {
+        "short": ["-w", "56", "-smin", "2", "-smax", "3"],
+        "hyphen": ["--image-width", "56", "--spacing-min", "2", "--spacing-max", "3"],
+        "underscore": ["--image_width", "56", "--spacing_min", "2", "--spacing_max", "3"],
+    }
+    images = {}
+    for name, options in spellings.items():
+        proc = run_hng("generate", "-n", "417", "--seed", "8", *options, "--out", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+        (path,) = printed_paths(proc)
+        images[name] = path.read_bytes()
+        assert decode_png(images[name]).shape == (28, 56)
+    assert images["underscore"] == images["hyphen"] == images["short"]
+    # The underscore spelling is applied, not ignored: another width gives another image.
+    proc = run_hng(
+        "generate", "-n", "417", "--seed", "8", "--image_width", "57", "--out", str(tmp_path / "w")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert decode_png(printed_paths(proc)[0].read_bytes()).shape == (28, 57)
+
+
 # --- bad arguments -----------------------------------------------------------------------------------
 
 
@@ -141,12 +165,22 @@ def test_natural_width_and_many_images(full_mnist, tmp_path):
         (["-n", "abc"], ["--number"]),
         (["-n", "-5"], ["-n/--number", "--number"]),
         ([], ["-n/--number"]),
-        (["-w", "0"], ["image_width"]),
-        (["-w", "5000"], ["image_width"]),
-        (["-w", "x"], ["-w/--image_width"]),
-        (["-smin", "10", "-smax", "5"], ["spacing_min", "spacing_max", "-smin", "-smax"]),
-        (["-smin", "-1"], ["spacing_min", "-smin"]),
-        (["-smax", "y"], ["-smax/--spacing_max"]),
+        (["-w", "0"], ["-w/--image-width must be >= 1, got 0"]),
+        (["-w", "5000"], ["-w/--image-width must be <= 4096, got 5000"]),
+        (["-w", "x"], ["argument -w/--image-width/--image_width: invalid int value: 'x'"]),
+        (["--image_width", "0"], ["-w/--image-width must be >= 1, got 0"]),
+        (
+            ["-smin", "10", "-smax", "5"],
+            ["-smin/--spacing-min (10) must not be greater than -smax/--spacing-max (5)"],
+        ),
+        (
+            ["--spacing_min", "11"],
+            ["-smin/--spacing-min (11) must not be greater than -smax/--spacing-max (10)"],
+        ),
+        (["-smin", "-1"], ["-smin/--spacing-min must be >= 0, got -1"]),
+        (["--spacing-max", "1000"], ["-smax/--spacing-max must be <= 256, got 1000"]),
+        (["-smax", "y"], ["argument -smax/--spacing-max/--spacing_max: invalid int value: 'y'"]),
+        (["--spacing_min", "x"], ["argument -smin/--spacing-min/--spacing_min: invalid int value: 'x'"]),
         (["-a", "2"], ["-a/--augment"]),
         (["--preset", "nope"], ["--preset"]),
         (["-a", "0", "--preset", "strong"], ["--augment 0 contradicts --preset strong"]),
@@ -202,15 +236,15 @@ def test_version():
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--help"], ["generate", "data", "--version"]),
+        (["--help"], ["{generate,dataset,data,serve}", "generate", "dataset", "data", "serve", "--version"]),
         (
             ["generate", "--help"],
             [
                 "-n NUMBER, --number NUMBER",
                 "-a {0,1}, --augment {0,1}",
-                "-smin SPACING_MIN, --spacing_min SPACING_MIN",
-                "-smax SPACING_MAX, --spacing_max SPACING_MAX",
-                "-w IMAGE_WIDTH, --image_width IMAGE_WIDTH",
+                "-smin SPACING_MIN, --spacing-min SPACING_MIN, --spacing_min SPACING_MIN",
+                "-smax SPACING_MAX, --spacing-max SPACING_MAX, --spacing_max SPACING_MAX",
+                "-w IMAGE_WIDTH, --image-width IMAGE_WIDTH, --image_width IMAGE_WIDTH",
                 "--seed",
                 "--count",
                 "--out",

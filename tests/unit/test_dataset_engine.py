@@ -65,7 +65,7 @@ def test_duplicates_are_counted(tmp_path, sample_data):
     manifest = make_dataset(spec, tmp_path, workers=1, data=sample_data)
     assert manifest["report"]["duplicates"] > 0
     assert (tmp_path / "numbers.txt").read_text() == "7\n"
-    assert "--numbers-file numbers.txt --numbers-mode cycle" in manifest["command"]
+    assert f"--numbers-file {tmp_path / 'numbers.txt'} --numbers-mode cycle" in manifest["command"]
 
 
 def test_an_interrupted_run_leaves_only_whole_shards_and_resumes(tmp_path, sample_data, monkeypatch):
