@@ -19,6 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_PATH = REPO / "tests" / "data" / "mnist_sample.npz"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory) -> None:
+    """Tests (and the CLIs they start) cache into a folder of their own, never the user's ~/.cache."""
+    os.environ["HNG_CACHE_DIR"] = str(tmp_path_factory.mktemp("hng-cache"))
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

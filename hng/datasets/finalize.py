@@ -33,6 +33,7 @@ NUMBERS_FILE = "numbers.txt"
 MANIFEST_VERSION = 1
 SAMPLE_IMAGES = 500
 SAMPLE_SHARDS = 4
+VERIFY_LEVELS = ("load", "checksum", "size")
 SHEET_ROWS = 8
 SHEET_WIDTH = 1600
 
@@ -51,17 +52,20 @@ def finalize_dataset(
     run: Any = None,
     data: MnistData | None = None,
     sample_images: int = SAMPLE_IMAGES,
-    load_shards: bool = True,
+    verify: str = "load",
     log: Any = None,
 ) -> dict[str, Any]:
     """Check the shards, write manifest.json, the dataset card README.md and contact_sheet.png.
 
-    Every shard must have its record and match it (size and sha256); with ``load_shards`` (the default,
-    and what ``hng dataset finalize`` does) each local shard must also load with its format's reader and
-    hold the planned count. ``run`` is the engine's ``RunStats`` when this process just made the shards
-    (it hashed each one as it wrote it, so it skips loading them again); its timing then goes into the
-    report. Raises ``IncompleteDataset`` naming the shards still to make.
+    Every shard must have its record and match it. ``verify`` says how far: ``"load"`` (the default,
+    what ``hng dataset finalize`` does): the size and sha256, and each local shard must load with its
+    format's reader and hold the planned count; ``"checksum"``: size and sha256; ``"size"``: size only,
+    for the end of a run that has just hashed every shard itself (as it wrote or resumed it). ``run`` is
+    the engine's ``RunStats`` then; its timing goes into the report. Raises ``IncompleteDataset`` naming
+    the shards still to make.
     """
+    if verify not in VERIFY_LEVELS:
+        raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
     output = out if isinstance(out, Output) else open_output(out)
     log = log or (lambda line: None)
     text = output.read_text(PLAN_FILE)
@@ -69,7 +73,7 @@ def finalize_dataset(
         raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, output.url)
     spec = plan.spec
-    records = _check_shards(output, plan, load_shards=load_shards)
+    records = _check_shards(output, plan, verify=verify)
 
     label_lengths: dict[str, int] = {}
     digit_counts = np.zeros(10, dtype=np.int64)
@@ -150,7 +154,7 @@ def _numbers_path(output: Output) -> str:
     return str(output.root / NUMBERS_FILE) if isinstance(output, LocalOutput) else NUMBERS_FILE
 
 
-def _check_shards(output: Output, plan: Plan, *, load_shards: bool) -> list[dict[str, Any]]:
+def _check_shards(output: Output, plan: Plan, *, verify: str) -> list[dict[str, Any]]:
     """Every shard's record, after checking that the shard is there, whole and the one recorded."""
     fmt = get_format(plan.spec.format)
     records, missing = [], []
@@ -168,11 +172,11 @@ def _check_shards(output: Output, plan: Plan, *, load_shards: bool) -> list[dict
             record is None
             or record.get("name") != name
             or record.get("images") != stop - start
-            or not output.shard_matches(name, record)
+            or not output.shard_matches(name, record, checksum=verify != "size")
         ):
             missing.append(k)
             continue
-        if load_shards and isinstance(output, LocalOutput):
+        if verify == "load" and isinstance(output, LocalOutput):
             # Locally, "whole" also means it loads with its reader and holds the planned count.
             try:
                 count = fmt.count(output.root / name)
@@ -221,17 +225,17 @@ def _sample(output: Output, plan: Plan, sample_images: int) -> Shard:
     parts = []
     with tempfile.TemporaryDirectory(prefix="hng-sample-") as folder:
         for k in picked:
-            start, _ = shard_bounds(plan.spec, k)
+            start, stop = shard_bounds(plan.spec, k)
+            rows = np.unique(np.linspace(0, stop - start - 1, min(per_shard, stop - start)).astype(int))
             try:
-                shard = fmt.read(output.fetch(plan.shard_name(k), Path(folder)), k, start)
+                part = fmt.read_rows(output.fetch(plan.shard_name(k), Path(folder)), k, start, rows.tolist())
             except (ValueError, FileNotFoundError) as error:
                 raise IncompleteDataset(
                     f"{error}: make it again (re-run the same hng dataset command, or with --shards "
                     f"{k}:{k + 1}), then finalize again",
                     [k],
                 ) from None
-            take = np.unique(np.linspace(0, len(shard) - 1, min(per_shard, len(shard))).astype(int))
-            parts.append(_take(shard, take))
+            parts.append(part)
     return _concat(parts)
 
 

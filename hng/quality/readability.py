@@ -101,7 +101,9 @@ class NearestNeighbours:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def predict(self, queries: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    # 512 queries at a time: against 10,000 fitted vectors that is 20 MB of similarities (2,048 peaked
+    # at 330 MB with argpartition's indices), for the same speed.
+    def predict(self, queries: np.ndarray, chunk: int = 512) -> np.ndarray:
         """The digit of each normalised vector (rows of ``queries``, as ``normalise_all`` gives them)."""
         out = np.empty(len(queries), dtype=np.int64)
         for start in range(0, len(queries), chunk):

@@ -251,7 +251,7 @@ def test_finalize_loads_each_shard_so_a_consistent_but_broken_one_is_caught(tmp_
     record = json.loads(record_path.read_text())
     record.update(sha256=sha256_path(shard), bytes=shard.stat().st_size)
     record_path.write_text(json.dumps(record))
-    finalize_dataset(tmp_path, data=sample_data, load_shards=False)  # checksums alone agree
+    finalize_dataset(tmp_path, data=sample_data, verify="checksum")  # checksums alone agree
     with pytest.raises(IncompleteDataset, match="shards 2"):
         finalize_dataset(tmp_path, data=sample_data)
     # A sampled shard that does not load is reported the same way, even without load_shards.
@@ -262,4 +262,44 @@ def test_finalize_loads_each_shard_so_a_consistent_but_broken_one_is_caught(tmp_
     record.update(sha256=sha256_path(sampled), bytes=2)
     record_path.write_text(json.dumps(record))
     with pytest.raises(IncompleteDataset, match=r"shard-00003\.npz is not a whole npz shard"):
-        finalize_dataset(tmp_path, data=sample_data, load_shards=False)
+        finalize_dataset(tmp_path, data=sample_data, verify="size")
+
+
+def test_image_digests_see_every_pixel_and_not_the_padding(generator):
+    import dataclasses
+
+    from hng.datasets.engine import image_digests
+    from hng.datasets.shard import make_shard
+
+    shard = make_shard(DatasetSpec.build(count=40, digits="2-6", width_per_digit=20, seed=3), 0, generator)
+    digests = image_digests(shard, varying_widths=True)
+    assert len(set(digests.tolist())) == 40
+    wider = dataclasses.replace(shard, images=np.pad(shard.images, ((0, 0), (0, 0), (0, 9))))
+    assert np.array_equal(image_digests(wider, varying_widths=True), digests)
+    for i, (row, column) in enumerate([(0, 0), (27, 3), (14, 11)]):
+        changed = dataclasses.replace(shard, images=shard.images.copy())
+        changed.images[i, row, column] ^= 1
+        assert (image_digests(changed, varying_widths=True) != digests).tolist() == [
+            k == i for k in range(40)
+        ]
+    twin = dataclasses.replace(shard, images=shard.images.copy())
+    twin.images[7] = twin.images[3]
+    twin.widths[7] = twin.widths[3]
+    again = image_digests(twin, varying_widths=True)
+    assert again[7] == again[3]
+
+
+def test_the_fidelity_classifier_is_cached(sample_data, tmp_path, monkeypatch):
+    from hng.quality import fidelity
+
+    monkeypatch.setenv("HNG_CACHE_DIR", str(tmp_path))
+    first = fidelity.fidelity_classifier(sample_data, "train")
+    (cached,) = tmp_path.glob("fidelity-*-test-*.npz")
+    monkeypatch.setattr(fidelity, "fit_classifier", lambda *a, **k: pytest.fail("fitted again"))
+    second = fidelity.fidelity_classifier(sample_data, "train")
+    assert np.array_equal(first.vectors, second.vectors) and np.array_equal(first.labels, second.labels)
+    cached.write_bytes(b"not an npz")
+    monkeypatch.undo()
+    monkeypatch.setenv("HNG_CACHE_DIR", str(tmp_path))
+    third = fidelity.fidelity_classifier(sample_data, "train")  # a broken cache is fitted again
+    assert np.array_equal(first.vectors, third.vectors)

@@ -301,6 +301,22 @@ def test_read_round_trips_every_array(name, roots, shards):
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
+def test_read_rows_reads_only_those_images(name, roots, shards):
+    fmt = FORMATS[name]
+    shard = shards[1]
+    rows = [0, 3, len(shard) - 1]
+    got = fmt.read_rows(roots[name] / fmt.shard_name(shard.index), shard.index, shard.start, rows)
+    assert got.labels.tolist() == shard.labels[rows].tolist()
+    assert got.seeds.tolist() == shard.seeds[rows].tolist()
+    assert got.widths.tolist() == shard.widths[rows].tolist()
+    for i, row in enumerate(rows):
+        assert np.array_equal(got.image(i), shard.image(row))
+        n = int(shard.lengths[row])
+        assert np.array_equal(got.boxes[i, :n], shard.boxes[row, :n])
+        assert np.array_equal(got.indices[i, :n], shard.indices[row, :n])
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
 def test_writing_twice_gives_the_same_bytes(name, tmp_path, monkeypatch, shards):
     fmt = FORMATS[name]
     first = tmp_path / "a" / fmt.shard_name(0)

@@ -50,6 +50,24 @@ class ShardFormat(abc.ABC):
     def read(self, path: Path, index: int, start: int) -> Shard:
         """Read the shard at ``path`` back into the ``Shard`` it was written from."""
 
+    def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
+        """Only the images ``rows`` (increasing) of the shard at ``path``, as a Shard of len(rows) images
+        (its ``key(i)`` no longer applies): a sample for the report without decoding every image."""
+        shard = self.read(path, index, start)
+        picked = np.asarray(rows, dtype=np.int64)
+        return Shard(
+            index=shard.index,
+            start=shard.start,
+            images=shard.images[picked][:, :, : int(shard.widths[picked].max())],
+            widths=shard.widths[picked],
+            labels=shard.labels[picked],
+            lengths=shard.lengths[picked],
+            boxes=shard.boxes[picked],
+            seeds=shard.seeds[picked],
+            indices=shard.indices[picked],
+            split=shard.split,
+        )
+
     def _bad(self, path: Path, reason: str) -> ValueError:
         return ValueError(f"{Path(path).name} is not a whole {self.name} shard: {reason}")
 
@@ -172,7 +190,11 @@ def png_problem(data: bytes, width: int) -> str | None:
 
 
 def shard_from_records(
-    index: int, start: int, records: Sequence[dict[str, Any]], images: Sequence[np.ndarray]
+    index: int,
+    start: int,
+    records: Sequence[dict[str, Any]],
+    images: Sequence[np.ndarray],
+    rows: Sequence[int] | None = None,
 ) -> Shard:
     """Rebuild a ``Shard``'s arrays from per-image records (``Shard.record``) and decoded images.
 
@@ -192,7 +214,7 @@ def shard_from_records(
     if len(splits) > 1:
         raise ValueError(f"images of several splits in one shard: {sorted(splits)}")
     for i, (record, image, label) in enumerate(zip(records, images, labels, strict=True)):
-        key = f"{start + i:09d}"
+        key = f"{start + (i if rows is None else rows[i]):09d}"
         if record["key"] != key:
             raise ValueError(f"image {i} has key {record['key']!r}, expected {key!r}")
         if image.shape != (HEIGHT, int(widths[i])):

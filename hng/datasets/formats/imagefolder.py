@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ class ImageFolderFormat(ShardFormat):
             return shard_from_records(index, start, records, images)
         except ValueError as exc:
             raise self._bad(path, str(exc)) from exc
+
+    def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
+        """The images ``rows`` only: their metadata lines and PNGs; no other PNG is opened."""
+        path = Path(path)
+        try:
+            lines = (path / METADATA).read_text(encoding="utf-8").splitlines()
+            records, images = [], []
+            for row in rows:
+                record = {k: v for k, v in json.loads(lines[row]).items() if k != "file_name"}
+                records.append(record)
+                images.append(decode_png((path / f"{record['key']}.png").read_bytes()))
+            return shard_from_records(index, start, records, images, rows=list(rows))
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
     def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
         path = Path(path)

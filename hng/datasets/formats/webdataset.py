@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,32 @@ class WebDatasetFormat(ShardFormat):
             return shard_from_records(index, start, records, images)
         except ValueError as exc:
             raise self._bad(path, str(exc)) from exc
+
+    def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
+        """The images ``rows`` only: their members are read, the rest of the tar is skipped."""
+        wanted = {f"{start + row:09d}": row for row in rows}
+        found: dict[str, dict[str, bytes]] = {}
+        try:
+            with open(path, "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
+                for member in tar:
+                    key, _, extension = member.name.partition(".")
+                    if key in wanted and extension in ("png", "json"):
+                        extracted = tar.extractfile(member)
+                        if extracted is None:
+                            raise ShardProblem(f"member {member.name!r} is not a file")
+                        found.setdefault(key, {})[extension] = extracted.read()
+            missing = [key for key in wanted if len(found.get(key, {})) != 2]
+            if missing:
+                raise ShardProblem(f"no png and json for image {missing[0]}")
+            records = [json.loads(found[key]["json"]) for key in wanted]
+            images = [decode_png(found[key]["png"]) for key in wanted]
+            return shard_from_records(index, start, records, images, rows=list(rows))
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except ShardProblem as exc:
+            raise self._bad(path, str(exc)) from exc
+        except (tarfile.TarError, OSError, EOFError, ValueError, KeyError) as exc:
+            raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
     def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
         path = Path(path)
