@@ -300,8 +300,9 @@ def image_digests(shard: Shard, *, varying_widths: bool) -> np.ndarray:
     """A 64-bit digest of each image's pixels and width, to count exact duplicates across a dataset.
 
     Vectorised over the shard (a hash per image in a Python loop costs as much as making the image):
-    each 64-bit word of an image goes through a bijective mixer that keeps 0 at 0, is weighted by an
-    odd constant of its position, and the words are summed (mod 2**64), with the width mixed in. Zero
+    each 64-bit word of an image goes through a bijective mixer that keeps 0 at 0 (an odd multiplier,
+    then an xorshift), is weighted by an odd constant of its position, and the words are summed (mod
+    2**64); the sum and the width go through MurmurHash3's finaliser. Zero
     words add nothing, so the padding past an image's width (whatever the shard's widest image) leaves
     its digest alone. ``varying_widths`` must be the same for every shard of a dataset (its spec has
     ``width_per_digit``), so that equal images get equal digests in any shard.
@@ -316,7 +317,8 @@ def image_digests(shard: Shard, *, varying_widths: bool) -> np.ndarray:
         pixels = np.pad(pixels, ((0, 0), (0, -pixels.shape[1] % 8)))
     words = np.ascontiguousarray(pixels).view("<u8")
     with np.errstate(over="ignore"):
-        mixed = _fmix64(words)
+        mixed = words * _DIGEST_MULTIPLIER
+        mixed ^= mixed >> np.uint64(32)
         mixed *= _splitmix64_array(np.arange(words.shape[1], dtype=np.uint64)) | np.uint64(1)
         digest = mixed.sum(axis=1, dtype=np.uint64)
         digest += _fmix64(shard.widths.astype(np.uint64) + _DIGEST_MULTIPLIER)
