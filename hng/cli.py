@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from hng import __version__
+from hng.files import write_atomically
 
 USAGE_ERROR = 2
 
@@ -21,17 +20,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _augment_choice(args: argparse.Namespace) -> str | None:
@@ -78,10 +66,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
         task_id = new_task_id()
         path = args.out / f"{task_id}_{label}.png"
-        _write_atomically(path, result.to_png())
+        write_atomically(path, result.to_png())
         if args.metadata:
             meta = {"taskId": task_id, **result.metadata()}
-            _write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+            write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
         progress.update()
         progress.write(str(path), file=sys.stdout)
     progress.close()

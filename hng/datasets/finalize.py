@@ -239,22 +239,6 @@ def _sample(output: Output, plan: Plan, sample_images: int) -> Shard:
     return _concat(parts)
 
 
-def _take(shard: Shard, rows: np.ndarray) -> Shard:
-    widths = shard.widths[rows]
-    return Shard(
-        index=shard.index,
-        start=shard.start,
-        images=shard.images[rows][:, :, : int(widths.max())],
-        widths=widths,
-        labels=shard.labels[rows],
-        lengths=shard.lengths[rows],
-        boxes=shard.boxes[rows],
-        seeds=shard.seeds[rows],
-        indices=shard.indices[rows],
-        split=shard.split,
-    )
-
-
 def _concat(parts: list[Shard]) -> Shard:
     """One Shard of several shards' images, padded to the widest image and the longest label."""
     width = max(int(p.images.shape[2]) for p in parts)
@@ -299,7 +283,7 @@ def _contact_sheet(sample: Shard) -> np.ndarray:
     columns = int(np.clip(SHEET_WIDTH // (2 * int(sample.widths.max()) + 8), 2, 8))
     count = min(SHEET_ROWS * columns, len(sample))
     rows = np.unique(np.linspace(0, len(sample) - 1, count).astype(int))
-    part = _take(sample, rows)
+    part = sample.take(rows)
     return contact_sheet(part.images, part.widths, part.labels, columns=columns, scale=2)
 
 

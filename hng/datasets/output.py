@@ -20,19 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hng.files import write_atomically
+
 RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
 # Files hng writes at the top of a dataset; `--overwrite` removes only these (and shards, and .hng/).
 DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
 
 
 class OutputError(RuntimeError):
@@ -121,15 +114,7 @@ class LocalOutput(Output):
     def write_bytes(self, name: str, data: bytes) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a dataset is meant to be shared
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data)
 
     def names(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():

@@ -46,6 +46,24 @@ class Shard:
     def image(self, i: int) -> np.ndarray:
         return self.images[i, :, : int(self.widths[i])]
 
+    def take(self, rows: Any) -> Shard:
+        """The images ``rows`` as a Shard of their own, trimmed to its widest image (its ``key(i)`` no
+        longer applies: a sample, not a shard of the plan)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        widths = self.widths[rows]
+        return Shard(
+            index=self.index,
+            start=self.start,
+            images=self.images[rows][:, :, : int(widths.max())],
+            widths=widths,
+            labels=self.labels[rows],
+            lengths=self.lengths[rows],
+            boxes=self.boxes[rows],
+            seeds=self.seeds[rows],
+            indices=self.indices[rows],
+            split=self.split,
+        )
+
     def record(self, i: int) -> dict[str, Any]:
         """Everything about image i but its pixels, JSON-ready (webdataset's .json, imagefolder's rows)."""
         n = int(self.lengths[i])

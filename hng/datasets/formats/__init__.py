@@ -53,20 +53,7 @@ class ShardFormat(abc.ABC):
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
         """Only the images ``rows`` (increasing) of the shard at ``path``, as a Shard of len(rows) images
         (its ``key(i)`` no longer applies): a sample for the report without decoding every image."""
-        shard = self.read(path, index, start)
-        picked = np.asarray(rows, dtype=np.int64)
-        return Shard(
-            index=shard.index,
-            start=shard.start,
-            images=shard.images[picked][:, :, : int(shard.widths[picked].max())],
-            widths=shard.widths[picked],
-            labels=shard.labels[picked],
-            lengths=shard.lengths[picked],
-            boxes=shard.boxes[picked],
-            seeds=shard.seeds[picked],
-            indices=shard.indices[picked],
-            split=shard.split,
-        )
+        return self.read(path, index, start).take(rows)
 
     def _bad(self, path: Path, reason: str) -> ValueError:
         return ValueError(f"{Path(path).name} is not a whole {self.name} shard: {reason}")
