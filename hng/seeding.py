@@ -83,7 +83,8 @@ def _mul_hi64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a1 * b1 + (middle1 >> _U64(32)) + (middle2 >> _U64(32))
 
 
-def _splitmix64_array(x: np.ndarray) -> np.ndarray:
+def splitmix64_array(x: np.ndarray) -> np.ndarray:
+    """splitmix64 of each element of a uint64 array (wrapping arithmetic, as the scalar version)."""
     x = x + _U64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> _U64(27))) * _U64(0x94D049BB133111EB)
@@ -99,8 +100,8 @@ def seeded_uniforms(seeds: np.ndarray, count: int) -> np.ndarray:
     """
     seeds = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
     with np.errstate(over="ignore"):
-        hi = _splitmix64_array(seeds)
-        lo = _splitmix64_array(seeds ^ _U64(0x6A09E667F3BCC909))
+        hi = splitmix64_array(seeds)
+        lo = splitmix64_array(seeds ^ _U64(0x6A09E667F3BCC909))
         mult_hi, mult_lo = _U64(_PCG64_MULT >> 64), _U64(_PCG64_MULT & _MASK64)
         inc_hi, inc_lo = _U64(_PCG64_INC >> 64), _U64(_PCG64_INC & _MASK64)
         out = np.empty((seeds.size, count), dtype=np.float64)

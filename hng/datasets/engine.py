@@ -38,7 +38,7 @@ from hng.datasets.spec import DatasetSpec
 from hng.generation import Generator
 from hng.mnist.dataset import MnistData, load_mnist
 from hng.mnist.npzfile import sha256_file
-from hng.seeding import _splitmix64_array
+from hng.seeding import splitmix64_array
 
 Log = Callable[[str], None]
 
@@ -319,7 +319,7 @@ def image_digests(shard: Shard, *, varying_widths: bool) -> np.ndarray:
     with np.errstate(over="ignore"):
         mixed = words * _DIGEST_MULTIPLIER
         mixed ^= mixed >> np.uint64(32)
-        mixed *= _splitmix64_array(np.arange(words.shape[1], dtype=np.uint64)) | np.uint64(1)
+        mixed *= splitmix64_array(np.arange(words.shape[1], dtype=np.uint64)) | np.uint64(1)
         digest = mixed.sum(axis=1, dtype=np.uint64)
         digest += _fmix64(shard.widths.astype(np.uint64) + _DIGEST_MULTIPLIER)
         return _fmix64(digest).astype("<u8")

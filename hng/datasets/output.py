@@ -61,6 +61,10 @@ class Output:
         """Every object or file under ``prefix`` (relative names, '/'-separated), sorted."""
         raise NotImplementedError
 
+    def top_level(self) -> list[str]:
+        """The names directly in the folder or prefix (files and sub-folders), sorted."""
+        raise NotImplementedError
+
     def delete(self, name: str) -> None:
         raise NotImplementedError
 
@@ -234,7 +238,15 @@ class S3Output(Output):
         return sorted(found)
 
     def top_level(self) -> list[str]:
-        return sorted({name.split("/", 1)[0] for name in self.names()})
+        # One level only (Delimiter): an imagefolder dataset holds a million keys below its shards.
+        found = set()
+        base = self._key("")
+        with self._errors("cannot list"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+                found.update(item["Key"][len(base) :] for item in page.get("Contents", []))
+                found.update(p["Prefix"][len(base) :].rstrip("/") for p in page.get("CommonPrefixes", []))
+        return sorted(found)
 
     def delete(self, name: str) -> None:
         keys = [self._key(n) for n in self.names(name) if n == name or n.startswith(name.rstrip("/") + "/")]
