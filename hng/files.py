@@ -1,10 +1,14 @@
-"""Writing files whole: a reader sees the old file or the new one, never half of one."""
+"""File helpers: writing a file whole (a reader sees the old file or the new one, never half of one),
+and its sha256."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+_CHUNK = 1 << 20
 
 
 def _current_umask() -> int:
@@ -30,3 +34,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()

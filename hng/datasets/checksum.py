@@ -15,15 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-_CHUNK = 1 << 20
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+from hng.files import sha256_file
 
 
 def _files_under(folder: Path) -> list[str]:
@@ -42,12 +34,12 @@ def sha256_path(path: str | os.PathLike[str]) -> str:
     """The hex sha256 of a shard: of a file's bytes, or of a folder's sha256sum listing (module docstring)."""
     path = Path(path)
     if not path.is_dir():
-        return _sha256_file(path)
+        return sha256_file(path)
     listing = hashlib.sha256()
     # LC_ALL=C sort orders by bytes; UTF-8 bytes sort as code points, but compare the bytes to be exact.
     for relpath in sorted(_files_under(path), key=lambda p: p.encode("utf-8", "surrogateescape")):
         if "\n" in relpath or "\\" in relpath:
             raise ValueError(f"{path / relpath}: sha256sum escapes names with a newline or backslash")
-        line = f"{_sha256_file(path / relpath)}  {relpath}\n"
+        line = f"{sha256_file(path / relpath)}  {relpath}\n"
         listing.update(line.encode("utf-8", "surrogateescape"))
     return listing.hexdigest()

@@ -35,9 +35,9 @@ from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_ou
 from hng.datasets.plan import PLAN_FILE, Plan, differences
 from hng.datasets.shard import Shard, make_shard
 from hng.datasets.spec import DatasetSpec
+from hng.files import sha256_file
 from hng.generation import Generator
 from hng.mnist.dataset import MnistData, load_mnist
-from hng.mnist.npzfile import sha256_file
 from hng.seeding import splitmix64_array
 
 Log = Callable[[str], None]

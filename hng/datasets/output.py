@@ -11,7 +11,6 @@ that a resume or ``finalize`` would take for a whole one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hng.files import write_atomically
+from hng.files import sha256_file, write_atomically
 
 RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
@@ -268,7 +267,7 @@ class S3Output(Output):
             pairs = [(staged, name)]
         with self._errors("cannot upload to"):
             for path, key in pairs:
-                extra = {"Metadata": {"sha256": sha256 if path == staged else _sha256_file(path)}}
+                extra = {"Metadata": {"sha256": sha256 if path == staged else sha256_file(path)}}
                 self.client.upload_file(
                     str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=transfer
                 )
@@ -326,11 +325,3 @@ def _s3_errors(what: str) -> Iterator[None]:
         raise OutputError(f"{what}: S3 answered {code} {message}".rstrip()) from error
     except BotoCoreError as error:
         raise OutputError(f"{what}: {error}") from error
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -69,6 +69,25 @@ class ShardFormat(abc.ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+class RecordFormat(ShardFormat):
+    """A format storing each image as a PNG beside its JSON record (webdataset, imagefolder): counting
+    and reading both scan the shard, checking it member by member; only reading decodes the PNGs."""
+
+    @abc.abstractmethod
+    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+        """The shard's records and (if ``decode``) images; ValueError naming it if it is not whole."""
+
+    def count(self, path: Path) -> int:
+        return len(self._scan(path, decode=False)[0])
+
+    def read(self, path: Path, index: int, start: int) -> Shard:
+        records, images = self._scan(path, decode=True)
+        try:
+            return shard_from_records(index, start, records, images)
+        except ValueError as exc:
+            raise self._bad(path, str(exc)) from exc
+
+
 # The arrays of a shard, in the order the npz format stores them.
 ARRAY_NAMES = ("images", "widths", "labels", "lengths", "boxes", "seeds", "indices")
 _DTYPES = {

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from hng.datasets.formats import ShardFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
 from hng.encode import decode_png, encode_png
 
@@ -43,7 +43,7 @@ def metadata_line(shard: Shard, i: int) -> str:
     return json.dumps(row, separators=(",", ":")) + "\n"
 
 
-class ImageFolderFormat(ShardFormat):
+class ImageFolderFormat(RecordFormat):
     """One folder per shard: a PNG per image and metadata.jsonl (see the module docstring)."""
 
     name = "imagefolder"
@@ -60,17 +60,6 @@ class ImageFolderFormat(ShardFormat):
                     fh.write(encode_png(np.ascontiguousarray(shard.image(i))))
                 metadata.write(metadata_line(shard, i))
 
-    def count(self, path: Path) -> int:
-        """Check metadata.jsonl line by line, each PNG it names (whole, of its width), and no other file."""
-        return len(self._scan(path, decode=False)[0])
-
-    def read(self, path: Path, index: int, start: int) -> Shard:
-        records, images = self._scan(path, decode=True)
-        try:
-            return shard_from_records(index, start, records, images)
-        except ValueError as exc:
-            raise self._bad(path, str(exc)) from exc
-
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
         """The images ``rows`` only: their metadata lines and PNGs; no other PNG is opened."""
         path = Path(path)
@@ -86,6 +75,7 @@ class ImageFolderFormat(ShardFormat):
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
     def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+        """Check metadata.jsonl line by line, each PNG it names (whole, of its width), and no other file."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"shard folder not found: {path}")

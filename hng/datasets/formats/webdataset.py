@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hng.datasets.formats import ShardFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
 from hng.encode import decode_png, encode_png
 
@@ -74,7 +74,7 @@ def record_json(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-class WebDatasetFormat(ShardFormat):
+class WebDatasetFormat(RecordFormat):
     """One tar per shard, ``{key}.png``/``.json``/``.txt`` per image (see the module docstring)."""
 
     name = "webdataset"
@@ -98,17 +98,6 @@ class WebDatasetFormat(ShardFormat):
                 fh.write(sample)
                 offset += len(sample)
             fh.write(tar_end(offset))
-
-    def count(self, path: Path) -> int:
-        """Read the whole tar: every member in place, each PNG whole, the end-of-archive marker present."""
-        return len(self._scan(path, decode=False)[0])
-
-    def read(self, path: Path, index: int, start: int) -> Shard:
-        records, images = self._scan(path, decode=True)
-        try:
-            return shard_from_records(index, start, records, images)
-        except ValueError as exc:
-            raise self._bad(path, str(exc)) from exc
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
         """The images ``rows`` only: their members are read, the rest of the tar is skipped."""
@@ -137,6 +126,7 @@ class WebDatasetFormat(ShardFormat):
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
     def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+        """Read the whole tar: every member in place, each PNG whole, the end-of-archive marker present."""
         path = Path(path)
         try:
             return _scan_tar(path, decode)
