@@ -259,16 +259,9 @@ def _parse_widths(image_width: Any, count: int) -> np.ndarray:
     if image_width is None:
         raise ValueError("image_width is required for a batch (one width, or one per number)")
     if isinstance(image_width, Sequence | np.ndarray) and not isinstance(image_width, str | bytes):
-        if len(image_width) != count:
-            raise ValueError(f"image_width must hold one width per number ({count}), got {len(image_width)}")
-        values = np.asarray(image_width)
-        if values.dtype.kind not in "iu":
-            for i, w in enumerate(image_width):
-                parse_image_width(w, f"image_width[{i}]")
-        if values.min() < 1 or values.max() > MAX_IMAGE_WIDTH:
-            bad = int(np.flatnonzero((values < 1) | (values > MAX_IMAGE_WIDTH))[0])
-            parse_image_width(int(values[bad]), f"image_width[{bad}]")
-        return values.astype(np.int64)
+        return _one_per_number(
+            image_width, count, "image_width", "width", parse_image_width, 1, MAX_IMAGE_WIDTH
+        )
     return np.full(count, parse_image_width(image_width), dtype=np.int64)
 
 
@@ -279,16 +272,24 @@ def _parse_seeds(seeds: Any, count: int, seed: int | None) -> np.ndarray | None:
         raise ValueError("give seed (one stream for the batch) or seeds (one per image), not both")
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
         raise TypeError(f"seeds must be a list of integers, got {type(seeds).__name__}")
-    if len(seeds) != count:
-        raise ValueError(f"seeds must hold one seed per number ({count}), got {len(seeds)}")
-    values = np.asarray(seeds)
-    if values.dtype.kind not in "iu":
-        for i, s in enumerate(seeds):
-            parse_seed(s, f"seeds[{i}]")
-    if values.size and (values.min() < 0 or values.max() > MAX_SEED):
-        bad = int(np.flatnonzero((values < 0) | (values > MAX_SEED))[0])
-        parse_seed(int(values[bad]), f"seeds[{bad}]")
-    return values.astype(np.int64)
+    return _one_per_number(seeds, count, "seeds", "seed", parse_seed, 0, MAX_SEED)
+
+
+def _one_per_number(
+    values: Any, count: int, name: str, noun: str, parse_one: Any, minimum: int, maximum: int
+) -> np.ndarray:
+    """A per-number list of integers as an int64 array, checked whole in numpy; an entry that breaks
+    the rule goes through ``parse_one`` for its message, named ``name[i]``."""
+    if len(values) != count:
+        raise ValueError(f"{name} must hold one {noun} per number ({count}), got {len(values)}")
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        for i, value in enumerate(values):
+            parse_one(value, f"{name}[{i}]")
+    if array.size and (array.min() < minimum or array.max() > maximum):
+        bad = int(np.flatnonzero((array < minimum) | (array > maximum))[0])
+        parse_one(int(array[bad]), f"{name}[{bad}]")
+    return array.astype(np.int64)
 
 
 def _crop_augmented(augmented: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[int, int]]]:

@@ -102,18 +102,19 @@ def parse_seed(seed: Any, name: str = "seed") -> int | None:
     return check_int(name, seed, minimum=0, maximum=MAX_SEED)
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``; TypeError for a non-string, ValueError for another string."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(choices)}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def parse_split(split: Any, name: str = "split") -> str:
-    if not isinstance(split, str):
-        raise TypeError(f"{name} must be one of {', '.join(SPLITS)}, got {type(split).__name__}")
-    if split not in SPLITS:
-        raise ValueError(f"{name} must be one of {', '.join(SPLITS)}, got {split!r}")
-    return split
+    return check_choice(name, split, SPLITS)
 
 
 def parse_fit(fit: Any, name: str = "fit") -> str:
     """How a strip meets the asked width: ``stretch`` resizes it; ``pad`` pads it (squeezing if wider)."""
-    if not isinstance(fit, str):
-        raise TypeError(f"{name} must be one of {', '.join(FITS)}, got {type(fit).__name__}")
-    if fit not in FITS:
-        raise ValueError(f"{name} must be one of {', '.join(FITS)}, got {fit!r}")
-    return fit
+    return check_choice(name, fit, FITS)
