@@ -9,13 +9,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from hng.params import MAX_IMAGE_WIDTH, MAX_SPACING, parse_number
+from hng.params import (
+    DEFAULT_PRESET,
+    DEFAULT_SPACING_RANGE,
+    MAX_IMAGE_WIDTH,
+    MAX_SPACING,
+    PRESET_NAMES,
+    SPLITS,
+    parse_flag,
+    parse_number,
+)
 from hng.seeding import MAX_SEED
 
-TRUE_STRINGS = ("true", "1", "yes")
-FALSE_STRINGS = ("false", "0", "no")
+# The string forms of a flag, for the OpenAPI document: "true"/"false"/"1"/"0" in any case (JSON Schema
+# patterns have no case-insensitive flag, hence the character classes).
+FLAG_STRING_PATTERN = "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"
+FlagString = Annotated[str, StringConstraints(pattern=FLAG_STRING_PATTERN)]
+PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
+SplitName = Literal[SPLITS]  # type: ignore[valid-type]
 
 
 class GenerateRequest(BaseModel):
@@ -31,13 +53,18 @@ class GenerateRequest(BaseModel):
         ),
     ]
     augment: Annotated[
-        StrictBool | StrictInt | str | None,
-        Field(description="Augment each digit: true/false, 1/0 or the strings 'true'/'false'/'1'/'0'"),
+        StrictBool | Literal[0, 1] | FlagString | None,
+        Field(
+            description="Augment each digit (preset 'mild' unless `preset` says otherwise): true/false, "
+            "1/0 or the strings 'true'/'false'/'1'/'0' in any case"
+        ),
     ] = None
-    spacing_min: Annotated[StrictInt, Field(ge=0, le=MAX_SPACING, description="Smallest gap, pixels")] = 5
+    spacing_min: Annotated[StrictInt, Field(ge=0, le=MAX_SPACING, description="Smallest gap, pixels")] = (
+        DEFAULT_SPACING_RANGE[0]
+    )
     spacing_max: Annotated[
         StrictInt, Field(ge=0, le=MAX_SPACING, validate_default=True, description="Largest gap, pixels")
-    ] = 10
+    ] = DEFAULT_SPACING_RANGE[1]
     image_width: Annotated[
         StrictInt | None,
         Field(ge=1, le=MAX_IMAGE_WIDTH, description="Output width in pixels; omitted: the natural width"),
@@ -46,10 +73,10 @@ class GenerateRequest(BaseModel):
         StrictInt | None, Field(ge=0, le=MAX_SEED, description="Same seed and fields, same image")
     ] = None
     preset: Annotated[
-        Literal["none", "mild", "strong"] | None,
+        PresetName | None,
         Field(description="Augmentation preset; implies augment unless augment is false"),
     ] = None
-    split: Annotated[Literal["train", "test"], Field(description="MNIST split to draw from")] = "train"
+    split: Annotated[SplitName, Field(description="MNIST split to draw from")] = "train"
     include_image: Annotated[
         StrictBool,
         Field(alias="includeImage", description="false omits generatedImage (the pixels as nested lists)"),
@@ -67,11 +94,9 @@ class GenerateRequest(BaseModel):
     @field_validator("augment", mode="before")
     @classmethod
     def _augment_is_a_flag(cls, value: Any) -> Any:
-        if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
-            return value
-        if isinstance(value, str) and value.strip().lower() in TRUE_STRINGS + FALSE_STRINGS:
-            return value
-        raise ValueError("must be true or false (also 1/0 or the strings 'true'/'false')")
+        if value is not None:
+            parse_flag(value, "augment")
+        return value
 
     @field_validator("spacing_max")
     @classmethod
@@ -98,7 +123,7 @@ class GenerateRequest(BaseModel):
         """The preset to apply, or None for plain digits."""
         if self.preset is not None:
             return None if self.preset == "none" else self.preset
-        return "mild" if self.augment_requested else None
+        return DEFAULT_PRESET if self.augment_requested else None
 
     @property
     def label(self) -> str:
@@ -106,11 +131,7 @@ class GenerateRequest(BaseModel):
 
 
 def _flag(value: bool | int | str | None) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in TRUE_STRINGS
-    return bool(value)
+    return None if value is None else parse_flag(value, "augment")
 
 
 class DigitBoxModel(BaseModel):

@@ -9,26 +9,11 @@ returns float32 (28, image_width) in [0, 1] and augments by default, as before. 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from hng.generation import default_generator
-from hng.params import parse_number
-
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
-
-
-def parse_flag(value: Any, name: str = "augment_flag") -> bool:
-    """A boolean from True/False, 1/0 or the strings "true"/"false"/"1"/"0"/"yes"/"no"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{name} must be true or false (also 1/0), got {value!r}")
+from hng.params import DEFAULT_PRESET, parse_flag, parse_number
 
 
 def generate_numbers_sequence(
@@ -48,7 +33,7 @@ def generate_numbers_sequence(
     label = parse_number(digits, "digits")
     if image_width is None:
         raise ValueError("image_width is required")
-    augment = "mild" if parse_flag(augment_flag) else None
+    augment = DEFAULT_PRESET if parse_flag(augment_flag, "augment_flag") else None
     result = default_generator().generate(
         label, spacing_range=spacing_range, image_width=image_width, augment=augment, seed=seed
     )

@@ -20,6 +20,16 @@ MAX_SPACING = 256
 DEFAULT_SPACING_RANGE = (5, 10)
 SPLITS = ("train", "test")
 FITS = ("stretch", "pad")
+# The augmentation presets (hng.augment builds them; tests check the two lists agree), and the one that
+# `augment: true` means.
+PRESET_NAMES = ("none", "mild", "strong")
+DEFAULT_PRESET = "mild"
+# Only these are trimmed around a number's digits: str.strip() would also remove Unicode spaces
+# (U+3000, U+00A0, U+2028, U+0085...), which are not part of any documented form.
+NUMBER_WHITESPACE = " \t\r\n"
+# The flags' accepted forms (the old service's): booleans, the integers 1/0, and these strings in any case.
+TRUE_STRINGS = ("true", "1")
+FALSE_STRINGS = ("false", "0")
 
 
 def _is_int(value: Any) -> bool:
@@ -47,14 +57,17 @@ def parse_number(number: Any, name: str = "number") -> str:
     if isinstance(number, np.ndarray):
         number = number.tolist()
     if isinstance(number, str):
-        digits = number.strip()
+        digits = number.strip(NUMBER_WHITESPACE)
         if not digits:
             raise ValueError(f"{name} must not be empty")
         if not (digits.isascii() and digits.isdigit()):
-            raise ValueError(f"{name} must contain only the digits 0-9, got {number!r}")
+            shown = number if len(number) <= 80 else number[:80] + "..."
+            raise ValueError(f"{name} must contain only the digits 0-9, got {shown!r}")
     elif _is_int(number):
         if number < 0:
             raise ValueError(f"{name} must not be negative, got {number}")
+        if number >= 10**MAX_DIGITS:  # before str(): a huge int would exceed Python's int-string limit
+            raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {_digit_count(number)}")
         digits = str(int(number))
     elif isinstance(number, Sequence) and not isinstance(number, bytes | bytearray):
         if len(number) == 0:
@@ -69,6 +82,25 @@ def parse_number(number: Any, name: str = "number") -> str:
     if len(digits) > MAX_DIGITS:
         raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {len(digits)}")
     return digits
+
+
+def _digit_count(number: int) -> str:
+    # str() of an int past Python's int-string limit (4,300 digits) raises; 13,000 bits stay under it.
+    return str(len(str(number))) if number.bit_length() < 13_000 else "more than 3,900"
+
+
+def parse_flag(value: Any, name: str) -> bool:
+    """A flag in one of its documented forms: true/false, 1/0, or "true"/"false"/"1"/"0" in any case."""
+    if isinstance(value, bool):
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in TRUE_STRINGS + FALSE_STRINGS:
+        return value.lower() in TRUE_STRINGS
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+    raise ValueError(
+        f"{name} must be true or false (also 1/0 or the strings 'true'/'false'/'1'/'0'), got {shown!r}"
+    )
 
 
 def parse_spacing_range(spacing_range: Any, name: str = "spacing_range") -> tuple[int, int]:

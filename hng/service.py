@@ -30,6 +30,16 @@ from hng.mnist.dataset import MnistData, load_mnist
 from hng.store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
 
 
+# generatedImage's values: k/255 rounded to 4 decimals, as float64 so that each serializes as its
+# shortest decimal ("0.0863", not float32's "0.08630000054836273"): 4 places keep all 256 levels apart.
+PIXEL_VALUES = np.round(np.arange(256) / 255, 4)
+
+
+def pixel_rows(image: np.ndarray) -> list[list[float]]:
+    """A uint8 image as rows of floats in [0, 1], each k/255 rounded to 4 decimals."""
+    return PIXEL_VALUES[image].tolist()
+
+
 class ServiceUnavailable(RuntimeError):
     """The service cannot generate right now (no MNIST data, no bucket configured)."""
 
@@ -110,9 +120,7 @@ class GenerationService:
             "generationMs": round((time.perf_counter() - started) * 1000, 3),
         }
         stored = store.save(task_id, result.label, png, metadata)
-        pixels = None
-        if request.include_image:
-            pixels = np.round(result.as_float(), 4).tolist()
+        pixels = pixel_rows(result.image) if request.include_image else None
         response = GenerateResponse.model_construct(
             taskId=task_id,
             number=request.number,

@@ -12,16 +12,14 @@ import os
 import re
 import time
 import warnings
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,21 +30,51 @@ from hng import __version__
 from hng.api_models import ErrorResponse, GenerateRequest, GenerateResponse, HealthResponse, TaskResponse
 from hng.service import GenerationService, ServiceUnavailable
 from hng.store import StorageError, TaskNotFound
+from hng.web import (
+    BodyError,
+    EventKind,
+    InvalidEvent,
+    check_context,
+    classify_event,
+    is_json_media_type,
+    negotiate,
+    parse_json_object,
+    parse_media_type,
+    request_body,
+)
 
-MAX_BODY_BYTES = 16 * 1024
-ROUTE_METHODS = {  # for 405 answers: Powertools reports a known path with another method as 404
-    re.compile(r"^/health/?$"): ("GET",),
-    re.compile(r"^/generate/?$"): ("POST",),
-    re.compile(r"^/generate/[^/]+/?$"): ("GET",),
-    re.compile(r"^/openapi\.json$"): ("GET",),
+MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
+JSON = content_types.APPLICATION_JSON
+PNG = "image/png"
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """A path's methods (for 405 answers: Powertools reports a known path with another method as 404),
+    and, for the methods that take a JSON body, what the body must hold at least."""
+
+    methods: tuple[str, ...]
+    body: dict[str, str] = field(default_factory=dict)
+
+
+ROUTES = {
+    re.compile(r"^/health/?$"): RouteRule(("GET",)),
+    re.compile(r"^/generate/?$"): RouteRule(("POST",), body={"POST": "with at least `number`"}),
+    re.compile(r"^/generate/[^/]+/?$"): RouteRule(("GET",)),
+    re.compile(r"^/openapi\.json$"): RouteRule(("GET",)),
 }
-_ERROR_JSON = {"application/json": {"model": ErrorResponse}}
+_ERROR_JSON = {JSON: {"model": ErrorResponse}}
 ERROR_RESPONSES = {
     status: {"description": description, "content": _ERROR_JSON}
     for status, description in (
-        (400, "Malformed JSON, or fields that break a rule (each named in `errors`)"),
-        (413, "Body over 16 KiB"),
-        (415, "Content-Type is not application/json"),
+        (
+            400,
+            "Malformed JSON, a body that is not an object, or fields that break a rule "
+            "(each named in `errors`)",
+        ),
+        (406, "Accept allows neither application/json nor image/png"),
+        (413, f"Body over {MAX_BODY_BYTES} bytes"),
+        (415, "Content-Type is not application/json (or a +json type) with UTF-8"),
         (503, "S3 or the MNIST data unavailable"),
     )
 }
@@ -62,10 +90,16 @@ app = APIGatewayRestResolver(enable_validation=True)
 service = GenerationService.from_env(log=logger)
 
 
+def _error_body(
+    status: int, message: str, errors: list[dict[str, str]] | None, request_id: str | None
+) -> str:
+    body = ErrorResponse(statusCode=status, message=message, errors=errors, requestId=request_id)
+    return body.model_dump_json(exclude_none=True)
+
+
 def _error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
     request_id = app.lambda_context.aws_request_id if getattr(app, "lambda_context", None) else None
-    body = ErrorResponse(statusCode=status, message=message, errors=errors, requestId=request_id)
-    return Response(status, content_types.APPLICATION_JSON, body.model_dump_json(exclude_none=True))
+    return Response(status, JSON, _error_body(status, message, errors, request_id))
 
 
 @app.get("/health", summary="Service status and whether the MNIST data is loaded")
@@ -80,13 +114,16 @@ def health() -> HealthResponse:
     responses={
         200: {
             "description": "The generated image's URL and facts (or the PNG itself)",
-            "content": {"application/json": {"model": GenerateResponse}, "image/png": {}},
+            "content": {JSON: {"model": GenerateResponse}, PNG: {}},
         },
         **ERROR_RESPONSES,
     },
 )
 # No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
 def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
+    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, PNG))
+    if answer_as is None:
+        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {PNG}")
     started = time.perf_counter()
     task = service.generate(request)
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -94,12 +131,10 @@ def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
     logger.append_keys(task_id=task.response.taskId)
     logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
-    if wants_png(app.current_event.headers.get("accept", "")):
+    if answer_as == PNG:
         headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
-        return Response(HTTPStatus.OK, "image/png", task.png, headers=headers)
-    return Response(
-        HTTPStatus.OK, content_types.APPLICATION_JSON, task.response.model_dump_json(exclude_none=True)
-    )
+        return Response(HTTPStatus.OK, PNG, task.png, headers=headers)
+    return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
 
 
 @app.get(
@@ -115,7 +150,7 @@ def get_task(
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi():  # no return annotation: no response validation
-    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, openapi_document())
+    return Response(HTTPStatus.OK, JSON, openapi_document())
 
 
 @functools.cache
@@ -131,56 +166,20 @@ def openapi_document() -> str:
     return json.dumps(document)
 
 
-def wants_png(accept: str) -> bool:
-    return any(part.split(";")[0].strip() == "image/png" for part in accept.split(","))
-
-
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Pydantic error dicts as {field, message, type}, with the field named as the client sent it."""
     out = []
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        if error.get("type") == "json_invalid":
-            message = f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot be parsed')}"
-            out.append({"field": "body", "message": message, "type": "json_invalid"})
-            continue
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         field = ".".join(location) or "body"
         out.append({"field": field, "message": message, "type": str(error.get("type", "value_error"))})
     return out
 
 
-@app.exception_handler(RequestUnsupportedContentType)
-def unsupported_content_type(error: RequestUnsupportedContentType) -> Response:
-    content_type = app.current_event.headers.get("content-type", "")
-    return _error(
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be application/json, got {content_type!r}"
-    )
-
-
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response:
-    content_type = app.current_event.headers.get("content-type", "")
-    if content_type and not content_type.split(";")[0].strip().lower().endswith("json"):
-        return _error(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be application/json, got {content_type!r}"
-        )
     return _error(HTTPStatus.BAD_REQUEST, "invalid request", field_errors(error.errors()))
-
-
-@app.exception_handler(RecursionError)
-def too_deep(error: RecursionError) -> Response:
-    # json.loads on a body nested a thousand levels deep; the JSON decoder reports nothing else this way.
-    return _error(HTTPStatus.BAD_REQUEST, "invalid request", [_body_error("JSON nested too deeply")])
-
-
-@app.exception_handler(UnicodeDecodeError)
-def not_utf8(error: UnicodeDecodeError) -> Response:
-    return _error(HTTPStatus.BAD_REQUEST, "invalid request", [_body_error("body is not UTF-8 text")])
-
-
-def _body_error(message: str) -> dict[str, str]:
-    return {"field": "body", "message": f"malformed JSON: {message}", "type": "json_invalid"}
 
 
 @app.exception_handler(TaskNotFound)
@@ -192,19 +191,29 @@ def task_not_found(error: TaskNotFound) -> Response:
 def unavailable(error: Exception) -> Response:
     logger.error("service unavailable", extra={"reason": str(error)})
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    orphan = getattr(error, "orphan_key", None)
+    if orphan:
+        # The lifecycle rule expires it; until then it is an image without metadata.
+        logger.error("orphaned image left in the bucket", extra={"key": orphan})
+        metrics.add_metric(name="OrphanedImages", unit=MetricUnit.Count, value=1)
     return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(error))
 
 
 @app.not_found
 def not_found(error: NotFoundError) -> Response:
-    path = app.current_event.path
-    for pattern, methods in ROUTE_METHODS.items():
-        if pattern.match(path):
-            method = app.current_event.http_method
-            response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
-            response.headers["Allow"] = ", ".join(methods)
-            return response
-    return _error(HTTPStatus.NOT_FOUND, f"no route {path}")
+    path, method = app.current_event.path, app.current_event.http_method
+    rule = route_rule(path)
+    if rule is not None and method not in rule.methods:
+        response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
+        response.headers["Allow"] = ", ".join(rule.methods)
+        return response
+    # A known path and method that Powertools' router did not match: a path parameter with characters
+    # no id has (NUL, backslash, CR/LF...), i.e. no such resource.
+    return _error(HTTPStatus.NOT_FOUND, f"no route {path}" if rule is None else f"nothing at {path}")
+
+
+def route_rule(path: str) -> RouteRule | None:
+    return next((rule for pattern, rule in ROUTES.items() if pattern.match(path)), None)
 
 
 @app.exception_handler(Exception)
@@ -212,10 +221,6 @@ def internal_error(error: Exception) -> Response:
     logger.exception("unhandled error")
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
-
-
-class InvalidEvent(ValueError):
-    """A direct invocation's event broke a rule; the message names each field."""
 
 
 def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
@@ -228,30 +233,80 @@ def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
     return json.loads(service.generate(request).response.model_dump_json(exclude_none=True))
 
 
-def is_api_gateway_event(event: Any) -> bool:
-    return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+class Refused(Exception):
+    """A request answered before routing; ``response`` is the proxy response."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+
+    def response(self, request_id: str) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": JSON},
+            "body": _error_body(self.status, self.message, self.errors, request_id),
+            "isBase64Encoded": False,
+        }
+
+
+def check_request(event: dict[str, Any]) -> dict[str, Any]:
+    """The body rules, before routing: the REST event to route (its JSON body decoded), or `Refused`.
+
+    Every body is counted in bytes after base64 decoding (413). A route that takes JSON gets it checked
+    here once: Content-Type (415), then a JSON object (400); the event passed on then carries the body as
+    plain text and a canonical Content-Type, which Powertools' own parsing accepts as is.
+    """
+    raw = request_body(event)
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    rule = route_rule(event["path"])
+    required = rule.body.get(event["httpMethod"]) if rule else None
+    if required is None:
+        return event
+    content_type = _header(event, "content-type")
+    if content_type is not None:
+        media = parse_media_type(content_type)
+        charset = (media[1].get("charset") or "utf-8").lower() if media else None
+        if media is None or not is_json_media_type(media[0]) or charset not in ("utf-8", "utf8"):
+            raise Refused(415, f"Content-Type must be application/json (UTF-8), got {content_type[:100]!r}")
+    try:
+        parse_json_object(raw, max_bytes=MAX_BODY_BYTES, required=required)
+    except BodyError as error:
+        errors = [{"field": error.field, "message": str(error), "type": error.kind}]
+        raise Refused(error.status, "invalid request", errors) from None
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    return {
+        **event,
+        "body": raw.decode("utf-8"),
+        "isBase64Encoded": False,
+        "headers": {**headers, "Content-Type": JSON},
+        "multiValueHeaders": {**multi, "Content-Type": [JSON]},
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway REST proxy events, and direct invocations with the POST /generate fields."""
+    check_context(context)
+    return _handle(event, context)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+# Responses hold presigned URLs (bearer credentials) and whole images: never copy them into X-Ray.
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if not is_api_gateway_event(event):
-        if not isinstance(event, dict):
-            raise InvalidEvent(
-                f"event must be a JSON object with the POST /generate fields, got {type(event).__name__}"
-            )
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if classify_event(event) is EventKind.DIRECT:
         return invoke_direct(event)
-    body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES:
-        return {
-            "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": ErrorResponse(
-                statusCode=413,
-                message=f"request body over {MAX_BODY_BYTES} bytes",
-                requestId=context.aws_request_id,
-            ).model_dump_json(exclude_none=True),
-            "isBase64Encoded": False,
-        }
-    return app.resolve(event, context)
+    try:
+        checked = check_request(event)
+    except Refused as refusal:
+        return refusal.response(context.aws_request_id)
+    return app.resolve(checked, context)
