@@ -3,7 +3,10 @@
 - `sam validate --lint` (the SAM CLI in .venv-sam, `make sam-cli`) and cfn-lint with its informational
   rules report nothing;
 - the template's security properties: private encrypted bucket, TLS-only bucket policy, lifecycle on
-  tasks/, least-privilege function policy scoped to the bucket;
+  tasks/, least-privilege function policy scoped to the bucket, the API key on every route but
+  GET /health and GET /openapi.json (conditions resolved both ways), reserved concurrency, access logs
+  with retention, presigned URLs capped at the role credentials' lifetime;
+- every parameter is in the console's parameter groups and the README's parameter table;
 - what SAM makes of it: the transformed template (every route a Lambda proxy integration of the
   generator, one invoke permission per event) and the routes `sam local start-api` would serve;
 - the sample events are API Gateway REST proxy events for routes the API has.
@@ -31,7 +34,10 @@ SAM_VENV = ROOT / ".venv-sam"
 SAM_ENV = {"SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
 ANY = "x-amazon-apigateway-any-method"
 FUNCTION = "GeneratorFunction"
-SECURED = {("/generate", "post"), ("/generate/{taskId}", "get")}
+README = ROOT / "README.md"
+# The only routes callers reach without an API key when RequireApiKey=true; every other method needs one.
+OPEN = {("/health", "get"), ("/openapi.json", "get")}
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # Runs in .venv-sam: SAM's own transform of the template, and the routes `sam local start-api` finds.
 SAM_PROBE = r"""
@@ -134,6 +140,31 @@ def swagger_method(method: str) -> str:
     return ANY if method.lower() == "any" else method.lower()
 
 
+def resolve(value: Any, conditions: dict[str, bool]) -> Any:
+    """`value` with every Fn::If decided by `conditions`; keys and items that resolve to AWS::NoValue go."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            return resolve(when_true if conditions[name] else when_false, conditions)
+        resolved = {key: resolve(item, conditions) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item != NO_VALUE}
+    if isinstance(value, list):
+        items = [resolve(item, conditions) for item in value]
+        return [item for item in items if item != NO_VALUE]
+    return value
+
+
+def fill_context_variables(text: str) -> str:
+    """An API Gateway log or response template with sample values, as API Gateway substitutes them."""
+    quoted = {"$context.error.messageString": '"Forbidden"'}  # API Gateway adds the quotes itself
+    return re.sub(r"\$context(\.[A-Za-z]+)+", lambda match: quoted.get(match.group(), "sample"), text)
+
+
+def accepts(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation would accept `value` for a String parameter with an AllowedPattern."""
+    return re.fullmatch(parameter["AllowedPattern"], value) is not None
+
+
 # --- lint ---------------------------------------------------------------------------------------------
 
 
@@ -155,11 +186,39 @@ def test_parameters_have_the_documented_defaults_and_limits(template):
     parameters = template["Parameters"]
     defaults = {name: str(spec.get("Default")) for name, spec in parameters.items()}
     assert defaults["Stage"] == "dev" and defaults["RetentionDays"] == "7"
-    assert defaults["UrlExpirySeconds"] == "3600" and parameters["UrlExpirySeconds"]["MaxValue"] == 604800
+    assert defaults["UrlExpirySeconds"] == "3600" and parameters["UrlExpirySeconds"]["MaxValue"] == 21600
     assert defaults["MemorySize"] == "1024" and defaults["LogLevel"] == "INFO"
     assert defaults["RequireApiKey"] == "false"
     assert parameters["RequireApiKey"]["AllowedValues"] == ["true", "false"]
     assert {"ThrottlingRateLimit", "ThrottlingBurstLimit", "LogRetentionDays"} <= set(parameters)
+    assert defaults["ReservedConcurrency"] == "50" and defaults["CreateApiGatewayAccountRole"] == "false"
+
+
+def test_url_expiry_is_capped_at_the_lifetime_of_the_role_credentials(template):
+    # The function signs with its role's temporary credentials: a URL outlives them by nothing, and a role
+    # session lasts at most 6 hours. SigV4's 7 days hold only for long-term (IAM user) keys.
+    expiry = template["Parameters"]["UrlExpirySeconds"]
+    assert expiry["Type"] == "Number" and expiry["MinValue"] == 1 and expiry["MaxValue"] == 6 * 3600
+    assert expiry["Default"] <= expiry["MaxValue"]
+    rule = expiry["ConstraintDescription"]
+    assert "21600" in rule and "temporary credentials" in rule
+
+
+def test_every_parameter_is_in_exactly_one_parameter_group(template):
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_readme_parameter_table_names_every_parameter(template):
+    text = README.read_text()
+    start = text.index("## Deploying to AWS (SAM)")
+    section = text[start : text.index("\n## ", start + 1)]
+    documented: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            documented.update(re.findall(r"`([A-Za-z]+)`", line.split("|")[1]))
+    assert set(template["Parameters"]) <= documented, set(template["Parameters"]) - documented
 
 
 def test_outputs_name_the_api_url_bucket_function_and_key(template):
@@ -169,6 +228,7 @@ def test_outputs_name_the_api_url_bucket_function_and_key(template):
     }
     assert outputs["BucketName"]["Value"] == {"Ref": "Bucket"}
     assert outputs["GeneratorFunctionArn"]["Value"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    assert outputs["ApiAccessLogGroupName"]["Value"] == {"Ref": "ApiAccessLogGroup"}
     assert outputs["ApiKeyId"]["Condition"] == "UseApiKey"
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiKey"}
 
@@ -235,6 +295,7 @@ def test_function_environment_configures_the_handler(template, resources):
     assert env["POWERTOOLS_SERVICE_NAME"] == "hng" and env["POWERTOOLS_METRICS_NAMESPACE"] == "hng"
     assert env["POWERTOOLS_LOG_LEVEL"] == env["LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["NO_ALBUMENTATIONS_UPDATE"] == "1"
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # no presigned URL or image in X-Ray
     assert "HNG_MNIST_PATH" not in env  # the code finds /opt/mnist/mnist.npz in the image by itself
 
 
@@ -283,8 +344,90 @@ def test_api_key_and_usage_plan_exist_only_when_required(template, resources):
     paths = resources["Api"]["Properties"]["DefinitionBody"]["paths"]
     for path, methods in paths.items():
         for method, spec in methods.items():
-            expected = {"Fn::If": ["UseApiKey", [{"api_key": []}], []]} if (path, method) in SECURED else None
+            expected = None if (path, method) in OPEN else {"Fn::If": ["UseApiKey", [{"api_key": []}], []]}
             assert spec.get("security") == expected, (path, method)
+
+
+@pytest.mark.parametrize("key_required", [True, False], ids=["RequireApiKey=true", "RequireApiKey=false"])
+def test_api_key_guards_every_route_to_the_function_but_health_and_openapi_get(resources, key_required):
+    # A route without the key requirement lets anyone without a key invoke (and bill) the function: the
+    # ANY methods, /{proxy+} and / included. Only GET /health and GET /openapi.json stay open.
+    body = resolve(resources["Api"]["Properties"]["DefinitionBody"], {"UseApiKey": key_required})
+    assert body["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert "security" not in body  # no API-wide default for a method to fall back on
+    paths = body["paths"]
+    routes = {(path, method): spec for path, methods in paths.items() for method, spec in methods.items()}
+    assert set(routes) > OPEN and ("/{proxy+}", ANY) in routes and ("/", ANY) in routes
+    for route, spec in routes.items():
+        if route in OPEN:
+            assert "security" not in spec, route
+        elif key_required:
+            assert spec.get("security") == [{"api_key": []}], route
+        else:
+            assert spec.get("security") == [], route
+
+
+def test_function_reserved_concurrency_follows_the_parameter(template, resources):
+    parameter = template["Parameters"]["ReservedConcurrency"]
+    assert parameter["Type"] == "String" and parameter["Default"] == "50"
+    assert all(accepts(parameter, value) for value in ("none", "1", "50", "99999"))
+    assert not any(accepts(parameter, value) for value in ("0", "-1", "", "050", "50.5", "None", "100000"))
+    assert template["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "none"]}]
+    }
+    settings = {**template["Globals"]["Function"], **function_properties(resources)}
+    reserved = resolve(settings, {"HasReservedConcurrency": True})
+    assert reserved["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    assert "ReservedConcurrentExecutions" not in resolve(settings, {"HasReservedConcurrency": False})
+
+
+def test_api_access_logs_go_to_a_log_group_with_retention(resources):
+    group = resources["ApiAccessLogGroup"]
+    assert group["Type"] == "AWS::Logs::LogGroup" and group["DeletionPolicy"] == "Delete"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    setting = resources["Api"]["Properties"]["AccessLogSetting"]
+    arn = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${ApiAccessLogGroup}"
+    assert setting["DestinationArn"] == {"Fn::Sub": arn}  # the group's plain ARN, without GetAtt's ":*"
+    record = json.loads(fill_context_variables(setting["Format"]))  # one JSON object per request
+    expected = {"requestId", "ip", "method", "path", "status", "latency", "responseLength", "userAgent"}
+    assert expected | {"apiKeyId"} <= set(record)
+    assert "$context.requestId" in setting["Format"]  # API Gateway rejects a format without it
+    assert '$context.identity.apiKey"' not in setting["Format"]  # the key itself must never be logged
+
+
+def test_api_gateway_log_role_is_set_only_when_asked(template, resources):
+    parameter = template["Parameters"]["CreateApiGatewayAccountRole"]
+    assert parameter["AllowedValues"] == ["true", "false"] and parameter["Default"] == "false"
+    assert template["Conditions"]["CreateApiGatewayAccount"] == {
+        "Fn::Equals": [{"Ref": "CreateApiGatewayAccountRole"}, "true"]
+    }
+    role, account = resources["ApiGatewayCloudWatchRole"], resources["ApiGatewayAccount"]
+    assert role["Condition"] == account["Condition"] == "CreateApiGatewayAccount"
+    # The account-wide setting outlives the stack; deleting the role would stop every API's logs.
+    assert role["DeletionPolicy"] == "Retain"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    assert "Policies" not in role["Properties"]
+    assert account["Properties"] == {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}
+    # The stage (with its access logs) is created only after the role is set, when this stack sets it.
+    metadata = resources["Api"]["Metadata"]
+    assert resolve(metadata, {"CreateApiGatewayAccount": True}) == {
+        "ApiGatewayAccount": {"Ref": "ApiGatewayAccount"}
+    }
+    assert resolve(metadata, {"CreateApiGatewayAccount": False}) == {}
+
+
+def test_function_invocation_failure_answers_503_in_the_api_error_format(resources):
+    # At its reserved concurrency the function is throttled; API Gateway would answer a bare 500.
+    response = resources["Api"]["Properties"]["GatewayResponses"]["INTEGRATION_FAILURE"]
+    assert response["StatusCode"] == "503"
+    assert response["ResponseParameters"] == {"Headers": {"Retry-After": "'1'"}}
+    body = json.loads(fill_context_variables(response["ResponseTemplates"]["application/json"]))
+    assert set(body) == {"statusCode", "message", "errors", "requestId"} and body["statusCode"] == 503
 
 
 def test_definition_body_and_function_events_name_the_same_routes(resources):
@@ -323,6 +466,17 @@ def test_sam_transform_keeps_routes_permissions_and_conditions(sam_probe, resour
     assert transformed[FUNCTION]["Properties"]["PackageType"] == "Image"
     for name in ("ApiKey", "UsagePlan", "UsagePlanKey"):
         assert transformed[name]["Condition"] == "UseApiKey"
+    stage = stages[0]["Properties"]
+    assert stage["AccessLogSetting"] == resources["Api"]["Properties"]["AccessLogSetting"]
+    assert stage["TracingEnabled"] is True
+    # The reference that orders the API after the account's log role survives the transform.
+    assert transformed["Api"]["Type"] == "AWS::ApiGateway::RestApi"
+    assert transformed["Api"]["Metadata"] == resources["Api"]["Metadata"]
+    deployment = stages[0]["Properties"]["DeploymentId"]["Ref"]
+    assert transformed[deployment]["Properties"]["RestApiId"] == {"Ref": "Api"}
+    assert body["x-amazon-apigateway-gateway-responses"]["INTEGRATION_FAILURE"]["statusCode"] == "503"
+    reserved = transformed[FUNCTION]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, NO_VALUE]}
 
 
 def test_sam_local_serves_every_path_from_the_generator(sam_probe, resources):
