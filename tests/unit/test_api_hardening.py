@@ -395,3 +395,15 @@ def test_generated_image_is_smaller_than_float32_rounding(api):
     new_size = len(json.dumps(body["generatedImage"]))
     old_size = len(json.dumps(np.round(np.array(body["generatedImage"], dtype=np.float32), 4).tolist()))
     assert new_size < old_size * 0.8
+
+
+def test_every_route_with_a_json_body_gets_the_body_rules(api):
+    """A new route that takes a body must be declared in ROUTES, or it would skip hng.web's body rules."""
+    document = json_body(call(api, "GET", "/openapi.json"))
+    for path, item in document["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        rule = api.route_rule(concrete)
+        assert rule is not None, path
+        for method, operation in item.items():
+            assert method.upper() in rule.methods, (method, path)
+            assert ("requestBody" in operation) == (method.upper() in rule.body), (method, path)
