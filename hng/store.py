@@ -4,27 +4,71 @@
     tasks/{taskId}/metadata.json
 
 An S3 PutObject is atomic, so the PNG is stored whole or not at all. The metadata is written only after
-its image; if that write fails, the image is deleted again, so a reader never finds an image without
-metadata. boto3's default client honours AWS_ENDPOINT_URL_S3, which is how ``hng serve`` points it at
-its embedded S3.
+its image; if that write fails, the image (and the metadata, in case the write landed after all) is
+deleted again, so a reader never finds an image without metadata. When that clean-up fails too, the
+StorageError names the image left behind (``orphan_key``); the bucket's lifecycle rule expires it.
+
+The client fails fast (``client_config``): a stalled S3 raises StorageError well inside the Lambda
+function's 30 s timeout and API Gateway's 29 s, rather than after boto3's default 60 s timeouts.
+boto3's default client honours AWS_ENDPOINT_URL_S3, which is how ``hng serve`` points it at its
+embedded S3.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hng.ids import is_task_id
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 PREFIX = "tasks/"
 MAX_URL_EXPIRY = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
 DEFAULT_URL_EXPIRY = 3600
 
+# Timeouts and retries of every S3 request (seconds; attempts include the first one).
+#
+# One request takes at most S3_MAX_ATTEMPTS × (connect + read) plus botocore's jittered backoff between
+# attempts (standard mode: at most 2^(i-1) s before attempt i+1 after throttling, 50 ms × 2^(i-1) after
+# a timeout or a 5xx):
+#     2 × (1 + 2) + 1 = 7 s                                    (S3_REQUEST_WORST_CASE)
+# load_metadata() is one request: ≤ 7 s. save() is at most three: the PNG PUT, the metadata PUT and, if
+# that failed, one DeleteObjects clean-up: ≤ 21 s (SAVE_WORST_CASE); against an S3 that stalls from the
+# start the PNG PUT fails and save() gives up after ≤ 7 s (measured: ~4 s). That leaves ≥ 8 s of API
+# Gateway's 29 s for a cold start and the generation (and 9 s of the function's 30 s). The read timeout
+# follows AWS's advice for small objects (retry a GET or PUT under 512 KB after 2 s, on a new
+# connection: botocore opens one after a timeout); metadata.json is a few KB, a PNG at most about
+# 115 KB (28 × 4096 pixels). Not counted: botocore's 1 s wait for "100 Continue" (switched off, see
+# _no_expect_continue), a retry delay S3 itself asks for (x-amz-retry-after: an answer, not a stall).
+# The connect timeout applies to each address DNS returns and the read timeout to each socket read, so
+# these bound a stalled server, not one trickling bytes.
+S3_CONNECT_TIMEOUT = 1.0
+S3_READ_TIMEOUT = 2.0
+S3_MAX_ATTEMPTS = 2
+S3_REQUEST_WORST_CASE = S3_MAX_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) + sum(
+    2.0 ** (i - 1) for i in range(1, S3_MAX_ATTEMPTS)
+)
+SAVE_WORST_CASE = 3 * S3_REQUEST_WORST_CASE
+LOAD_WORST_CASE = S3_REQUEST_WORST_CASE
+
 
 class StorageError(RuntimeError):
-    """S3 could not be reached or refused the operation."""
+    """S3 could not be reached or refused the operation.
+
+    ``orphan_key`` is set only when save() stored an image, failed to store its metadata and then
+    failed to delete the image: the key of the image left in the bucket without metadata.
+    """
+
+    def __init__(self, message: str, *, orphan_key: str | None = None) -> None:
+        super().__init__(message)
+        self.orphan_key = orphan_key
+
+
+class CorruptTaskMetadata(StorageError):
+    """A task's stored metadata.json is not what save() writes (not JSON, not an object, no usable key)."""
 
 
 class TaskNotFound(LookupError):
@@ -54,6 +98,35 @@ def check_url_expiry(seconds: int) -> int:
     return seconds
 
 
+def client_config() -> Config:
+    """The botocore Config of the store's S3 client: SigV4, fast timeouts, few attempts."""
+    from botocore.config import Config
+
+    # Signature v4 always: the only kind of presigned URL every region accepts.
+    return Config(
+        signature_version="s3v4",
+        connect_timeout=S3_CONNECT_TIMEOUT,
+        read_timeout=S3_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS},
+    )
+
+
+def make_client(endpoint_url: str | None = None) -> Any:
+    """An S3 client with `client_config()`; without `endpoint_url`, boto3's (AWS_ENDPOINT_URL_S3 or AWS)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint_url, config=client_config())
+    client.meta.events.register_last("before-call.s3", _no_expect_continue)
+    return client
+
+
+def _no_expect_continue(params: dict[str, Any], **kwargs: Any) -> None:
+    # botocore sends a PutObject with "Expect: 100-continue" and waits up to 1 s for the 100 before
+    # sending the body anyway. Our bodies are small, so that buys nothing, and against a stalled S3 it
+    # adds 1 s to every attempt, outside the timeouts above. (Expect is not a signed header.)
+    params["headers"].pop("Expect", None)
+
+
 class TaskStore:
     """Generated images and their metadata in one bucket."""
 
@@ -63,16 +136,15 @@ class TaskStore:
         self.bucket = bucket
         self._client = client
 
+    @classmethod
+    def from_endpoint(cls, bucket: str, endpoint_url: str) -> TaskStore:
+        """A store whose client (the default config) talks to `endpoint_url` instead of AWS."""
+        return cls(bucket, client=make_client(endpoint_url))
+
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Signature v4 always: the only kind of presigned URL every region accepts.
-            self._client = boto3.client(
-                "s3", config=Config(signature_version="s3v4", retries={"mode": "standard"})
-            )
+            self._client = make_client()
         return self._client
 
     def save(self, task_id: str, label: str, png: bytes, metadata: dict[str, Any]) -> StoredImage:
@@ -91,39 +163,101 @@ class TaskStore:
                 Bucket=self.bucket, Key=stored.metadata_key, Body=document, ContentType="application/json"
             )
         except (BotoCoreError, ClientError) as error:
-            self._delete_quietly(stored.key)
-            raise StorageError(
-                f"could not store the metadata in s3://{self.bucket}: {_reason(error)}"
-            ) from error
+            message = f"could not store the metadata in s3://{self.bucket}: {_reason(error)}"
+            left = self._delete_task_objects(stored)
+            orphan_key = stored.key if stored.key in left else None
+            if left:
+                kept = "; ".join(f"s3://{self.bucket}/{key} ({reason})" for key, reason in left.items())
+                message += f"; the clean-up could not delete {kept}: left for the bucket's lifecycle rule"
+            raise StorageError(message, orphan_key=orphan_key) from error
         return stored
 
     def load_metadata(self, task_id: str) -> dict[str, Any]:
+        """The task's stored metadata, checked: TaskNotFound if absent, StorageError if unreadable."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         if not is_task_id(task_id):
             raise TaskNotFound(task_id)
+        key = metadata_key(task_id)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=metadata_key(task_id))
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            raw = response["Body"].read()
         except ClientError as error:
-            # 403 too: without s3:ListBucket, S3 answers a missing key with AccessDenied.
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404", "NotFound"):
                 raise TaskNotFound(task_id) from error
+            if code in ("AccessDenied", "403", "Forbidden"):
+                # With s3:ListBucket (the template grants it on tasks/*) a missing key is a 404, so a 403
+                # means the function may not read its own bucket: a broken policy, not an unknown task.
+                raise StorageError(
+                    f"could not read task {task_id}: access denied to s3://{self.bucket}/{key} "
+                    "(check the IAM policy: s3:GetObject on tasks/*, s3:ListBucket on the bucket)"
+                ) from error
             raise StorageError(f"could not read task {task_id}: {_reason(error)}") from error
         except BotoCoreError as error:
             raise StorageError(f"could not read task {task_id}: {_reason(error)}") from error
-        return json.loads(response["Body"].read())
+        return _checked_metadata(task_id, f"s3://{self.bucket}/{key}", raw)
 
     def presign(self, key: str, expires_in: int) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=check_url_expiry(expires_in)
-        )
+        from botocore.exceptions import BotoCoreError
 
-    def _delete_quietly(self, key: str) -> None:
+        expires_in = check_url_expiry(expires_in)
+        try:
+            return self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            )
+        except BotoCoreError as error:  # e.g. no credentials to sign with
+            raise StorageError(f"could not presign s3://{self.bucket}/{key}: {_reason(error)}") from error
+
+    def _delete_task_objects(self, stored: StoredImage) -> dict[str, str]:
+        """Delete the image and the metadata in one request; the keys that may remain, with the reason."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        # Best effort; the bucket's lifecycle rule expires anything left under tasks/.
-        with contextlib.suppress(BotoCoreError, ClientError):
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+        keys = (stored.key, stored.metadata_key)
+        try:
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+            )
+        except (BotoCoreError, ClientError) as error:
+            return dict.fromkeys(keys, _reason(error))
+        # Deleting a key that does not exist succeeds, so only real failures are listed.
+        return {
+            item["Key"]: f"{item.get('Code', 'error')}: {item.get('Message', '')}".strip()
+            for item in response.get("Errors", [])
+            if item.get("Key") in keys
+        }
+
+
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def _checked_metadata(task_id: str, where: str, raw: bytes) -> dict[str, Any]:
+    """The parsed metadata document, or CorruptTaskMetadata naming the task and what is wrong."""
+
+    def corrupt(problem: str) -> CorruptTaskMetadata:
+        return CorruptTaskMetadata(f"task {task_id}: the stored metadata {where} {problem}")
+
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise corrupt(f"is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise corrupt(f"is a JSON {_JSON_TYPES.get(type(document), 'value')}, not an object")
+    key = document.get("key")
+    if not isinstance(key, str):
+        raise corrupt(f'has no string "key" (got {key!r:.80})')
+    task_prefix = f"{PREFIX}{task_id}/"
+    name = key.removeprefix(task_prefix)
+    if not key.startswith(task_prefix) or not name.endswith(".png") or "/" in name or name == ".png":
+        raise corrupt(f"names the image {key!r:.200}, not a .png under {task_prefix}")
+    return document
 
 
 def _reason(error: Exception) -> str:
