@@ -23,9 +23,13 @@ from pydantic import (
 
 from hng.compose import MARGIN
 from hng.params import (
+    DEFAULT_SPACING_RANGE,
+    FITS,
     MAX_DIGITS,
     MAX_IMAGE_WIDTH,
     MAX_SPACING,
+    PRESET_NAMES,
+    SPLITS,
     check_int,
     parse_number,
 )
@@ -141,18 +145,22 @@ class DatasetSpec(BaseModel):
         Literal["cycle", "sample"],
         Field(description="cycle: image i gets numbers[i % len]; sample: uniform draws with replacement"),
     ] = "cycle"
-    spacing_min: Annotated[int, Field(description="Smallest gap between digits, pixels")] = 5
-    spacing_max: Annotated[int, Field(description="Largest gap between digits, pixels (inclusive)")] = 10
+    spacing_min: Annotated[int, Field(description="Smallest gap between digits, pixels")] = (
+        DEFAULT_SPACING_RANGE[0]
+    )
+    spacing_max: Annotated[int, Field(description="Largest gap between digits, pixels (inclusive)")] = (
+        DEFAULT_SPACING_RANGE[1]
+    )
     image_width: Annotated[int | None, Field(description="One width for every image")] = None
     width_per_digit: Annotated[int | None, Field(description="Width = this × the number's length")] = None
     fit: Annotated[
-        Literal["stretch", "pad"],
+        Literal[FITS],  # type: ignore[valid-type]
         Field(
             description="stretch: resize to the width; pad: keep the strip, pad with black (squeeze if wider)"
         ),
     ] = "stretch"
-    preset: Annotated[Literal["none", "mild", "strong"], Field(description="Augmentation preset")] = "none"
-    split: Annotated[Literal["train", "test"], Field(description="MNIST split the digits come from")] = (
+    preset: Annotated[Literal[PRESET_NAMES], Field(description="Augmentation preset")] = "none"  # type: ignore[valid-type]
+    split: Annotated[Literal[SPLITS], Field(description="MNIST split the digits come from")] = (  # type: ignore[valid-type]
         "train"
     )
     seed: Annotated[int | None, Field(description="Dataset seed (0 to 2^63 - 1); drawn when not given")] = (
