@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from hng._albumentations import A
+from hng.compose import HEIGHT
 from hng.seeding import pcg64_state
 from hng.transforms import DigitAffine
 
@@ -33,7 +34,6 @@ from hng.transforms import DigitAffine
 # fits in 28 + 2 * 10 columns; rows get less since only the vertical shift and distortions need them.
 CANVAS_PAD = 10
 CANVAS_PAD_ROWS = 6
-HEIGHT = 28
 CANVAS_SHAPE = (HEIGHT + 2 * CANVAS_PAD_ROWS, HEIGHT + 2 * CANVAS_PAD)
 FAINT = 16
 _DILATE_KERNEL = np.ones((3, 3), np.uint8)

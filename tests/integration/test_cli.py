@@ -120,16 +120,31 @@ def test_leading_zeros_and_metadata(full_mnist, tmp_path):
 
 
 @pytest.mark.full_data
-def test_natural_width_and_many_images(full_mnist, tmp_path):
+def test_natural_width_and_many_images(full_mnist, full_generator, tmp_path):
     proc = run_hng("generate", "-n", "31", "--count", "20", "--seed", "0", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     paths = printed_paths(proc)  # only paths on stdout; any progress bar goes to stderr
     assert len(paths) == 20 and all(p.is_file() and p.name.endswith("_31.png") for p in paths)
     assert len({p.name for p in paths}) == 20
-    for path in paths:
-        image = decode_png(path.read_bytes())
-        assert image.shape[0] == 28 and image.shape[1] >= 8 + 2 + 5
-        assert not image[:, :4].any() and not image[:, -4:].any()
+    images = [decode_png(path.read_bytes()) for path in paths]
+    assert len({image.tobytes() for image in images}) == 20
+    for k, image in enumerate(images):  # image k uses seed 0 + k
+        expected = full_generator.generate("31", seed=k)
+        np.testing.assert_array_equal(image, expected.image)
+        # Natural width: the two MNIST samples' ink, unscaled, between 4-pixel margins, 5-10 pixels apart.
+        three, one = (full_mnist.train.images[i] for i in expected.indices)
+        assert [int(full_mnist.train.labels[i]) for i in expected.indices] == [3, 1]
+        crops = []
+        for digit in (three, one):
+            columns = np.flatnonzero(digit.any(axis=0))
+            crops.append(digit[:, columns[0] : columns[-1] + 1])
+        (gap,) = expected.gaps
+        assert 5 <= gap <= 10
+        x = 4 + crops[0].shape[1] + gap
+        assert image.shape == (28, x + crops[1].shape[1] + 4)
+        np.testing.assert_array_equal(image[:, 4 : 4 + crops[0].shape[1]], crops[0])
+        np.testing.assert_array_equal(image[:, x : x + crops[1].shape[1]], crops[1])
+        assert not image[:, :4].any() and not image[:, x - gap : x].any() and not image[:, -4:].any()
 
 
 @pytest.mark.full_data

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 from botocore.config import Config
 from moto import mock_aws
@@ -128,8 +129,9 @@ def test_generate_with_the_old_body_stores_png_and_metadata(api, s3):
     png = s3.get_object(Bucket=BUCKET, Key=body["key"])["Body"].read()
     image = hng.decode_png(png)
     assert image.shape == (28, 56)
-    # The JSON pixels are the stored PNG's pixels (rounded to 4 decimals).
-    assert abs(image[10, 20] / 255 - pixels[10][20]) < 1e-4
+    # The JSON pixels are all the stored PNG's pixels, k/255 rounded to 4 decimals.
+    np.testing.assert_array_equal(np.rint(np.array(pixels) * 255), image)
+    np.testing.assert_allclose(np.array(pixels), np.round(image / 255, 4), rtol=0, atol=1e-9)
     metadata = json.loads(s3.get_object(Bucket=BUCKET, Key=body["metadataKey"])["Body"].read())
     assert metadata["taskId"] == task_id and metadata["seed"] == body["seed"]
     assert metadata["request"]["number"] == 42 and metadata["boxes"] == body["boxes"]

@@ -408,3 +408,11 @@ def test_strong_augmentation_loses_no_ink_when_fitting_rows(generator, monkeypat
     for seed in range(40):
         generator.generate("0123456789", seed=seed, augment="strong")
     assert fits["kept"] >= 390
+
+
+def test_the_preset_names_every_entry_point_accepts_are_the_presets_built_here():
+    # hng.params.PRESET_NAMES drives the API model, DatasetSpec and the CLI without importing albumentations.
+    from hng.augment import preset_names
+    from hng.params import PRESET_NAMES
+
+    assert PRESET_NAMES == preset_names()

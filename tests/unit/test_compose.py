@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from hng.compose import (
     HEIGHT,
-    MARGIN,
     digit_offsets,
     ink_spans,
     lay_out,
@@ -19,11 +18,6 @@ from hng.compose import (
 
 def blank(width: int = 28) -> np.ndarray:
     return np.zeros((HEIGHT, width), dtype=np.uint8)
-
-
-def test_constants():
-    assert HEIGHT == 28
-    assert MARGIN == 4
 
 
 # --- ink spans ---------------------------------------------------------------------------------------
@@ -74,10 +68,11 @@ def test_digit_offsets_margins_and_gaps():
 
 
 def test_lay_out_places_crops_between_margins_and_gaps():
-    crops = [np.full((HEIGHT, w), v, np.uint8) for w, v in ((3, 10), (5, 20), (2, 30))]
+    # MNIST's 28 rows are kept; a 4-column margin on both ends.
+    crops = [np.full((28, w), v, np.uint8) for w, v in ((3, 10), (5, 20), (2, 30))]
     crops[1][0, 0] = 99  # a marker, to check orientation
     strip, offsets = lay_out(crops, [1, 7])
-    assert strip.shape == (HEIGHT, 26) and strip.dtype == np.uint8
+    assert strip.shape == (28, 26) and strip.dtype == np.uint8
     assert offsets == [4, 8, 20]
     np.testing.assert_array_equal(strip[:, 4:7], crops[0])
     np.testing.assert_array_equal(strip[:, 8:13], crops[1])

@@ -65,9 +65,11 @@ def test_png_of_a_generated_image(generator):
     )
 
 
-def test_encoding_is_deterministic():
+def test_encoding_is_deterministic_and_lossless():
     image = np.random.default_rng(3).integers(0, 256, (28, 90), dtype=np.uint8)
-    assert encode_png(image) == encode_png(image.copy())
+    png = encode_png(image)
+    assert png == encode_png(image.copy())
+    np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED), image)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 import hng
 from hng.compose import lay_out, resample_columns
 from hng.encode import decode_png
+from hng.mnist.npzfile import DIGIT_COUNTS, write_mnist_npz
 
 NUMBERS = ["2026", "007", "1", "9876543210", "11", "42"]
 
@@ -80,9 +81,38 @@ def test_module_level_generate_uses_the_default_generator(sample_default_generat
     np.testing.assert_array_equal(batch.images[0], a.image)
 
 
+def full_shaped_from_sample(sample_data) -> dict[str, np.ndarray]:
+    """MNIST-shaped arrays (the per-digit counts a strict load requires) of the sample's real digits:
+    digit d's samples repeated to MNIST's count of d, in order."""
+    arrays = {}
+    for name, split in (("train", sample_data.train), ("test", sample_data.test)):
+        order = np.concatenate(
+            [np.resize(split.by_digit[d], count) for d, count in enumerate(DIGIT_COUNTS[name])]
+        )
+        arrays[f"x_{name}"], arrays[f"y_{name}"] = split.images[order], split.labels[order]
+    return arrays
+
+
 def test_generator_loads_from_a_path(sample_data, tmp_path):
-    generator = hng.Generator(tmp_path / "missing.npz")
-    with pytest.raises(FileNotFoundError):
+    arrays = full_shaped_from_sample(sample_data)
+    path = tmp_path / "mnist.npz"
+    write_mnist_npz(arrays, path)
+    for given in (path, str(path)):
+        generator = hng.Generator(given)
+        assert generator.data.path == str(path.resolve())
+        for name in ("train", "test"):
+            np.testing.assert_array_equal(generator.data.split(name).images, arrays[f"x_{name}"])
+            np.testing.assert_array_equal(generator.data.split(name).labels, arrays[f"y_{name}"])
+            for seed in range(5):
+                result = generator.generate("2026", seed=seed, split=name)
+                assert [int(arrays[f"y_{name}"][k]) for k in result.indices] == [2, 0, 2, 6]
+                crops = [ink_crop(arrays[f"x_{name}"][k])[0] for k in result.indices]
+                np.testing.assert_array_equal(result.image, lay_out(crops, list(result.gaps))[0])
+
+
+def test_a_generator_over_a_missing_path_fails_on_first_use(tmp_path):
+    generator = hng.Generator(tmp_path / "missing.npz")  # lazy: nothing is read yet
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         generator.generate("1", seed=1)
 
 

@@ -1,3 +1,5 @@
+import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 
@@ -7,6 +9,7 @@ from moto import mock_aws
 
 from hng.mnist import locate
 from hng.mnist.locate import (
+    BUILD_RELPATH,
     DEFAULT_OPT_PATH,
     default_build_path,
     find_mnist_npz,
@@ -35,8 +38,15 @@ def touch(path: Path, content: bytes = b"npz") -> Path:
     return path
 
 
-def test_default_opt_path_is_the_layer_mount():
-    assert Path("/opt/mnist/mnist.npz") == DEFAULT_OPT_PATH
+def test_the_fetched_file_is_where_the_code_looks_once_the_layer_is_mounted(monkeypatch):
+    """`hng data fetch` writes into the layer content (tools/build_bundle.py's LAYER_RELPATH), which
+    Lambda mounts and the image copies at /opt: the file it writes must land on DEFAULT_OPT_PATH."""
+    spec = importlib.util.spec_from_file_location("build_bundle", REPO / "tools" / "build_bundle.py")
+    build_bundle = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "build_bundle", build_bundle)  # its dataclasses look it up there
+    spec.loader.exec_module(build_bundle)
+    assert build_bundle.MNIST_RELPATH == BUILD_RELPATH
+    assert Path("/opt") / BUILD_RELPATH.relative_to(build_bundle.LAYER_RELPATH) == DEFAULT_OPT_PATH
 
 
 def test_explicit_path(tmp_path):

@@ -36,8 +36,17 @@ def full_arrays() -> dict[str, np.ndarray]:
 # --- validation ------------------------------------------------------------------------------------------
 
 
-def test_full_shaped_arrays_pass_strict(full_arrays):
-    validate_mnist_arrays(full_arrays)
+def test_strict_accepts_the_full_mnist_shapes_and_nothing_else(full_arrays):
+    assert validate_mnist_arrays(full_arrays) is None
+    for split, total in (("train", 60000), ("test", 10000)):
+        for size in (total - 1, total + 1):
+            arrays = dict(full_arrays)
+            keep = np.resize(np.arange(total), size)  # drop the last sample, or repeat the first
+            arrays[f"x_{split}"] = full_arrays[f"x_{split}"][keep]
+            arrays[f"y_{split}"] = full_arrays[f"y_{split}"][keep]
+            with pytest.raises(ValueError, match=rf"x_{split}: must hold {total} images, got {size}"):
+                validate_mnist_arrays(arrays)
+            validate_mnist_arrays(arrays, strict=False)
 
 
 def test_small_arrays_pass_non_strict_only():
@@ -120,11 +129,17 @@ def test_write_is_deterministic_and_stored(tmp_path):
 
 
 def test_write_compressed_on_request(tmp_path):
+    arrays = small_arrays()
     path = tmp_path / "c.npz"
-    write_mnist_npz(small_arrays(), path, strict=False, compress=True)
+    digest = write_mnist_npz(arrays, path, strict=False, compress=True)
+    assert digest == sha256_file(path)
     with zipfile.ZipFile(path) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
-    read_mnist_npz(path, strict=False)
+    loaded = read_mnist_npz(path, strict=False)
+    assert list(loaded) == list(MNIST_KEYS)
+    for key in MNIST_KEYS:
+        assert loaded[key].dtype == np.uint8
+        np.testing.assert_array_equal(loaded[key], arrays[key])
 
 
 def test_write_validates_before_touching_disk(tmp_path):

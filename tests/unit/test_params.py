@@ -24,12 +24,32 @@ from hng.params import (
 from hng.seeding import MAX_SEED
 
 
-def test_public_limits():
-    assert hng.MAX_DIGITS == MAX_DIGITS == 64
-    assert hng.MAX_IMAGE_WIDTH == MAX_IMAGE_WIDTH == 4096
-    assert hng.MAX_SPACING == MAX_SPACING == 256
-    assert hng.DEFAULT_SPACING_RANGE == DEFAULT_SPACING_RANGE == (5, 10)
-    assert hng.SPLITS == SPLITS == ("train", "test")
+def test_public_limits_are_the_ones_enforced():
+    assert hng.MAX_DIGITS is MAX_DIGITS and hng.MAX_IMAGE_WIDTH is MAX_IMAGE_WIDTH
+    assert hng.MAX_SPACING is MAX_SPACING and hng.DEFAULT_SPACING_RANGE is DEFAULT_SPACING_RANGE
+    assert hng.SPLITS is SPLITS
+
+
+def test_the_documented_limits_hold(generator):
+    """The README's limits, at their edges: 1-64 digits, widths 1-4096, gaps 0-256, seeds below 2**63,
+    splits train and test; the default gaps are 5-10."""
+    assert parse_number("9" * 64) == "9" * 64
+    with pytest.raises(ValueError, match=r"^number may have at most 64 digits"):
+        parse_number("9" * 65)
+    assert (parse_image_width(1), parse_image_width(4096)) == (1, 4096)
+    with pytest.raises(ValueError, match=r"^image_width must be <= 4096"):
+        parse_image_width(4097)
+    assert parse_spacing_range((0, 256)) == (0, 256)
+    with pytest.raises(ValueError, match=r"^spacing_range maximum must be <= 256"):
+        parse_spacing_range((0, 257))
+    assert parse_seed(2**63 - 1) == 2**63 - 1
+    with pytest.raises(ValueError, match=r"^seed must be <="):
+        parse_seed(2**63)
+    assert (parse_split("train"), parse_split("test")) == ("train", "test")
+    with pytest.raises(ValueError, match=r"^split must be"):
+        parse_split("validation")
+    gaps = {gap for seed in range(100) for gap in generator.generate("12345", seed=seed).gaps}
+    assert gaps == set(range(5, 11))
 
 
 # --- number ------------------------------------------------------------------------------------------

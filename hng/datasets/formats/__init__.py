@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hng.compose import HEIGHT
 from hng.datasets.shard import PAD, Shard
 
-HEIGHT = 28
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The last 12 bytes of every whole PNG: the empty IEND chunk and its CRC.
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
