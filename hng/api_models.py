@@ -181,6 +181,14 @@ class TaskResponse(BaseModel):
 class MnistStatus(BaseModel):
     loaded: bool
     digits: int
+    sha256: str | None = Field(
+        default=None,
+        description="sha256 of the data's content (images and labels as IDX files, train then test); "
+        "null when not loaded",
+    )
+    canonical: bool = Field(
+        default=False, description="true when the content is the canonical MNIST (hng data fetch checks it)"
+    )
 
 
 class HealthResponse(BaseModel):

@@ -29,7 +29,6 @@ from hng.ids import new_task_id
 from hng.mnist.dataset import MnistData, load_mnist
 from hng.store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
 
-
 # generatedImage's values: k/255 rounded to 4 decimals, as float64 so that each serializes as its
 # shortest decimal ("0.0863", not float32's "0.08630000054836273"): 4 places keep all 256 levels apart.
 PIXEL_VALUES = np.round(np.arange(256) / 255, 4)
@@ -94,7 +93,12 @@ class GenerationService:
             status="ok" if loaded and self.store is not None else "degraded",
             Status="Running",
             version=__version__,
-            mnist=MnistStatus(loaded=loaded, digits=len(self.data) if loaded else 0),
+            mnist=MnistStatus(
+                loaded=loaded,
+                digits=len(self.data) if loaded else 0,
+                sha256=self.data.content_sha256 if loaded else None,
+                canonical=loaded and self.data.is_canonical,
+            ),
         )
 
     def generate(self, request: GenerateRequest) -> GeneratedTask:

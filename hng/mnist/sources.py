@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from hng.files import sha256_file
 from hng.mnist.idx import read_idx
 from hng.mnist.npzfile import read_mnist_npz
 from hng.mnist.safe_pickle import mnist_pickle_to_arrays, restricted_load
@@ -79,20 +80,20 @@ class MnistSource(Protocol):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def file_digest(path: str | os.PathLike[str], algorithm: str) -> str:
-    """Return the hex digest of a file with a hashlib algorithm ("sha256", "md5")."""
-    digest = hashlib.new(algorithm, usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_checksum(
     path: str | os.PathLike[str], expected: str, algorithm: str = "sha256", *, name: str | None = None
 ) -> None:
-    """Raise ValueError naming the file (or `name`, e.g. its URL) if its digest is not `expected`."""
-    actual = file_digest(path, algorithm)
+    """Raise ValueError naming the file (or `name`, e.g. its URL) if its digest is not `expected`.
+
+    `algorithm` is "sha256" or "md5" (torchvision pins only the MD5s of its IDX files).
+    """
+    if algorithm == "sha256":
+        actual = sha256_file(path)
+    elif algorithm == "md5":
+        with open(path, "rb") as fh:
+            actual = hashlib.file_digest(fh, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+    else:
+        raise ValueError(f"checksum algorithm must be sha256 or md5, got {algorithm!r}")
     if actual != expected.lower():
         raise ValueError(f"{name or path}: {algorithm} checksum mismatch: expected {expected}, got {actual}")
 

@@ -296,7 +296,8 @@ def test_health_reports_the_full_mnist_data(runs):
     for run in runs.values():
         answer = run["answers"]["health"]
         assert answer["statusCode"] == 200, answer
-        assert body(answer)["mnist"]["loaded"] is True
+        mnist = body(answer)["mnist"]
+        assert mnist["loaded"] is True and mnist["canonical"] is True, mnist  # the image ships real MNIST
 
 
 def test_stored_task_is_found_and_unknown_one_is_404(runs):

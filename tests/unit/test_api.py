@@ -98,14 +98,21 @@ def test_health_reports_data_and_old_status(api):
     assert body["Status"] == "Running"
     assert body["status"] == "ok"
     assert body["version"] == hng.__version__
-    assert body["mnist"] == {"loaded": True, "digits": 1300}
+    # The committed sample is real MNIST digits, but not the canonical content: health says so.
+    assert body["mnist"] == {
+        "loaded": True,
+        "digits": 1300,
+        "sha256": api.service.data.content_sha256,
+        "canonical": False,
+    }
+    assert len(body["mnist"]["sha256"]) == 64
 
 
 def test_health_is_degraded_without_data(api, monkeypatch):
     monkeypatch.setattr(api, "service", GenerationService(ServiceConfig(bucket=BUCKET), None))
     body = json_body(call(api, "GET", "/health"))
     assert body["status"] == "degraded"
-    assert body["mnist"] == {"loaded": False, "digits": 0}
+    assert body["mnist"] == {"loaded": False, "digits": 0, "sha256": None, "canonical": False}
 
 
 def test_generate_with_the_old_body_stores_png_and_metadata(api, s3):
