@@ -198,3 +198,14 @@ def test_data_fetch_of_the_real_data_says_canonical(full_mnist, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "canonical MNIST" in proc.stdout and "CUSTOM" not in proc.stdout
     assert "WARNING" not in proc.stderr
+
+
+# --- generate -n: the same number rule as the library and the API --------------------------------------
+
+
+@pytest.mark.parametrize("number", ["\u300042", "\u00a042\u2028", "\x1c42", "\x8542", "42\u200b"])
+def test_unicode_whitespace_around_the_number_is_refused(tmp_path, number):
+    proc = run_hng("generate", "-n", number, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "-n/--number must contain only the digits 0-9" in one_line(proc)
+    assert not list(tmp_path.rglob("*.png"))
