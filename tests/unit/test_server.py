@@ -7,6 +7,7 @@ tests/integration/test_serve.py.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import importlib
 import io
@@ -44,7 +45,9 @@ from hng.local import (
     serve,
     start_storage,
 )
+from hng.local import net as local_net
 from hng.local import storage as local_storage
+from hng.local.net import advertised_host, parse_public_url, primary_address
 
 RESOURCES = ["/health", "/generate", "/generate/{taskId}", "/openapi.json"]
 
@@ -385,10 +388,14 @@ def test_head_answers_headers_without_body(api):
 def test_keep_alive_serves_several_requests_on_one_connection(api):
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
     try:
+        sockets = []
         for k in range(3):
             connection.request("POST", f"/generate?k={k}", body=b"{}", headers={"Content-Type": "text/plain"})
+            sockets.append(connection.sock)  # http.client reconnects silently: the socket tells
             response = connection.getresponse()
+            assert response.headers.get("Connection") != "close"
             assert json.loads(response.read())["event"]["queryStringParameters"] == {"k": str(k)}
+        assert sockets[0] is sockets[1] is sockets[2]
     finally:
         connection.close()
 
@@ -421,6 +428,186 @@ def test_bad_content_length_is_400(api):
         while chunk := sock.recv(65536):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 400")
+
+
+def exchange(port: int, data: bytes, timeout: float = 30) -> bytes:
+    """Send raw bytes and read the answer until the server closes; a reset after an answer keeps it."""
+    reply = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+    return reply
+
+
+def split_reply(reply: bytes) -> tuple[bytes, bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, body
+
+
+CHUNKED_POST = b"POST /generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("size", [b"-5", b"-1", b"zz", b"0x10", b"+5", b"1 2"])
+def test_malformed_chunk_sizes_are_a_400_json_answer(api, size):
+    # -5 used to drop the connection unanswered, -1 to read until the client closed.
+    reply = exchange(api.port, CHUNKED_POST + size + b"\r\nabcde\r\n0\r\n\r\n")
+    head, body = split_reply(reply)
+    assert head.startswith(b"HTTP/1.1 400 "), reply[:200]
+    assert b"application/json" in head and "chunk" in json.loads(body)["message"]
+
+
+def test_chunked_body_over_the_limit_is_413_as_it_streams(api):
+    # 1 MiB chunks up to three times the limit: the server answers once the limit is passed and closes, so
+    # the client cannot send it all (buffering the whole body would have read it to the end).
+    chunk = b"100000\r\n" + b"a" * 0x100000 + b"\r\n"
+    sent, reply = 0, b""
+    with socket.create_connection(("127.0.0.1", api.port), timeout=30) as sock:
+        sock.sendall(CHUNKED_POST)
+        try:
+            while sent < 3 * MAX_BODY_BYTES:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            while data := sock.recv(65536):
+                reply += data
+        except ConnectionResetError:
+            pass
+    head, body = split_reply(reply)
+    assert head.startswith(b"HTTP/1.1 413 ") and json.loads(body) == {"message": "Request Too Long"}
+    assert sent < 3 * MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+        CHUNKED_POST + b"64\r\nabc",
+        b"GET /health HTTP/1.1\r\nHost: x\r\n",  # headers that never end
+    ],
+    ids=["content-length", "chunked", "headers"],
+)
+def test_a_client_that_stalls_is_dropped_after_the_read_timeout(partial):
+    with LocalApi(routed_handler, storage=False, read_timeout=1) as api:
+        stalled = [socket.create_connection(("127.0.0.1", api.port), timeout=30) for _ in range(8)]
+        try:
+            for sock in stalled:
+                sock.sendall(partial)
+            # More stalled clients than worker threads: the others are still served meanwhile.
+            assert request("GET", f"{api.url}/health")[0] == 200
+            for sock in stalled:
+                with contextlib.suppress(ConnectionResetError):
+                    assert sock.recv(65536) == b""  # closed by the server; a hang fails on the 30 s timeout
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "status"),
+    [
+        (b"GET /health HTTP/9.9\r\n\r\n", 505),
+        (b"GET /health HTTP/2.0\r\n\r\n", 505),
+        (b"GET /health HTTP/0.9\r\n\r\n", 505),
+        (b"GET /health\r\n", 400),  # HTTP/0.9: no version, no headers, nothing more will come
+        (b"GET /health HTTP/1.10\r\n\r\n", 400),
+        (b"NOT A REQUEST LINE\r\n\r\n", 400),
+    ],
+)
+def test_request_lines_that_are_not_http_1_get_a_status_line_and_json(api, line, status):
+    reply = exchange(api.port, line)
+    head, body = split_reply(reply)
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), reply[:200]
+    assert b"application/json" in head and json.loads(body)["message"]
+
+
+def test_the_server_is_waitress_with_its_limits():
+    # The HTTP work is waitress': its name is in no header, the limits are ours.
+    with LocalApi(routed_handler, storage=False) as api:
+        status, headers, _ = request("GET", f"{api.url}/health")
+        assert status == 200 and headers["Server"] == "hng-local"
+    assert api.read_timeout == 10
+
+
+def test_read_timeout_and_log_format_are_checked():
+    with pytest.raises(ValueError, match="read_timeout"):
+        LocalApi(echo_handler, storage=False, read_timeout=0)
+    with pytest.raises(ValueError, match="log_format"):
+        LocalApi(echo_handler, storage=False, log_format="xml")
+
+
+# --- the access log -----------------------------------------------------------------------------------------
+
+
+def task_handler(event, context):
+    path = event["path"]
+    if path == "/generate":
+        body = json.dumps({"generatedImage": [[0.5] * 4], "taskId": "01TASKJSON", "seed": 3})
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body}
+    if path == "/png":
+        headers = {"Content-Type": "image/png", "X-Task-Id": "01TASKPNG"}
+        return {"statusCode": 200, "headers": headers, "body": "iVBORw==", "isBase64Encoded": True}
+    return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": '{"message": "no"}'}
+
+
+def test_access_log_is_one_line_per_request_with_the_task_id():
+    log = io.StringIO()
+    with LocalApi(task_handler, storage=False, access_log=log) as api:
+        request("POST", f"{api.url}/generate", b"{}", {"Content-Type": "application/json"})
+        request("GET", f"{api.url}/png")
+        request("GET", f"{api.url}/nowhere?x=1")
+        exchange(api.port, b"GET /health HTTP/9.9\r\n\r\n")
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4, lines
+    assert lines[0].startswith('127.0.0.1 "POST /generate" 200 ') and lines[0].endswith(" ms task 01TASKJSON")
+    assert lines[1].startswith('127.0.0.1 "GET /png" 200 ') and lines[1].endswith(" ms task 01TASKPNG")
+    assert lines[2].startswith('127.0.0.1 "GET /nowhere?x=1" 404 ') and lines[2].endswith(" ms")
+    assert lines[3].startswith('127.0.0.1 "GET /health HTTP/9.9" 505 ')
+    for line in lines:
+        float(line.split('" ', 1)[1].split()[1])  # the milliseconds
+
+
+def test_access_log_as_json():
+    log = io.StringIO()
+    with LocalApi(task_handler, storage=False, access_log=log, log_format="json") as api:
+        _, headers, _ = request("POST", f"{api.url}/generate", b"{}", {"Content-Type": "application/json"})
+        request("GET", f"{api.url}/nowhere")
+    first, second = (json.loads(line) for line in log.getvalue().splitlines())
+    assert first["method"] == "POST" and first["path"] == "/generate" and first["status"] == 200
+    assert first["task_id"] == "01TASKJSON" and first["request_id"] == headers["x-amzn-RequestId"]
+    assert isinstance(first["duration_ms"], float) and first["level"] == "INFO"
+    assert second["status"] == 404 and "task_id" not in second
+
+
+@pytest.mark.parametrize(
+    ("log_format", "expected"),
+    [
+        ("line", {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}),
+        ("json", {"POWERTOOLS_METRICS_DISABLED": "false", "POWERTOOLS_LOG_LEVEL": "DEBUG"}),
+    ],
+)
+def test_log_format_sets_the_powertools_environment_before_the_handler_is_imported(
+    project, monkeypatch, log_format, expected
+):
+    (project / "functions_t" / "api" / "envcheck.py").write_text(
+        "import os\nSEEN = {k: os.environ.get(k) for k in "
+        "('POWERTOOLS_METRICS_DISABLED', 'POWERTOOLS_LOG_LEVEL')}\n"
+        "def lambda_handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+    )
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    handler = "functions_t.api.envcheck.lambda_handler"
+    with LocalApi(handler, storage=False, project_root=project, log_format=log_format) as api:
+        seen = sys.modules["functions_t.api.envcheck"].SEEN
+        assert seen == expected
+        assert request("GET", f"{api.url}/x")[0] == 200
+    assert os.environ["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # restored
+    assert "POWERTOOLS_METRICS_DISABLED" not in os.environ
 
 
 def test_handler_calls_are_serialized_by_default():
@@ -587,6 +774,34 @@ def test_storage_choice(aws_env):
         storage.stop()
 
 
+def test_embedded_storage_on_all_addresses_signs_urls_for_the_public_host(aws_env):
+    # 127.0.0.2 is this machine (all of 127/8 is loopback) but not an address a 127.0.0.1-only server
+    # accepts: a download through it shows the S3 listens on every address and the URL names that host.
+    storage = start_storage("pub", host="0.0.0.0", public_host="127.0.0.2")
+    try:
+        assert storage.endpoint.startswith("http://127.0.0.2:")
+        assert os.environ["AWS_ENDPOINT_URL_S3"] == storage.endpoint
+        import boto3
+
+        client = boto3.client("s3")
+        client.put_object(Bucket="pub", Key="k.png", Body=b"\x89PNG pub")
+        url = client.generate_presigned_url("get_object", Params={"Bucket": "pub", "Key": "k.png"})
+        assert url.startswith("http://127.0.0.2:")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == b"\x89PNG pub"
+    finally:
+        storage.stop()
+
+
+def test_embedded_storage_on_a_wildcard_host_advertises_the_primary_address(aws_env):
+    aws_env.setattr(local_net, "primary_address", lambda family=None: "127.0.0.3")
+    storage = start_storage("wild", host="0.0.0.0")
+    try:
+        assert storage.endpoint.startswith("http://127.0.0.3:")
+    finally:
+        storage.stop()
+
+
 def test_credentials_lookup_sees_environment_credentials(aws_env):
     assert local_storage._has_aws_credentials() is False
     aws_env.setenv("AWS_PROFILE", "no-such-profile")
@@ -595,6 +810,60 @@ def test_credentials_lookup_sees_environment_credentials(aws_env):
     aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIA...")
     aws_env.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     assert local_storage._has_aws_credentials() is True
+
+
+# --- addresses ----------------------------------------------------------------------------------------------
+
+
+def test_advertised_host_replaces_wildcards_only(monkeypatch):
+    assert advertised_host("127.0.0.1") == "127.0.0.1" and advertised_host("myhost") == "myhost"
+    monkeypatch.setattr(local_net, "primary_address", lambda family=None: "192.0.2.7")
+    assert advertised_host("0.0.0.0") == "192.0.2.7" and advertised_host("") == "192.0.2.7"
+    monkeypatch.setattr(local_net, "primary_address", lambda family=None: None)
+    assert advertised_host("0.0.0.0") == "127.0.0.1" and advertised_host("::") == "::1"
+
+
+def test_primary_address_is_never_loopback_or_wildcard():
+    address = primary_address()
+    assert address is None or address not in ("127.0.0.1", "0.0.0.0")
+    if address is not None:
+        assert not address.startswith("127.")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://192.168.1.5:3000", ("http", "192.168.1.5", 3000)),
+        ("https://api.example.com/", ("https", "api.example.com", None)),
+        ("http://[fe80::1]:8080", ("http", "fe80::1", 8080)),
+    ],
+)
+def test_parse_public_url(url, expected):
+    assert parse_public_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["192.168.1.5:3000", "ftp://host", "http://", "http://h/api", "http://u:p@h", "http://h:99999"]
+)
+def test_bad_public_urls_are_refused_naming_the_option(url):
+    with pytest.raises(ValueError, match="--public-url"):
+        parse_public_url(url)
+
+
+def test_wildcard_host_with_a_public_url_answers_there():
+    with LocalApi(echo_handler, host="0.0.0.0", storage=False, public_url="http://127.0.0.2") as api:
+        assert api.url == f"http://127.0.0.2:{api.port}"
+        status, _, body = request("GET", f"{api.url}/health")
+        assert status == 200 and json.loads(body)["event"]["headers"]["Host"] == f"127.0.0.2:{api.port}"
+    with LocalApi(echo_handler, storage=False, public_url="http://192.0.2.9:8000") as api:
+        assert api.url == "http://192.0.2.9:8000"  # a port forwarded elsewhere is kept as given
+
+
+def test_wildcard_host_without_a_public_url_advertises_the_primary_address(monkeypatch):
+    monkeypatch.setattr(local_net, "primary_address", lambda family=None: "127.0.0.4")
+    with LocalApi(echo_handler, host="0.0.0.0", storage=False) as api:
+        assert api.url == f"http://127.0.0.4:{api.port}"
+        assert request("GET", f"{api.url}/health")[0] == 200
 
 
 # --- resolving the handler ----------------------------------------------------------------------------------
@@ -688,5 +957,39 @@ def test_cli_help_lists_the_serve_options(capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--help"])
     text = capsys.readouterr().out
-    for option in ("--host", "--port", "--bucket", "--handler", "--embedded-s3"):
+    options = ("--host", "--port", "--bucket", "--handler", "--embedded-s3", "--public-url", "--log-format")
+    for option in options:
         assert option in text
+
+
+@pytest.mark.parametrize("args", [["--public-url", "ftp://x"], ["--public-url", "http://h/p"]])
+def test_cli_bad_public_url_is_a_one_line_usage_error(args, capsys):
+    assert cli.main(["serve", "--port", "0", "--handler", "json.dumps", *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--public-url" in err
+
+
+def test_cli_bad_log_format_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["serve", "--log-format", "xml"])
+    assert exit_info.value.code == 2 and "--log-format" in capsys.readouterr().err
+
+
+def test_cli_without_waitress_exits_1_naming_the_extra(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "hng.local.wsgi", raising=False)
+    monkeypatch.setitem(sys.modules, "waitress", None)  # import waitress now fails, as when not installed
+    code = cli.main(["serve", "--port", "0", "--handler", "json.dumps"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "waitress" in err and "pip install 'hng[local]'" in err
+
+
+def test_the_local_extra_holds_what_serve_needs_and_dev_pulls_it_in():
+    import tomllib
+
+    extras = tomllib.loads((Path(cli.__file__).resolve().parents[1] / "pyproject.toml").read_text())[
+        "project"
+    ]["optional-dependencies"]
+    names = {spec.split(">")[0].split("=")[0].strip() for spec in extras["local"]}
+    assert {"moto[server]", "waitress"} <= names
+    assert "hng[local]" in extras["dev"]
