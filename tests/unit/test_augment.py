@@ -415,4 +415,4 @@ def test_the_preset_names_every_entry_point_accepts_are_the_presets_built_here()
     from hng.augment import preset_names
     from hng.params import PRESET_NAMES
 
-    assert PRESET_NAMES == preset_names()
+    assert preset_names() == PRESET_NAMES
