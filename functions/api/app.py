@@ -36,11 +36,9 @@ from hng.web import (
     InvalidEvent,
     check_context,
     classify_event,
-    is_json_media_type,
     negotiate,
-    parse_json_object,
-    parse_media_type,
     request_body,
+    with_json_body,
 )
 
 MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
@@ -233,15 +231,8 @@ def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
     return json.loads(service.generate(request).response.model_dump_json(exclude_none=True))
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 class Refused(Exception):
-    """A request answered before routing; ``response`` is the proxy response."""
+    """A request answered before routing, with `response(request_id)` as the proxy response."""
 
     def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -257,11 +248,10 @@ class Refused(Exception):
 
 
 def check_request(event: dict[str, Any]) -> dict[str, Any]:
-    """The body rules, before routing: the REST event to route (its JSON body decoded), or `Refused`.
+    """hng.web's body rules, before routing: the REST event to route, or `Refused`.
 
-    Every body is counted in bytes after base64 decoding (413). A route that takes JSON gets it checked
-    here once: Content-Type (415), then a JSON object (400); the event passed on then carries the body as
-    plain text and a canonical Content-Type, which Powertools' own parsing accepts as is.
+    Every body is counted in bytes after base64 decoding (413); a route that takes JSON (see ROUTES) gets
+    its Content-Type and body checked once, here.
     """
     raw = request_body(event)
     if len(raw) > MAX_BODY_BYTES:
@@ -270,26 +260,13 @@ def check_request(event: dict[str, Any]) -> dict[str, Any]:
     required = rule.body.get(event["httpMethod"]) if rule else None
     if required is None:
         return event
-    content_type = _header(event, "content-type")
-    if content_type is not None:
-        media = parse_media_type(content_type)
-        charset = (media[1].get("charset") or "utf-8").lower() if media else None
-        if media is None or not is_json_media_type(media[0]) or charset not in ("utf-8", "utf8"):
-            raise Refused(415, f"Content-Type must be application/json (UTF-8), got {content_type[:100]!r}")
     try:
-        parse_json_object(raw, max_bytes=MAX_BODY_BYTES, required=required)
+        return with_json_body(event, required=required, max_bytes=MAX_BODY_BYTES)
     except BodyError as error:
+        if error.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
+            raise Refused(error.status, str(error)) from None
         errors = [{"field": error.field, "message": str(error), "type": error.kind}]
         raise Refused(error.status, "invalid request", errors) from None
-    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
-    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
-    return {
-        **event,
-        "body": raw.decode("utf-8"),
-        "isBase64Encoded": False,
-        "headers": {**headers, "Content-Type": JSON},
-        "multiValueHeaders": {**multi, "Content-Type": [JSON]},
-    }
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

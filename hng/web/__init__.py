@@ -9,7 +9,15 @@ invocation and ``hng serve`` meet the same rules in one place:
 """
 
 from hng.web.body import BodyError, parse_json_object
-from hng.web.event import EventKind, InvalidEvent, check_context, classify_event, request_body
+from hng.web.event import (
+    EventKind,
+    InvalidEvent,
+    check_context,
+    classify_event,
+    header,
+    request_body,
+    with_json_body,
+)
 from hng.web.media import is_json_media_type, negotiate, parse_media_type
 
 __all__ = [
@@ -18,9 +26,11 @@ __all__ = [
     "InvalidEvent",
     "check_context",
     "classify_event",
+    "header",
     "is_json_media_type",
     "negotiate",
     "parse_json_object",
     "parse_media_type",
     "request_body",
+    "with_json_body",
 ]

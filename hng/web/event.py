@@ -14,6 +14,9 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from hng.web.body import BodyError, parse_json_object
+from hng.web.media import is_json_media_type, parse_media_type
+
 
 class InvalidEvent(ValueError):
     """A directly invoked event broke a rule; the message names each key or field."""
@@ -96,6 +99,46 @@ def request_body(event: Mapping[str, Any]) -> bytes:
         raise InvalidEvent(
             "invalid API Gateway event: isBase64Encoded is true but body is not base64"
         ) from None
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A header of a REST event, by case-insensitive name (``name`` in lower case)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def with_json_body(event: Mapping[str, Any], *, required: str, max_bytes: int) -> dict[str, Any]:
+    """The REST event of a route that takes a JSON object, checked: its body decoded to plain text and a
+    canonical Content-Type, or `BodyError` (413 over ``max_bytes``, 415 for another media type or charset,
+    400 for anything but a JSON object). A missing Content-Type is read as JSON.
+
+    The event returned is what Powertools' own body parsing accepts as is: it re-parses a body that is
+    known to be a JSON object within the limits, and sees no content type but application/json.
+    """
+    raw = request_body(event)
+    content_type = header(event, "content-type")
+    if content_type is not None:
+        media = parse_media_type(content_type)
+        charset = (media[1].get("charset") or "utf-8").lower() if media else None
+        if media is None or not is_json_media_type(media[0]) or charset not in ("utf-8", "utf8"):
+            raise BodyError(
+                415,
+                f"Content-Type must be application/json (UTF-8), got {content_type[:100]!r}",
+                field="Content-Type",
+                kind="unsupported_media_type",
+            )
+    parse_json_object(raw, max_bytes=max_bytes, required=required)
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    return {
+        **event,
+        "body": raw.decode("utf-8"),
+        "isBase64Encoded": False,
+        "headers": {**headers, "Content-Type": "application/json"},
+        "multiValueHeaders": {**multi, "Content-Type": ["application/json"]},
+    }
 
 
 def check_context(context: Any) -> None:
