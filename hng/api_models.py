@@ -198,6 +198,48 @@ class HealthResponse(BaseModel):
     mnist: MnistStatus
 
 
+class DatasetStarted(BaseModel):
+    """POST /datasets' answer: the job started; poll statusUrl."""
+
+    datasetId: str
+    status: Literal["RUNNING"]
+    statusUrl: str
+    shardsTotal: int
+    imagesTotal: int
+    prefix: str = Field(description="Where the dataset is written: s3://bucket/datasets/{datasetId}/")
+
+
+class DatasetShard(BaseModel):
+    index: int
+    key: str
+    images: int
+    sha256: str
+    url: str | None = Field(default=None, description="Presigned GET URL (absent for imagefolder folders)")
+
+
+class DatasetStatus(BaseModel):
+    """GET /datasets/{datasetId}: the job's state, its progress and, once it succeeded, its results."""
+
+    datasetId: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+    shardsDone: int
+    shardsTotal: int
+    imagesDone: int
+    imagesTotal: int
+    startedAt: str | None = None
+    stoppedAt: str | None = None
+    prefix: str
+    runs: int = Field(description="How many times the job was started (POST /datasets/{datasetId} restarts)")
+    error: str | None = None
+    cause: str | None = None
+    manifestUrl: str | None = None
+    expiresIn: int | None = None
+    missingShards: list[int] | None = Field(
+        default=None, description="Shards the tolerated failures left out"
+    )
+    shards: list[DatasetShard] | None = None
+
+
 class FieldError(BaseModel):
     field: str
     message: str

@@ -263,6 +263,16 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
             from hng.datasets.finalize import finalize_dataset
 
             manifest = finalize_dataset(args.out, log=log)
+        elif args.dataset_command == "resume":
+            from hng.datasets.engine import resume_dataset
+
+            if args.workers is not None and args.workers < 1:
+                raise ValueError(f"--workers must be >= 1, got {args.workers}")
+            try:
+                manifest = resume_dataset(args.out, workers=args.workers, progress=None, log=log)
+            except ValueError as error:
+                text = str(error)
+                raise ValueError(_with_options("out", text) if text.startswith("out ") else text) from None
         else:
             from hng.datasets.engine import make_dataset
 
@@ -373,7 +383,7 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace another dataset (or other files) in OUT"
     )
     ds.set_defaults(handler=_cmd_dataset, dataset_command=None)
-    sub = ds.add_subparsers(dest="dataset_command", parser_class=_Parser, metavar="{finalize}")
+    sub = ds.add_subparsers(dest="dataset_command", parser_class=_Parser, metavar="{finalize,resume}")
     fin = sub.add_parser(
         "finalize",
         help="check every shard and write manifest.json, README.md and contact_sheet.png",
@@ -384,6 +394,19 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )
     fin.add_argument("--out", required=True, help="the dataset's folder or s3://bucket/prefix")
     fin.set_defaults(handler=_cmd_dataset, dataset_command="finalize")
+    res = sub.add_parser(
+        "resume",
+        help="make the missing shards of the dataset planned in OUT, then finalize it",
+        description=(
+            "Read plan.json in OUT (written by an interrupted run, another machine or POST /datasets), make "
+            "the shards not yet made, then finalize. No other option is needed: the plan holds the spec."
+        ),
+    )
+    res.add_argument("--out", required=True, help="the dataset's folder or s3://bucket/prefix")
+    res.add_argument(
+        "--workers", "-j", type=int, default=None, help="worker processes (default: the cores available)"
+    )
+    res.set_defaults(handler=_cmd_dataset, dataset_command="resume")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from hng import __version__
-from hng.api_models import ErrorResponse, GenerateRequest, GenerateResponse, HealthResponse, TaskResponse
+from hng.api_models import (
+    DatasetStarted,
+    DatasetStatus,
+    ErrorResponse,
+    GenerateRequest,
+    GenerateResponse,
+    HealthResponse,
+    TaskResponse,
+)
+from hng.datasets.jobs import DatasetConflict, DatasetJobs, DatasetNotFound, EngineUnavailable
+from hng.datasets.output import OutputError
+from hng.datasets.spec import DatasetSpec, SpecError
 from hng.service import GenerationService, ServiceUnavailable
 from hng.store import StorageError, TaskNotFound
 from hng.web import (
@@ -60,6 +71,8 @@ ROUTES = {
     re.compile(r"^/generate/?$"): RouteRule(("POST",), body={"POST": "with at least `number`"}),
     re.compile(r"^/generate/[^/]+/?$"): RouteRule(("GET",)),
     re.compile(r"^/openapi\.json$"): RouteRule(("GET",)),
+    re.compile(r"^/datasets/?$"): RouteRule(("POST",), body={"POST": "with at least `count`"}),
+    re.compile(r"^/datasets/[^/]+/?$"): RouteRule(("GET", "POST", "DELETE")),
 }
 _ERROR_JSON = {JSON: {"model": ErrorResponse}}
 ERROR_RESPONSES = {
@@ -86,6 +99,11 @@ tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hng"), service=SERVICE_NAME)
 app = APIGatewayRestResolver(enable_validation=True)
 service = GenerationService.from_env(log=logger)
+datasets = DatasetJobs.from_env(
+    service.config.bucket,
+    client=service.store.client if service.store is not None else None,
+    url_expiry=service.config.url_expiry,
+)
 
 
 def _error_body(
@@ -146,6 +164,83 @@ def get_task(
     return service.describe(task_id)
 
 
+def _dataset_jobs() -> DatasetJobs:
+    if datasets is None:
+        raise ServiceUnavailable(
+            "dataset jobs are not configured (HNG_DATASET_STATE_MACHINE_ARN on AWS; hng serve runs them)"
+        )
+    return datasets
+
+
+def _public_url(path: str) -> str:
+    """An absolute URL of this API for ``path``: API Gateway's own domain carries the stage in its paths."""
+    event = app.current_event
+    context = event.get("requestContext") or {}
+    domain = context.get("domainName") or event.headers.get("host") or "localhost"
+    stage_domain = ".execute-api." in domain
+    scheme = event.headers.get("x-forwarded-proto") or ("https" if stage_domain else "http")
+    stage = f"/{context['stage']}" if stage_domain and context.get("stage") else ""
+    return f"{scheme}://{domain}{stage}{path}"
+
+
+@app.post(
+    "/datasets",
+    summary="Start a dataset job: shards made by Step Functions (or hng serve's local engine) in S3",
+    description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
+    responses={
+        202: {"description": "Started", "content": {JSON: {"model": DatasetStarted}}},
+        **ERROR_RESPONSES,
+    },
+)
+def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
+    jobs = _dataset_jobs()
+    if service.data is None:
+        raise ServiceUnavailable(
+            "the MNIST data is not available (run `hng data fetch` or set HNG_MNIST_PATH)"
+        )
+    answer = jobs.start(spec, service.data)
+    answer["statusUrl"] = _public_url(f"/datasets/{answer['datasetId']}")
+    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
+    metrics.add_metric(name="DatasetsStarted", unit=MetricUnit.Count, value=1)
+    return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
+
+
+@app.get(
+    "/datasets/<dataset_id>",
+    summary="A dataset job's status, progress and, once done, its manifest and shards (presigned URLs)",
+    responses={404: {"description": "No such dataset", "content": _ERROR_JSON}, 503: ERROR_RESPONSES[503]},
+)
+def describe_dataset(
+    dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")],
+) -> DatasetStatus:
+    return DatasetStatus(**_dataset_jobs().describe(dataset_id))
+
+
+@app.post(
+    "/datasets/<dataset_id>",
+    summary="Run a failed or stopped dataset job again: shards already made are kept",
+    responses={
+        202: {"description": "Started again", "content": {JSON: {"model": DatasetStarted}}},
+        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        409: {"description": "Still running, or complete", "content": _ERROR_JSON},
+        503: ERROR_RESPONSES[503],
+    },
+)
+def restart_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
+    answer = _dataset_jobs().restart(dataset_id)
+    answer["statusUrl"] = _public_url(f"/datasets/{dataset_id}")
+    return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
+
+
+@app.delete(
+    "/datasets/<dataset_id>",
+    summary="Stop a running dataset job (shards already made stay)",
+    responses={404: {"description": "No such dataset", "content": _ERROR_JSON}, 503: ERROR_RESPONSES[503]},
+)
+def stop_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
+    return Response(HTTPStatus.ACCEPTED, JSON, json.dumps(_dataset_jobs().stop(dataset_id)))
+
+
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi():  # no return annotation: no response validation
     return Response(HTTPStatus.OK, JSON, openapi_document())
@@ -170,9 +265,24 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        field = ".".join(location) or "body"
+        field = ".".join(location) or _leading_field(message) or "body"
         out.append({"field": field, "message": message, "type": str(error.get("type", "value_error"))})
     return out
+
+
+# A rule across fields (a model validator) has no location; its message starts with the field it names.
+_REQUEST_FIELDS = frozenset(
+    name
+    for model in (GenerateRequest, DatasetSpec)
+    for key, info in model.model_fields.items()
+    for name in (key, info.alias)
+    if name
+)
+
+
+def _leading_field(message: str) -> str | None:
+    first = re.match(r"[A-Za-z_]+", message)
+    return first[0] if first and first[0] in _REQUEST_FIELDS else None
 
 
 @app.exception_handler(RequestValidationError)
@@ -180,12 +290,28 @@ def invalid_request(error: RequestValidationError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid request", field_errors(error.errors()))
 
 
+@app.exception_handler(SpecError)
+def invalid_spec(error: SpecError) -> Response:
+    errors = [{"field": field, "message": message, "type": "value_error"} for field, message in error.errors]
+    return _error(HTTPStatus.BAD_REQUEST, "invalid request", errors)
+
+
+@app.exception_handler(DatasetNotFound)
+def dataset_not_found(error: DatasetNotFound) -> Response:
+    return _error(HTTPStatus.NOT_FOUND, f"no dataset {error.args[0]!r}")
+
+
+@app.exception_handler(DatasetConflict)
+def dataset_conflict(error: DatasetConflict) -> Response:
+    return _error(HTTPStatus.CONFLICT, str(error))
+
+
 @app.exception_handler(TaskNotFound)
 def task_not_found(error: TaskNotFound) -> Response:
     return _error(HTTPStatus.NOT_FOUND, f"no task {error.args[0]!r}")
 
 
-@app.exception_handler([StorageError, ServiceUnavailable])
+@app.exception_handler([StorageError, ServiceUnavailable, OutputError, EngineUnavailable])
 def unavailable(error: Exception) -> Response:
     logger.error("service unavailable", extra={"reason": str(error)})
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)

@@ -135,7 +135,7 @@ def make_dataset(
     pending = []
     stats = RunStats(workers=workers)
     for k in range(first, stop):
-        if _is_done(output, plan, k):
+        if shard_is_done(output, plan, k):
             stats.shards_skipped += 1
         else:
             pending.append(k)
@@ -158,6 +158,23 @@ def make_dataset(
 
     # Every shard was hashed by this run, as it was written or when its resume verified it.
     return finalize_dataset(output, run=stats, data=mnist, verify="size", log=log)
+
+
+def resume_dataset(
+    out: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    data: MnistData | str | os.PathLike[str] | None = None,
+    progress: bool | None = False,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Make the rest of the dataset whose plan.json is in ``out``, and finalize it (what a job started
+    elsewhere, e.g. by POST /datasets, leaves to an engine)."""
+    text = open_output(out).read_text(PLAN_FILE)
+    if text is None:
+        raise ValueError(f"out {out} holds no hng dataset ({PLAN_FILE} is missing)")
+    plan = Plan.loads(text, str(out))
+    return make_dataset(plan.spec, out, workers=workers, data=data, progress=progress, log=log)
 
 
 def _check_workers(workers: Any) -> int:
@@ -229,7 +246,8 @@ def _remove_dataset(output: Output) -> None:
             output.delete(name)
 
 
-def _is_done(output: Output, plan: Plan, k: int) -> bool:
+def shard_is_done(output: Output, plan: Plan, k: int) -> bool:
+    """Whether shard k is recorded and its stored bytes match the record (size and sha256)."""
     text = output.read_text(plan.record_name(k))
     if text is None:
         return False

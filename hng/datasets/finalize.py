@@ -53,9 +53,13 @@ def finalize_dataset(
     data: MnistData | None = None,
     sample_images: int = SAMPLE_IMAGES,
     verify: str = "load",
+    allow_missing: bool = False,
     log: Any = None,
 ) -> dict[str, Any]:
     """Check the shards, write manifest.json, the dataset card README.md and contact_sheet.png.
+
+    ``allow_missing`` finalizes what is there when some shards are missing (a Step Functions run with
+    tolerated failures): the manifest lists them under ``missing_shards`` and counts only the images made.
 
     Every shard must have its record and match it. ``verify`` says how far: ``"load"`` (the default,
     what ``hng dataset finalize`` does): the size and sha256, and each local shard must load with its
@@ -73,7 +77,10 @@ def finalize_dataset(
         raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, output.url)
     spec = plan.spec
-    records = _check_shards(output, plan, verify=verify)
+    records, missing = _check_shards(output, plan, verify=verify)
+    if missing and (not allow_missing or not records):
+        raise _incomplete(missing, plan, output)
+    made = {record["index"] for record in records}
 
     label_lengths: dict[str, int] = {}
     digit_counts = np.zeros(10, dtype=np.int64)
@@ -87,15 +94,16 @@ def finalize_dataset(
     duplicates = int(all_digests.size - np.unique(all_digests).size)
 
     data = data or load_mnist()
-    sample = _sample(output, plan, sample_images)
+    sample = _sample(output, plan, sample_images, made)
     fidelity = _fidelity(sample, data, spec.split)
     sheet = _contact_sheet(sample)
     output.write_bytes(CONTACT_SHEET_FILE, encode_png(sheet))
     if spec.numbers is not None:
         output.write_text(NUMBERS_FILE, "\n".join(spec.numbers) + "\n")
 
+    images = sum(record["images"] for record in records)
     report: dict[str, Any] = {
-        "images": spec.count,
+        "images": images,
         "shards": plan.num_shards,
         "seconds": None,
         "images_per_second": None,
@@ -126,7 +134,9 @@ def finalize_dataset(
         "mnist": {"sha256": plan.mnist_sha256, "split": spec.split},
         "spec": spec.to_json(),
         "command": rebuild_command(spec, output.url, numbers_file=_numbers_path(output)),
-        "images": spec.count,
+        "images": images,
+        "complete": not missing,
+        "missing_shards": missing,
         "shards": [
             {key: record[key] for key in ("index", "name", "images", "sha256", "bytes", "label_lengths")}
             for record in records
@@ -141,8 +151,9 @@ def finalize_dataset(
     output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     output.clean_staging()
     log(
-        f"finalized {output.url}: {spec.count:,} images in {plan.num_shards} shard"
-        f"{'' if plan.num_shards == 1 else 's'}, "
+        f"finalized {output.url}: {images:,} images in {len(records)} shard"
+        f"{'' if len(records) == 1 else 's'}"
+        f"{f' ({len(missing)} missing)' if missing else ''}, "
         f"{duplicates} duplicates, "
         f"label fidelity {fidelity['read_as_label']:.3f} ({fidelity['digits']} digits read)"
     )
@@ -154,8 +165,8 @@ def _numbers_path(output: Output) -> str:
     return str(output.root / NUMBERS_FILE) if isinstance(output, LocalOutput) else NUMBERS_FILE
 
 
-def _check_shards(output: Output, plan: Plan, *, verify: str) -> list[dict[str, Any]]:
-    """Every shard's record, after checking that the shard is there, whole and the one recorded."""
+def _check_shards(output: Output, plan: Plan, *, verify: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The records of the shards that are there, whole and the ones recorded; and the others' indices."""
     fmt = get_format(plan.spec.format)
     records, missing = [], []
     for k in range(plan.num_shards):
@@ -186,15 +197,16 @@ def _check_shards(output: Output, plan: Plan, *, verify: str) -> list[dict[str, 
                 missing.append(k)
                 continue
         records.append(record)
-    if missing:
-        ranges = _ranges(missing)
-        raise IncompleteDataset(
-            f"{len(missing)} of {plan.num_shards} shards are missing or damaged in {output.url} "
-            f"(shards {', '.join(ranges)}): make them (re-run the same hng dataset command, or with "
-            f"--shards {_first_range(missing)}), then finalize again",
-            missing,
-        )
-    return records
+    return records, missing
+
+
+def _incomplete(missing: list[int], plan: Plan, output: Output) -> IncompleteDataset:
+    return IncompleteDataset(
+        f"{len(missing)} of {plan.num_shards} shards are missing or damaged in {output.url} "
+        f"(shards {', '.join(_ranges(missing))}): make them (re-run the same hng dataset command, or with "
+        f"--shards {_first_range(missing)}), then finalize again",
+        missing,
+    )
 
 
 def _ranges(indices: list[int]) -> list[str]:
@@ -217,10 +229,12 @@ def _first_range(indices: list[int]) -> str:
     return f"{first}:{stop + 1}"
 
 
-def _sample(output: Output, plan: Plan, sample_images: int) -> Shard:
-    """Up to ``sample_images`` images spread over up to SAMPLE_SHARDS evenly spaced shards."""
+def _sample(output: Output, plan: Plan, sample_images: int, made: set[int]) -> Shard:
+    """Up to ``sample_images`` images spread over up to SAMPLE_SHARDS evenly spaced shards (of those made)."""
     fmt = get_format(plan.spec.format)
-    picked = sorted(set(np.linspace(0, plan.num_shards - 1, min(SAMPLE_SHARDS, plan.num_shards)).astype(int)))
+    present = sorted(made)
+    spread = np.linspace(0, len(present) - 1, min(SAMPLE_SHARDS, len(present))).astype(int)
+    picked = sorted({present[i] for i in spread})
     per_shard = max(1, sample_images // len(picked))
     parts = []
     with tempfile.TemporaryDirectory(prefix="hng-sample-") as folder:

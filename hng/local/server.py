@@ -136,7 +136,8 @@ class LocalApi:
             access_log=AccessLog(self._access_log, self.log_format),
         )
         http = _bind(app, self.host, self.port, self.read_timeout, HttpServer)
-        self._saved_env = _set_env(_POWERTOOLS_ENV[self.log_format])
+        # Dataset jobs (POST /datasets) run on the local engine of `hng dataset`, not Step Functions.
+        self._saved_env = _set_env({**_POWERTOOLS_ENV[self.log_format], "HNG_DATASET_ENGINE": "local"})
         try:
             if self._storage_spec is None:
                 self.storage = start_storage(

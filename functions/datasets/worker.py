@@ -1,0 +1,42 @@
+"""Shard worker: one invocation per item of the Distributed Map,
+``{"datasetId", "bucket", "prefix", "shard"}``.
+
+The MNIST data and the generator load once per container (module import); the work is
+hng.datasets.jobs.make_shard_task, the same run_shard every engine calls.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hng.datasets.jobs import make_shard_task
+from hng.generation import Generator
+from hng.mnist.dataset import load_mnist
+from hng.web import check_context
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+generator = Generator(load_mnist())
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    check_context(context)
+    if not isinstance(event, dict):
+        raise ValueError(
+            f"event must be an object with datasetId, bucket, prefix and shard, got {type(event).__name__}"
+        )
+    return _handle(event, context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(dataset_id=event.get("datasetId"), shard=event.get("shard"))
+    result = make_shard_task(event, generator)
+    logger.info("shard made" if result["made"] else "shard already made", extra={"sha256": result["sha256"]})
+    return result

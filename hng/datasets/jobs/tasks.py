@@ -1,0 +1,80 @@
+"""What the Step Functions tasks do, as functions of their events: one shard; finalize or record a failure."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hng.datasets.engine import run_shard, shard_is_done
+from hng.datasets.finalize import IncompleteDataset, finalize_dataset
+from hng.datasets.jobs.service import FAILURE_FILE
+from hng.datasets.output import RECORDS, S3Output
+from hng.datasets.plan import PLAN_FILE, Plan
+from hng.generation import Generator
+
+
+def _output(event: dict[str, Any], client: Any = None) -> S3Output:
+    for field in ("bucket", "prefix"):
+        if not isinstance(event.get(field), str) or not event[field]:
+            raise ValueError(f"event field {field!r} must be a non-empty string")
+    return S3Output(event["bucket"], event["prefix"].rstrip("/"), client=client)
+
+
+def _plan(output: S3Output) -> Plan:
+    text = output.read_text(PLAN_FILE)
+    if text is None:
+        raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
+    return Plan.loads(text, output.url)
+
+
+def make_shard_task(event: dict[str, Any], generator: Generator, client: Any = None) -> dict[str, Any]:
+    """Make shard ``event["shard"]`` of the dataset in s3://bucket/prefix, unless it is already made.
+
+    A retry, or a restart of the job, finds the shard recorded and its checksum matching, and returns
+    at once: a shard's bytes depend only on (spec, seed, k).
+    """
+    output = _output(event, client)
+    plan = _plan(output)
+    k = event.get("shard")
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < plan.num_shards:
+        raise ValueError(f"event field 'shard' must be an integer in [0, {plan.num_shards}), got {k!r}")
+    if shard_is_done(output, plan, k):
+        record = json.loads(output.read_text(plan.record_name(k)) or "{}")
+        return {"shard": k, "sha256": record.get("sha256"), "images": record.get("images"), "made": False}
+    with tempfile.TemporaryDirectory(prefix="hng-shard-") as staging:
+        record = run_shard(plan, output, generator, k, Path(staging))
+    return {"shard": k, "sha256": record["sha256"], "images": record["images"], "made": True}
+
+
+def finalize_task(
+    event: dict[str, Any], data: Any = None, client: Any = None, tolerated_percentage: float = 0.0
+) -> dict[str, Any]:
+    """Finalize the dataset, or, for ``{"failed": true, "error", "cause"}``, record the failure.
+
+    Missing shards are accepted up to ``tolerated_percentage`` of all shards (the Map's
+    ToleratedFailurePercentage, checked here again so that the dataset's completeness does not rest on
+    the Map alone) and listed in the manifest; beyond it, `IncompleteDataset` fails the task.
+    """
+    output = _output(event, client)
+    if event.get("failed"):
+        failure = {"error": event.get("error"), "cause": event.get("cause")}
+        output.write_text(FAILURE_FILE, json.dumps(failure, indent=2) + "\n")
+        return {"recorded": True, **failure}
+    plan = _plan(output)
+    missing = missing_shards(output, plan)
+    if missing and len(missing) * 100 > tolerated_percentage * plan.num_shards:
+        raise IncompleteDataset(
+            f"{len(missing)} of {plan.num_shards} shards failed (shards {', '.join(map(str, missing[:20]))}"
+            f"{', ...' if len(missing) > 20 else ''}), more than the {tolerated_percentage:g} % tolerated",
+            missing,
+        )
+    manifest = finalize_dataset(output, data=data, verify="checksum", allow_missing=True)
+    return {"images": manifest["images"], "missingShards": manifest["missing_shards"]}
+
+
+def missing_shards(output: S3Output, plan: Plan) -> list[int]:
+    index = {plan.record_name(k): k for k in range(plan.num_shards)}
+    done = {index[name] for name in output.names(f"{RECORDS}/") if name in index}
+    return [k for k in range(plan.num_shards) if k not in done]
