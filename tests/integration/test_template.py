@@ -6,6 +6,10 @@
   tasks/, least-privilege function policy scoped to the bucket, the API key on every route but
   GET /health and GET /openapi.json (conditions resolved both ways), reserved concurrency, access logs
   with retention, presigned URLs capped at the role credentials' lifetime;
+- the dataset state machine: its definition (statemachines/dataset.asl.json) after CloudFormation's
+  substitutions (a Distributed Map reading items.json from S3, MaxConcurrency and the tolerated failure
+  percentage bound to parameters, retries with backoff and jitter, the failure path), the shard worker and
+  finalizer from the generator's image, and the IAM scoping of all three roles (no wildcard actions);
 - every parameter is in the console's parameter groups and the README's parameter table;
 - what SAM makes of it: the transformed template (every route a Lambda proxy integration of the
   generator, one invoke permission per event) and the routes `sam local start-api` would serve;
@@ -30,10 +34,41 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 DOCKERFILE = ROOT / "functions" / "api" / "Dockerfile"
+DEFINITION = ROOT / "statemachines" / "dataset.asl.json"
 SAM_VENV = ROOT / ".venv-sam"
 SAM_ENV = {"SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
 ANY = "x-amazon-apigateway-any-method"
 FUNCTION = "GeneratorFunction"
+STATE_MACHINE = "DatasetStateMachine"
+# The dataset functions: logical id -> the handler ImageConfig.Command names in the generator's image.
+DATASET_FUNCTIONS = {
+    "ShardWorkerFunction": "functions.datasets.worker.lambda_handler",
+    "DatasetFinalizerFunction": "functions.datasets.finalizer.lambda_handler",
+}
+LAMBDA_RETRY_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+# The only Allow statements that may name Resource "*": actions without resource-level permissions.
+UNSCOPED_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+EXECUTIONS_ARN = (
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${DatasetStateMachine.Name}"
+)
 README = ROOT / "README.md"
 # The only routes callers reach without an API key when RequireApiKey=true; every other method needs one.
 OPEN = {("/health", "get"), ("/openapi.json", "get")}
@@ -57,11 +92,30 @@ for resource in template["Resources"].values():
     properties = resource.get("Properties", {})
     if resource["Type"] == "AWS::Serverless::Function" and properties.get("PackageType") == "Image":
         properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hng:built"  # as sam build does
+    if resource["Type"] == "AWS::Serverless::StateMachine":  # a local DefinitionUri, uploaded by sam package
+        properties["DefinitionUri"] = "s3://artifacts/hng/" + properties["DefinitionUri"]
 transformed = transform(template, {}, NoManagedPolicies())
 stacks, _ = SamLocalStackProvider.get_stacks(path)
 api = ApiProvider(stacks).api
 routes = [{"path": r.path, "methods": sorted(r.methods), "function": r.function_name} for r in api.routes]
 print(json.dumps({"transformed": transformed, "routes": routes, "binary": list(api.binary_media_types)}))
+"""
+
+# Runs in .venv-sam: the build graph `sam build` would follow (one entry per image or zip it builds).
+SAM_BUILD_PROBE = r"""
+import json, sys
+from samcli.lib.build.app_builder import ApplicationBuilder
+from samcli.lib.providers.provider import ResourcesToBuildCollector
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+template, build_dir = sys.argv[1], sys.argv[2]
+stacks, _ = SamLocalStackProvider.get_stacks(template)
+collector = ResourcesToBuildCollector()
+collector.add_functions(list(SamFunctionProvider(stacks).get_all()))
+builder = ApplicationBuilder(collector, build_dir, ".", build_dir + "/cache")
+graph = builder._get_build_graph()
+print(json.dumps([sorted(f.name for f in d.functions) for d in graph.get_function_build_definitions()]))
 """
 
 
@@ -165,6 +219,108 @@ def accepts(parameter: dict[str, Any], value: str) -> bool:
     return re.fullmatch(parameter["AllowedPattern"], value) is not None
 
 
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def sample_function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:us-east-1:123456789012:function:hng-{logical_id}-0A1B2C3D4E5F"
+
+
+def substitution_values(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, str]:
+    """What CloudFormation puts for each DefinitionSubstitutions key: parameter values (their defaults unless
+    given) and sample ARNs for the functions' GetAtt Arn."""
+    substitutions = template["Resources"][STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    values = {}
+    for key, value in substitutions.items():
+        if set(value) == {"Ref"} and value["Ref"] in template["Parameters"]:
+            values[key] = str(parameters.get(value["Ref"], template["Parameters"][value["Ref"]]["Default"]))
+        elif set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn":
+            values[key] = sample_function_arn(value["Fn::GetAtt"][0])
+        else:
+            raise AssertionError(f"unexpected substitution {key}: {value}")
+    return values
+
+
+def load_definition(template: dict[str, Any], **parameters: Any) -> dict[str, Any]:
+    """The state machine definition as Step Functions gets it: the file with the substitutions made."""
+    text = DEFINITION.read_text()
+    values = substitution_values(template, parameters)
+    missing = set(PLACEHOLDER.findall(text)) - set(values)
+    assert not missing, f"placeholders without a DefinitionSubstitutions entry: {missing}"
+    return json.loads(PLACEHOLDER.sub(lambda match: values[match.group(1)], text))
+
+
+def distributed_map(definition: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    maps = [
+        (name, state)
+        for name, state in definition["States"].items()
+        if state["Type"] == "Map"
+        and state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
+    assert len(maps) == 1, maps
+    return maps[0]
+
+
+def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state, those inside a Map's ItemProcessor (or Iterator) and a Parallel's Branches included."""
+    found = dict(states)
+    for state in states.values():
+        for inner in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+            if inner:
+                found.update(all_states(inner["States"]))
+    return found
+
+
+def lambda_tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    states = all_states(definition["States"])
+    return {
+        name: state
+        for name, state in states.items()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def inline_statements(policies: list[Any]) -> list[dict[str, Any]]:
+    """The statements of SAM Policies; every entry must be an inline document (SAM policy templates such as
+    S3CrudPolicy or LambdaInvokePolicy grant more than needed)."""
+    assert all(isinstance(policy, dict) and "Statement" in policy for policy in policies), policies
+    return [statement for policy in policies for statement in policy["Statement"]]
+
+
+def allow_statements(value: Any) -> list[dict[str, Any]]:
+    """Every Allow statement anywhere in `value`: roles, policies, functions' Policies, trust policies."""
+    found = []
+    if isinstance(value, dict):
+        if "Effect" in value and "Action" in value:
+            return [value] if value["Effect"] == "Allow" else []
+        for item in value.values():
+            found += allow_statements(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += allow_statements(item)
+    return found
+
+
+def assert_no_wildcard_actions(resources: dict[str, Any]) -> None:
+    statements = allow_statements(resources)
+    assert statements
+    for statement in statements:
+        actions = actions_of(statement)
+        assert not any("*" in action for action in actions), statement
+        if statement.get("Resource") == "*" or "*" in statement.get("Resource", []):
+            assert set(actions) <= UNSCOPED_ACTIONS, statement
+
+
+@pytest.fixture(scope="module")
+def definition(template) -> dict[str, Any]:
+    return load_definition(template)
+
+
 # --- lint ---------------------------------------------------------------------------------------------
 
 
@@ -192,6 +348,25 @@ def test_parameters_have_the_documented_defaults_and_limits(template):
     assert parameters["RequireApiKey"]["AllowedValues"] == ["true", "false"]
     assert {"ThrottlingRateLimit", "ThrottlingBurstLimit", "LogRetentionDays"} <= set(parameters)
     assert defaults["ReservedConcurrency"] == "50" and defaults["CreateApiGatewayAccountRole"] == "false"
+
+
+def test_dataset_parameters_have_the_documented_defaults_and_limits(template):
+    parameters = template["Parameters"]
+    expected = {
+        # name: (default, min, max)
+        "MaxDatasetImages": (10_000_000, 1, 1_000_000_000),
+        "MaxConcurrency": (100, 1, 10_000),  # a Distributed Map runs at most 10,000 child executions at once
+        "ToleratedFailurePercentage": (0, 0, 100),
+        "WorkerMemorySize": (2048, 512, 10240),
+        "WorkerTimeout": (300, 30, 900),  # Lambda's limit: 900 s
+        "FinalizerMemorySize": (2048, 512, 10240),
+        "FinalizerTimeout": (900, 30, 900),
+    }
+    for name, (default, low, high) in expected.items():
+        spec = parameters[name]
+        assert spec["Type"] == "Number", name
+        assert (spec["Default"], spec["MinValue"], spec["MaxValue"]) == (default, low, high), name
+        assert spec["Description"], name
 
 
 def test_url_expiry_is_capped_at_the_lifetime_of_the_role_credentials(template):
@@ -229,6 +404,9 @@ def test_outputs_name_the_api_url_bucket_function_and_key(template):
     assert outputs["BucketName"]["Value"] == {"Ref": "Bucket"}
     assert outputs["GeneratorFunctionArn"]["Value"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
     assert outputs["ApiAccessLogGroupName"]["Value"] == {"Ref": "ApiAccessLogGroup"}
+    assert outputs["DatasetStateMachineArn"]["Value"] == {"Ref": STATE_MACHINE}
+    assert outputs["ShardWorkerFunctionName"]["Value"] == {"Ref": "ShardWorkerFunction"}
+    assert outputs["DatasetFinalizerFunctionName"]["Value"] == {"Ref": "DatasetFinalizerFunction"}
     assert outputs["ApiKeyId"]["Condition"] == "UseApiKey"
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiKey"}
 
@@ -292,6 +470,8 @@ def test_function_environment_configures_the_handler(template, resources):
     }
     assert env["HNG_BUCKET"] == {"Ref": "Bucket"}
     assert env["HNG_URL_EXPIRES"] == {"Ref": "UrlExpirySeconds"}
+    assert env["HNG_DATASET_STATE_MACHINE_ARN"] == {"Ref": STATE_MACHINE}  # Ref gives the ARN
+    assert env["HNG_MAX_DATASET_IMAGES"] == {"Ref": "MaxDatasetImages"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "hng" and env["POWERTOOLS_METRICS_NAMESPACE"] == "hng"
     assert env["POWERTOOLS_LOG_LEVEL"] == env["LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["NO_ALBUMENTATIONS_UPDATE"] == "1"
@@ -300,27 +480,29 @@ def test_function_environment_configures_the_handler(template, resources):
 
 
 def test_function_s3_permissions_are_least_privilege_on_the_bucket(resources):
-    policies = function_properties(resources)["Policies"]
-    assert all(isinstance(policy, dict) and "Statement" in policy for policy in policies), (
-        "inline statements only: SAM policy templates such as S3CrudPolicy grant more than needed"
-    )
-    statements = [statement for policy in policies for statement in policy["Statement"]]
-    actions: set[str] = set()
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        names = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        actions.update(names)
-        if any(name.startswith("s3:") for name in names):
-            assert "*" not in json.dumps(statement["Resource"]).replace("/tasks/*", ""), statement
-            assert refers_to_bucket(statement["Resource"]), statement
-    assert actions == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"}
-    objects = next(s for s in statements if "s3:GetObject" in s["Action"])
-    assert objects["Resource"] == {"Fn::Sub": "${Bucket.Arn}/tasks/*"}
-    listing = next(s for s in statements if s["Action"] in ("s3:ListBucket", ["s3:ListBucket"]))
+    statements = inline_statements(function_properties(resources)["Policies"])
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    s3 = [statement for statement in statements if any(a.startswith("s3:") for a in actions_of(statement))]
+    assert all(refers_to_bucket(statement["Resource"]) for statement in s3), s3
+    objects = {
+        json.dumps(s["Resource"]): set(actions_of(s)) for s in s3 if "s3:ListBucket" not in actions_of(s)
+    }
+    assert objects == {
+        # Tasks: put the PNG and metadata, read them back, delete an image whose metadata failed.
+        json.dumps({"Fn::Sub": "${Bucket.Arn}/tasks/*"}): {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
+        # Datasets: write the plan, items and job, read the manifest and sign the shards; no deleting.
+        json.dumps({"Fn::Sub": "${Bucket.Arn}/datasets/*"}): {"s3:PutObject", "s3:GetObject"},
+        # A restart removes the failed run's failure.json, and nothing else.
+        json.dumps({"Fn::Sub": "${Bucket.Arn}/datasets/*/failure.json"}): {"s3:DeleteObject"},
+    }
+    (listing,) = [s for s in s3 if "s3:ListBucket" in actions_of(s)]
+    assert actions_of(listing) == ["s3:ListBucket"]
     assert listing["Resource"] == {"Fn::GetAtt": ["Bucket", "Arn"]}
     # Unconditioned: S3 evaluates ListBucket for a GetObject of a missing key without any s3:prefix, so a
     # prefix condition would turn every missing task into a 403, which the handler answers 503.
     assert "Condition" not in listing
+    others = {a for s in statements for a in actions_of(s) if not a.startswith("s3:")}
+    assert others == {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
 
 
 # --- the API ------------------------------------------------------------------------------------------
@@ -445,6 +627,9 @@ def test_definition_body_and_function_events_name_the_same_routes(resources):
         ("/openapi.json", "get"),
         ("/generate", "post"),
         ("/generate/{taskId}", "get"),
+        ("/datasets", "post"),
+        ("/datasets/{datasetId}", "get"),
+        ("/datasets/{datasetId}", "delete"),
     }
     assert documented <= declared
     assert {(path, ANY) for path in paths} <= declared
@@ -481,6 +666,48 @@ def test_sam_transform_keeps_routes_permissions_and_conditions(sam_probe, resour
     assert reserved == {"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, NO_VALUE]}
 
 
+def test_sam_transform_makes_the_state_machine_with_its_role_and_the_image_functions(sam_probe, resources):
+    transformed = sam_probe["transformed"]["Resources"]
+    machine = transformed[STATE_MACHINE]
+    assert machine["Type"] == "AWS::StepFunctions::StateMachine"
+    source = resources[STATE_MACHINE]["Properties"]
+    properties = machine["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["DefinitionS3Location"]["Key"].endswith(source["DefinitionUri"])
+    assert properties["DefinitionSubstitutions"] == source["DefinitionSubstitutions"]
+    # The role written in the template, not one SAM generates (whose rights no test would see).
+    assert properties["RoleArn"] == {"Fn::GetAtt": ["DatasetStateMachineRole", "Arn"]}
+    roles = [name for name, r in transformed.items() if r["Type"] == "AWS::IAM::Role"]
+    assert sorted(roles) == sorted(
+        ["ApiGatewayCloudWatchRole", "DatasetStateMachineRole"]
+        + [f"{f}Role" for f in (FUNCTION, *DATASET_FUNCTIONS)]
+    )
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"] == source["Logging"]
+    for name, handler in DATASET_FUNCTIONS.items():
+        function = transformed[name]["Properties"]
+        assert function["PackageType"] == "Image" and function["ImageConfig"] == {"Command": [handler]}
+        assert function["TracingConfig"] == {"Mode": "Active"}
+    # No event, so no invoke permission: only the state machine's role may invoke them.
+    permissions = [r for r in transformed.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert all(p["Properties"]["FunctionName"] == {"Ref": FUNCTION} for p in permissions)
+    assert (
+        transformed[FUNCTION]["DependsOn"] == ["DatasetStateMachineMapRunPolicy"]
+        or transformed[FUNCTION]["DependsOn"] == "DatasetStateMachineMapRunPolicy"
+    )
+
+
+def test_sam_build_builds_one_image_for_the_three_functions(sam_bin, tmp_path):
+    command = [str(sam_bin / "python"), "-c", SAM_BUILD_PROBE, str(TEMPLATE), str(tmp_path)]
+    result = run_tool(command)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [sorted([FUNCTION, *DATASET_FUNCTIONS])]
+
+
+def test_sam_transform_leaves_no_wildcard_action(sam_probe):
+    assert_no_wildcard_actions(sam_probe["transformed"]["Resources"])
+
+
 def test_sam_local_serves_every_path_from_the_generator(sam_probe, resources):
     paths = set(resources["Api"]["Properties"]["DefinitionBody"]["paths"])
     routes = sam_probe["routes"]
@@ -488,6 +715,232 @@ def test_sam_local_serves_every_path_from_the_generator(sam_probe, resources):
     assert all(route["function"] == FUNCTION for route in routes)
     assert all({"GET", "POST", "DELETE"} <= set(route["methods"]) for route in routes)
     assert "image/png" in sam_probe["binary"]
+
+
+# --- the dataset state machine -----------------------------------------------------------------------
+
+
+def test_state_machine_definition_file_and_substitutions(template, resources):
+    machine = resources[STATE_MACHINE]
+    assert machine["Type"] == "AWS::Serverless::StateMachine"
+    properties = machine["Properties"]
+    assert properties["Type"] == "STANDARD"  # a Distributed Map runs in a standard workflow
+    assert ROOT / properties["DefinitionUri"] == DEFINITION
+    substitutions = properties["DefinitionSubstitutions"]
+    assert substitutions == {
+        "ShardWorkerFunctionArn": {"Fn::GetAtt": ["ShardWorkerFunction", "Arn"]},
+        "FinalizerFunctionArn": {"Fn::GetAtt": ["DatasetFinalizerFunction", "Arn"]},
+        "MaxConcurrency": {"Ref": "MaxConcurrency"},
+        "ToleratedFailurePercentage": {"Ref": "ToleratedFailurePercentage"},
+    }
+    # Every placeholder is substituted (else Step Functions gets "${...}" literally) and every substitution
+    # is used (else a parameter silently configures nothing).
+    assert set(PLACEHOLDER.findall(DEFINITION.read_text())) == set(substitutions)
+
+
+def test_dataset_map_is_distributed_and_reads_the_items_from_s3(definition):
+    name, state = distributed_map(definition)
+    assert definition["StartAt"] == name
+    # The shard list comes from datasets/{datasetId}/items.json, never from the execution input (256 KiB).
+    reader = state["ItemReader"]
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject"
+    assert reader["ReaderConfig"]["InputType"] == "JSON"
+    assert reader["Parameters"]["Bucket.$"] == "$.bucket"
+    key = reader["Parameters"]["Key.$"]
+    assert "items.json" in key and "$.prefix" in key, key
+    assert not {"ItemsPath", "Items", "Iterator"} & set(state)
+    processor = state["ItemProcessor"]["ProcessorConfig"]
+    assert processor == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    # Each child execution gets the worker's event: the dataset and its shard index.
+    selector = state["ItemSelector"]
+    assert {field.removesuffix(".$") for field in selector} == {"datasetId", "bucket", "prefix", "shard"}
+    assert selector["shard.$"] == "$$.Map.Item.Value.shard"
+    # 10^4 shard results would exceed the 256 KiB state payload: the Map passes its input on, unchanged.
+    assert "ResultPath" in state and state["ResultPath"] is None
+
+
+@pytest.mark.parametrize(
+    "parameters, concurrency, tolerated",
+    [({}, 100, 0), ({"MaxConcurrency": 250, "ToleratedFailurePercentage": 12.5}, 250, 12.5)],
+    ids=["defaults", "overridden"],
+)
+def test_dataset_map_limits_follow_the_parameters(template, parameters, concurrency, tolerated):
+    _, state = distributed_map(load_definition(template, **parameters))
+    assert state["MaxConcurrency"] == concurrency and isinstance(state["MaxConcurrency"], int)
+    assert state["ToleratedFailurePercentage"] == tolerated
+    assert "ToleratedFailureCount" not in state
+
+
+def test_lambda_tasks_retry_lambda_errors_with_exponential_backoff_and_jitter(definition):
+    _, state = distributed_map(definition)
+    processor = state["ItemProcessor"]
+    shard_task = processor["States"][processor["StartAt"]]
+    assert shard_task["Type"] == "Task" and shard_task["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert shard_task["Parameters"]["FunctionName"] == sample_function_arn("ShardWorkerFunction")
+    finalize = definition["States"][state["Next"]]
+    for task in (shard_task, finalize):
+        retriers = task["Retry"]
+        (lambda_retrier,) = [r for r in retriers if set(r["ErrorEquals"]) == LAMBDA_RETRY_ERRORS]
+        assert lambda_retrier["BackoffRate"] > 1  # exponential
+        assert lambda_retrier["JitterStrategy"] == "FULL"
+        assert lambda_retrier["MaxAttempts"] >= 2 and lambda_retrier["IntervalSeconds"] >= 1
+        # A retrier for States.ALL must come last (Step Functions rejects it elsewhere), so the Lambda
+        # errors are never swallowed by a catch-all with other settings.
+        assert all("States.ALL" not in r["ErrorEquals"] for r in retriers[:-1])
+
+
+def test_failures_are_recorded_by_the_finalizer_before_the_execution_fails(definition):
+    map_name, state = distributed_map(definition)
+    finalize_name = state["Next"]
+    finalize = definition["States"][finalize_name]
+    finalizer = sample_function_arn("DatasetFinalizerFunction")
+    assert finalize["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert finalize["Parameters"]["FunctionName"] == finalizer
+    assert "failed" not in finalize["Parameters"]["Payload"]
+    end = definition["States"].get(finalize.get("Next"), {})
+    assert finalize.get("End") is True or end.get("Type") == "Succeed"
+    record_names = set()
+    for name, task in ((map_name, state), (finalize_name, finalize)):
+        (catcher,) = task["Catch"]
+        assert catcher["ErrorEquals"] == ["States.ALL"], name  # tolerated-failure overruns included
+        # The error goes beside the input, which keeps the datasetId, bucket and prefix the record needs.
+        assert catcher["ResultPath"].startswith("$."), name
+        record_names.add(catcher["Next"])
+    (record_name,) = record_names
+    record = definition["States"][record_name]
+    assert record["Type"] == "Task" and record["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert record["Parameters"]["FunctionName"] == finalizer
+    payload = record["Parameters"]["Payload"]
+    assert payload["failed"] is True
+    assert {"datasetId.$", "bucket.$", "prefix.$", "error.$", "cause.$"} <= set(payload)
+    assert definition["States"][record["Next"]]["Type"] == "Fail"
+
+
+def test_definition_invokes_only_its_two_functions_and_reads_only_s3(definition):
+    tasks = lambda_tasks(definition)
+    invoked = {task["Parameters"]["FunctionName"] for task in tasks.values()}
+    assert invoked == {sample_function_arn(name) for name in DATASET_FUNCTIONS}
+    states = all_states(definition["States"])
+    resources = {state["Resource"] for state in states.values() if state["Type"] == "Task"}
+    assert resources == {"arn:aws:states:::lambda:invoke"}  # what the role grants, nothing more
+    assert not any("ResultWriter" in state for state in states.values())  # it would need s3:PutObject
+
+
+def test_dataset_functions_run_the_generators_image_with_their_own_handler(template, resources):
+    generator = resources[FUNCTION]
+    for name, handler in DATASET_FUNCTIONS.items():
+        function = resources[name]
+        properties = function["Properties"]
+        assert function["Type"] == "AWS::Serverless::Function"
+        # The same Metadata as the generator, so `sam build` builds the image once for all three.
+        assert function["Metadata"] == generator["Metadata"], name
+        assert properties["PackageType"] == "Image"
+        assert properties["ImageConfig"] == {"Command": [handler]}
+        module, function_name = handler.rsplit(".", 1)
+        source = ROOT / (module.replace(".", "/") + ".py")
+        assert source.is_file(), f"{name}: {source} is missing"
+        assert re.search(rf"^def {function_name}\(", source.read_text(), re.MULTILINE), source
+        prefix = "Worker" if name == "ShardWorkerFunction" else "Finalizer"
+        assert properties["MemorySize"] == {"Ref": f"{prefix}MemorySize"}
+        assert properties["Timeout"] == {"Ref": f"{prefix}Timeout"}
+        expected_env = {"HNG_BUCKET": {"Ref": "Bucket"}}
+        if name == "DatasetFinalizerFunction":
+            # The finalizer checks the Map's tolerance again (functions/datasets/finalizer.py reads it).
+            expected_env["HNG_TOLERATED_FAILURE_PERCENTAGE"] = {"Ref": "ToleratedFailurePercentage"}
+            assert "HNG_TOLERATED_FAILURE_PERCENTAGE" in source.read_text()
+        assert properties["Environment"]["Variables"] == expected_env, name
+        assert "Events" not in properties  # invoked by the state machine only
+        group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group != "GeneratorLogGroup"
+        assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def test_dataset_functions_may_touch_only_dataset_objects(resources):
+    for name in DATASET_FUNCTIONS:
+        statements = inline_statements(resources[name]["Properties"]["Policies"])
+        grants = {json.dumps(s["Resource"]): set(actions_of(s)) for s in statements if s["Effect"] == "Allow"}
+        assert grants == {
+            json.dumps({"Fn::Sub": "${Bucket.Arn}/datasets/*"}): {
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+            },
+            json.dumps({"Fn::GetAtt": ["Bucket", "Arn"]}): {"s3:ListBucket"},
+        }, name
+
+
+def test_state_machine_role_invokes_its_two_functions_and_reads_only_the_items(resources):
+    properties = resources[STATE_MACHINE]["Properties"]
+    assert properties["Role"] == {"Fn::GetAtt": ["DatasetStateMachineRole", "Arn"]}
+    assert "Policies" not in properties
+    role = resources["DatasetStateMachineRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "ManagedPolicyArns" not in role
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in actions_of(s)]
+    assert actions_of(invoke) == ["lambda:InvokeFunction"]
+    assert invoke["Resource"] == [{"Fn::GetAtt": [name, "Arn"]} for name in DATASET_FUNCTIONS]
+    (read,) = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
+    assert actions_of(read) == ["s3:GetObject"]
+    assert read["Resource"] == {"Fn::Sub": "${Bucket.Arn}/datasets/*/items.json"}
+    rest = [s for s in statements if s not in (invoke, read)]
+    assert all(set(actions_of(s)) <= UNSCOPED_ACTIONS and s["Resource"] == "*" for s in rest), rest
+    # Its own child executions, in a separate policy (inline, the role would depend on the state machine).
+    policy = resources["DatasetStateMachineMapRunPolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "DatasetStateMachineRole"}]
+    grants = {
+        json.dumps(s["Resource"]): sorted(actions_of(s))
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert grants == {
+        json.dumps({"Ref": STATE_MACHINE}): ["states:StartExecution"],
+        json.dumps({"Fn::Sub": EXECUTIONS_ARN + "/*"}): ["states:DescribeExecution", "states:StopExecution"],
+    }
+
+
+def test_state_machine_logs_with_retention_and_traces(resources):
+    properties = resources[STATE_MACHINE]["Properties"]
+    assert properties["Tracing"] == {"Enabled": True}
+    logging = properties["Logging"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    (destination,) = logging["Destinations"]
+    group_arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    assert group_arn == {"Fn::GetAtt": ["DatasetStateMachineLogGroup", "Arn"]}
+    group = resources["DatasetStateMachineLogGroup"]
+    assert group["DeletionPolicy"] == "Delete"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+
+
+def test_api_function_may_start_describe_and_stop_only_this_machines_executions(resources):
+    statements = inline_statements(function_properties(resources)["Policies"])
+    grants = {
+        json.dumps(s["Resource"]): sorted(actions_of(s))
+        for s in statements
+        if any(a.startswith("states:") for a in actions_of(s))
+    }
+    assert grants == {
+        json.dumps({"Ref": STATE_MACHINE}): ["states:StartExecution"],
+        # Executions are named by their datasetId: execution:<state machine name>:<datasetId>.
+        json.dumps({"Fn::Sub": EXECUTIONS_ARN + ":*"}): ["states:DescribeExecution", "states:StopExecution"],
+    }
+    # POST /datasets starts executions only once the state machine may start the Map's child executions.
+    assert resources[FUNCTION]["DependsOn"] == "DatasetStateMachineMapRunPolicy"
+
+
+def test_no_allow_statement_in_the_template_has_a_wildcard_action(resources):
+    assert_no_wildcard_actions(resources)
+
+
+def test_datasets_are_kept_only_tasks_expire(resources):
+    rules = resources["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert not [rule for rule in rules if "datasets" in json.dumps(rule)]
+    assert all(rule.get("Prefix") == "tasks/" for rule in rules if "ExpirationInDays" in rule)
 
 
 # --- sample events ------------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ class LocalEngine:
     """``hng dataset resume --out s3://bucket/prefix`` in a child process: the local engine of `hng dataset`.
 
     The child reads the plan POST /datasets wrote and makes the shards with a process pool, in the same
-    S3 keys (the embedded S3 of ``hng serve``, reached through the environment it inherits).
+    S3 keys (the embedded S3 of ``hng serve``, reached through the environment it inherits). Runs go one
+    at a time, in order (each already uses every core); a queued run reports RUNNING with no shard done.
     """
 
     name = "local"
@@ -122,63 +123,85 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, python: str = sys.executable) -> None:
         self.workers, self.python = workers, python
         self._runs: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._queue: list[str] = []
+        self._lock = threading.Condition()
+        self._dispatcher: threading.Thread | None = None
 
     def start(self, dataset_id: str, bucket: str, prefix: str, attempt: int) -> str:
         ref = f"local:{dataset_id}:{attempt}"
         command = [self.python, "-m", "hng.cli", "dataset", "resume", "--out", f"s3://{bucket}/{prefix}"]
         if self.workers is not None:
             command += ["--workers", str(self.workers)]
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=os.environ.copy(),
-        )
-        run: dict[str, Any] = {"process": process, "started_at": _now(), "stderr": [], "stopped": False}
-        reader = threading.Thread(target=self._drain, args=(run,), daemon=True)
-        reader.start()
-        run["reader"] = reader
         with self._lock:
-            self._runs[ref] = run
+            self._runs[ref] = {"command": command, "process": None, "stderr": [], "stopped": None}
+            self._queue.append(ref)
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, name="hng-local-jobs", daemon=True)
+                self._dispatcher.start()
+            self._lock.notify_all()
         return ref
 
-    @staticmethod
-    def _drain(run: dict[str, Any]) -> None:
-        for line in run["process"].stderr:
-            run["stderr"] = [*run["stderr"][-19:], line.rstrip("\n")]
-        run["process"].wait()
-        run["stopped_at"] = _now()
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._lock.wait()
+                ref = self._queue.pop(0)
+                run = self._runs[ref]
+                if run["stopped"]:
+                    continue
+                run["started_at"] = _now()
+                run["process"] = subprocess.Popen(
+                    run["command"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    errors="replace",
+                    env=os.environ.copy(),
+                )
+            for line in run["process"].stderr:
+                run["stderr"] = [*run["stderr"][-19:], line.rstrip("\n")]
+            run["process"].wait()
+            run["stopped_at"] = _now()
 
     def describe(self, ref: str) -> EngineRun:
         with self._lock:
             run = self._runs.get(ref)
-        if run is None:
-            # This server did not start it (or restarted since): its child is gone.
-            return EngineRun(status="ABORTED", error="LocalRunLost", cause="the local server restarted")
-        code = run["process"].poll()
-        if code is None:
-            return EngineRun(status="RUNNING", started_at=run["started_at"])
-        run["reader"].join(timeout=5)
-        stopped_at = run.get("stopped_at") or _now()
-        if run["stopped"]:
-            return EngineRun("ABORTED", run["started_at"], stopped_at, "DatasetStopped", run["stopped"])
+            if run is None:
+                # This server did not start it (or restarted since): its child is gone.
+                return EngineRun(status="ABORTED", error="LocalRunLost", cause="the local server restarted")
+            process, stopped = run["process"], run["stopped"]
+            if process is None:
+                if stopped:
+                    return EngineRun("ABORTED", None, _now(), "DatasetStopped", stopped)
+                return EngineRun(status="RUNNING")  # queued
+            started_at = run["started_at"]
+        if process.poll() is None or "stopped_at" not in run:
+            return EngineRun(status="RUNNING", started_at=started_at)
+        code = process.returncode
+        if stopped:
+            return EngineRun("ABORTED", started_at, run["stopped_at"], "DatasetStopped", stopped)
         if code == 0:
-            return EngineRun("SUCCEEDED", run["started_at"], stopped_at)
+            return EngineRun("SUCCEEDED", started_at, run["stopped_at"])
         cause = next((line for line in reversed(run["stderr"]) if line.strip()), f"exit code {code}")
-        return EngineRun("FAILED", run["started_at"], stopped_at, f"ExitCode{code}", cause)
+        return EngineRun("FAILED", started_at, run["stopped_at"], f"ExitCode{code}", cause)
 
     def stop(self, ref: str, reason: str) -> None:
         with self._lock:
             run = self._runs.get(ref)
-        if run is None or run["process"].poll() is not None:
+            if run is None:
+                return
+            run["stopped"] = reason
+            process = run["process"]
+            if process is None:
+                if ref in self._queue:
+                    self._queue.remove(ref)
+                return
+        if process.poll() is not None:
             return
-        run["stopped"] = reason
-        run["process"].send_signal(signal.SIGINT)  # hng dataset stops its pool cleanly on Ctrl-C
+        process.send_signal(signal.SIGINT)  # hng dataset stops its pool cleanly on Ctrl-C
         try:
-            run["process"].wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            run["process"].kill()
+            process.kill()
