@@ -348,13 +348,40 @@ def internal_error(error: Exception) -> Response:
 
 
 def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
-    """A plain event from Step Functions, EventBridge or another Lambda: the same fields as POST /generate."""
+    """A plain event from Step Functions, EventBridge or another Lambda: the same fields as POST /generate,
+    or ``{"dataset": {spec}}`` (POST /datasets) / ``{"datasetId": id}`` (GET /datasets/{id})."""
+    if "dataset" in event or "datasetId" in event:
+        return invoke_dataset(event)
     try:
         request = GenerateRequest.model_validate(event)
     except ValidationError as error:
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
         raise InvalidEvent(f"invalid event: {problems}") from None
     return json.loads(service.generate(request).response.model_dump_json(exclude_none=True))
+
+
+def invoke_dataset(event: dict[str, Any]) -> dict[str, Any]:
+    if set(event) == {"datasetId"}:
+        if not isinstance(event["datasetId"], str):
+            raise InvalidEvent("invalid event: datasetId must be a string")
+        return DatasetStatus(**_dataset_jobs().describe(event["datasetId"])).model_dump()
+    if set(event) != {"dataset"} or not isinstance(event["dataset"], dict):
+        raise InvalidEvent(
+            'invalid event: a dataset event is {"dataset": {the POST /datasets fields}} or {"datasetId": id}'
+        )
+    try:
+        spec = DatasetSpec.model_validate(event["dataset"])
+        if service.data is None:
+            raise ServiceUnavailable("the MNIST data is not available")
+        answer = _dataset_jobs().start(spec, service.data)
+    except ValidationError as error:
+        problems = "; ".join(f"dataset.{e['field']}: {e['message']}" for e in field_errors(error.errors()))
+        raise InvalidEvent(f"invalid event: {problems}") from None
+    except SpecError as error:
+        problems = "; ".join(f"dataset.{field}: {message}" for field, message in error.errors)
+        raise InvalidEvent(f"invalid event: {problems}") from None
+    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
+    return answer
 
 
 class Refused(Exception):

@@ -317,3 +317,36 @@ def test_unknown_dataset_is_404(stack):
     for method in ("GET", "DELETE", "POST"):
         assert call(stack["app"], method, "/datasets/01ARZ3NDEKTSV4RRFFQ69G5FAV")[0] == 404
         assert call(stack["app"], method, "/datasets/nope")[0] == 404
+
+
+def test_direct_invocation_starts_and_describes_a_dataset(stack):
+    app = stack["app"]
+    event = json.loads((REPO / "events" / "direct_start_dataset.json").read_text())
+    event["dataset"] = SPEC
+    started = app.lambda_handler(event, Context())
+    assert started["status"] == "RUNNING" and started["shardsTotal"] == 5
+    done = app.lambda_handler({"datasetId": started["datasetId"]}, Context())
+    assert done["datasetId"] == started["datasetId"]
+    deadline = time.monotonic() + 300
+    while done["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        done = app.lambda_handler({"datasetId": started["datasetId"]}, Context())
+    assert done["status"] == "SUCCEEDED" and done["imagesDone"] == 450
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ({"dataset": {"count": 0}}, "dataset.count"),
+        ({"dataset": {"count": 10, "format": "zip"}}, "dataset.format"),
+        ({"dataset": {"count": 10**9}}, "dataset.count"),
+        ({"dataset": 5}, "a dataset event is"),
+        ({"dataset": {"count": 10}, "number": 4}, "a dataset event is"),
+        ({"datasetId": 7}, "datasetId must be a string"),
+    ],
+)
+def test_bad_direct_dataset_events_are_invalid_events(stack, event, words):
+    from hng.web import InvalidEvent
+
+    with pytest.raises(InvalidEvent, match=words.replace(".", r"\.")):
+        stack["app"].lambda_handler(event, Context())

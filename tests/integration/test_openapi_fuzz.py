@@ -34,6 +34,8 @@ MAX_EXAMPLES = int(os.environ.get("HNG_FUZZ_EXAMPLES", "200"))
 def served(full_mnist):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HNG_BUCKET"}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
+    # Valid POST /datasets cases start real local jobs (one at a time): keep each one small.
+    env["HNG_MAX_DATASET_IMAGES"] = "200"
     proc = ServeProcess(env=env)
     try:
         proc.start()

@@ -967,7 +967,18 @@ def test_api_events_are_rest_proxy_events_for_declared_routes(resources):
         assert event["isBase64Encoded"] is False and isinstance(event["headers"], dict), path.name
         if event["httpMethod"] == "POST":
             assert event["headers"]["Content-Type"] == "application/json"
-            assert json.loads(event["body"])["number"] == 42
+            body = json.loads(event["body"])
+            assert body["number"] == 42 if event["resource"] == "/generate" else body["count"] > 0
+
+
+def test_dataset_task_events_name_a_dataset_and_a_shard():
+    worker = json.loads((EVENTS / "worker_shard.json").read_text())
+    finalizer = json.loads((EVENTS / "finalizer.json").read_text())
+    assert set(worker) == {"datasetId", "bucket", "prefix", "shard"}
+    assert set(finalizer) == {"datasetId", "bucket", "prefix"}
+    assert worker["prefix"] == finalizer["prefix"] == f"datasets/{worker['datasetId']}"
+    direct = json.loads((EVENTS / "direct_start_dataset.json").read_text())
+    assert set(direct) == {"dataset"} and direct["dataset"]["count"] > 0
 
 
 def test_direct_event_carries_the_generate_fields():

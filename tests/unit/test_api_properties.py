@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import string
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,13 +23,16 @@ from moto import mock_aws
 from test_api import FakeContext, api_event
 
 from hng.api_models import GenerateRequest
+from hng.datasets.jobs import DatasetJobs, StepFunctionsEngine
+from hng.datasets.spec import DatasetSpec
 from hng.params import parse_number
 from hng.service import GenerationService, ServiceConfig
 from hng.store import TaskStore
 from hng.web import InvalidEvent
 
 BUCKET = "hng-property-test"
-DOCUMENTED_STATUSES = {200, 400, 404, 405, 406, 413, 415}
+REPO = Path(__file__).resolve().parents[2]
+DOCUMENTED_STATUSES = {200, 202, 400, 404, 405, 406, 409, 413, 415}
 
 
 def cases(count: int):
@@ -61,6 +65,16 @@ def handler(sample_data):
                 ServiceConfig(bucket=BUCKET, url_expiry=600), sample_data, TaskStore(BUCKET, client=client)
             )
             patch.setattr(module, "service", service)
+            # Dataset jobs on a state machine in moto (created, not executed: runs stay RUNNING).
+            sfn = boto3.client("stepfunctions", region_name="us-east-1")
+            definition = (REPO / "statemachines" / "dataset.asl.json").read_text()
+            for name, value in {"MaxConcurrency": "4", "ToleratedFailurePercentage": "0.0"}.items():
+                definition = definition.replace("${" + name + "}", value)
+            machine = sfn.create_state_machine(
+                name="hng-datasets", definition=definition, roleArn="arn:aws:iam::123456789012:role/states"
+            )["stateMachineArn"]
+            engine = StepFunctionsEngine(machine, client=sfn)
+            patch.setattr(module, "datasets", DatasetJobs(BUCKET, engine, client=client, max_images=20_000))
             yield module
 
 
@@ -149,6 +163,51 @@ def _model_accepts(body: dict) -> bool:
     return True
 
 
+# --- dataset specs: POST /datasets ---------------------------------------------------------------------
+
+DATASET_FIELDS: dict[str, st.SearchStrategy] = {
+    "count": st.integers(min_value=-1, max_value=30_000) | json_values,
+    "shardSize": st.integers(min_value=-1, max_value=5_000) | json_values,
+    "digits": st.integers(min_value=0, max_value=70)
+    | st.lists(st.integers(-1, 70), max_size=3)
+    | json_values,
+    "numbers": st.lists(number_strings, max_size=3) | json_values,
+    "spacing_min": st.integers(min_value=-2, max_value=300) | json_values,
+    "spacing_max": st.integers(min_value=-2, max_value=300) | json_values,
+    "image_width": st.integers(min_value=-1, max_value=5000) | json_values,
+    "width_per_digit": st.integers(min_value=-1, max_value=100) | json_values,
+    "fit": st.sampled_from(["stretch", "pad", "crop"]) | json_values,
+    "preset": st.sampled_from(["none", "mild", "strong", "wild"]) | json_values,
+    "split": st.sampled_from(["train", "test", "val"]) | json_values,
+    "seed": st.integers(min_value=-1, max_value=2**64) | json_values,
+    "format": st.sampled_from(["npz", "webdataset", "imagefolder", "parquet"]) | json_values,
+}
+dataset_bodies = st.fixed_dictionaries(
+    {"count": st.integers(min_value=1, max_value=5_000) | DATASET_FIELDS["count"]},
+    optional={name: value for name, value in DATASET_FIELDS.items() if name != "count"},
+)
+
+
+@cases(800)
+@given(
+    body=dataset_bodies | st.dictionaries(st.sampled_from(sorted(DATASET_FIELDS)), json_values, max_size=4)
+)
+def test_dataset_specs_are_started_or_refused_naming_a_field(handler, body):
+    response = answer(handler, api_event("POST", "/datasets", body))
+    try:
+        spec = DatasetSpec.model_validate(body)
+        valid = spec.count <= 20_000
+    except Exception:
+        valid = False
+    if valid:
+        assert response["statusCode"] == 202, response["body"][:500]
+        started = json.loads(response["body"])
+        assert started["imagesTotal"] == body["count"] and started["status"] == "RUNNING"
+    else:
+        assert response["statusCode"] == 400, response["body"][:500]
+        assert error_fields(response), response["body"][:500]
+
+
 # --- raw bodies: any bytes, any content type, base64 or not ------------------------------------------
 
 content_types = st.sampled_from(
@@ -227,16 +286,28 @@ envelope_keys = st.sampled_from(
 
 @st.composite
 def events(draw):
-    kind = draw(st.sampled_from(["direct", "mutated", "noise"]))
+    kind = draw(st.sampled_from(["direct", "dataset", "mutated", "noise"]))
     if kind == "direct":
         return draw(request_bodies)
+    if kind == "dataset":
+        return draw(
+            st.one_of(dataset_bodies.map(lambda b: {"dataset": b}), st.builds(dict, datasetId=json_values))
+        )
     if kind == "noise":
         return draw(json_values)
     event = api_event(
         draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"])),
         draw(
             st.sampled_from(
-                ["/health", "/generate", "/generate/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/openapi.json", "/x"]
+                [
+                    "/health",
+                    "/generate",
+                    "/generate/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                    "/openapi.json",
+                    "/x",
+                    "/datasets",
+                    "/datasets/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                ]
             )
         ),
         draw(st.none() | request_bodies),
@@ -261,7 +332,7 @@ def test_any_event_is_answered_or_refused_as_invalid(handler, event):
     if "statusCode" in response:
         assert response["statusCode"] in DOCUMENTED_STATUSES, response.get("body", "")[:300]
     else:
-        assert response["taskId"] and response["imageUrl"]
+        assert (response.get("taskId") and response["imageUrl"]) or response.get("datasetId")
 
 
 # --- paths, methods and headers ----------------------------------------------------------------------
@@ -275,8 +346,18 @@ path_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
     path=st.one_of(
         path_text.map(lambda p: "/" + p),
         path_text.map(lambda p: "/generate/" + p),
+        path_text.map(lambda p: "/datasets/" + p),
         st.sampled_from(
-            ["/", "/health", "/health/", "/generate", "/generate/", "/openapi.json", "//generate"]
+            [
+                "/",
+                "/health",
+                "/health/",
+                "/generate",
+                "/generate/",
+                "/openapi.json",
+                "//generate",
+                "/datasets",
+            ]
         ),
     ),
     headers=st.dictionaries(

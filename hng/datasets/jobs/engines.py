@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -126,6 +127,17 @@ class LocalEngine:
         self._queue: list[str] = []
         self._lock = threading.Condition()
         self._dispatcher: threading.Thread | None = None
+        atexit.register(self.shutdown)
+
+    def shutdown(self) -> None:
+        """Stop the running child and drop the queue (the server is stopping: nothing would read them)."""
+        with self._lock:
+            self._queue.clear()
+            running = [
+                ref for ref, run in self._runs.items() if run["process"] and run["process"].poll() is None
+            ]
+        for ref in running:
+            self.stop(ref, "the local server stopped")
 
     def start(self, dataset_id: str, bucket: str, prefix: str, attempt: int) -> str:
         ref = f"local:{dataset_id}:{attempt}"
