@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data run samples test test-unit bench bench-dataset bench-api lint clean
+.PHONY: setup data run samples test test-unit bench bench-dataset bench-api bench-aws lint clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -45,6 +45,10 @@ bench-dataset: setup
 
 bench-api: setup
 	$(BIN)/python bench/bench_api.py
+
+# Shard times here, then what a dataset job costs on AWS (Lambda, Step Functions, S3) and its wall time.
+bench-aws: setup
+	$(BIN)/python bench/bench_aws_cost.py
 
 lint: setup
 	$(BIN)/ruff check .
