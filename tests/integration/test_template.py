@@ -755,8 +755,11 @@ def test_dataset_map_is_distributed_and_reads_the_items_from_s3(definition):
     selector = state["ItemSelector"]
     assert {field.removesuffix(".$") for field in selector} == {"datasetId", "bucket", "prefix", "shard"}
     assert selector["shard.$"] == "$$.Map.Item.Value.shard"
-    # 10^4 shard results would exceed the 256 KiB state payload: the Map passes its input on, unchanged.
+    # 10^4 shard results would exceed the 256 KiB state payload: the Map passes its input on, unchanged,
+    # and each child's output is {} (the Map still gathers them into one array before discarding it).
     assert "ResultPath" in state and state["ResultPath"] is None
+    (task,) = [s for s in state["ItemProcessor"]["States"].values() if s["Type"] == "Task"]
+    assert "OutputPath" in task and task["OutputPath"] is None
 
 
 @pytest.mark.parametrize(
