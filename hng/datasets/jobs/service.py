@@ -215,7 +215,8 @@ class DatasetJobs:
         }
 
     def _presign(self, key: str) -> str:
-        client = self.output("x").client if self.client is None else self.client
+        # The outputs' client when none was given: the one boto3 makes from the environment.
+        client = self.client or S3Output(self.bucket, PREFIX).client
         return client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.url_expiry
         )
