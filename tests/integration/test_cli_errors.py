@@ -6,16 +6,16 @@ The CLI runs as a subprocess (``python -m hng.cli``) from the repository root, a
 import errno
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_helpers import full_size_arrays
+from test_cli import run_hng
 
 import hng.cli
 from hng.mnist.npzfile import (
     CANONICAL_CONTENT_SHA256,
-    DIGIT_COUNTS,
     mnist_content_sha256,
     read_mnist_npz,
     write_mnist_npz,
@@ -23,28 +23,6 @@ from hng.mnist.npzfile import (
 from hng.seeding import MAX_SEED
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def full_size_arrays(fill: int) -> dict[str, np.ndarray]:
-    """Full MNIST shapes and per-digit counts, every pixel `fill`: structurally valid, not MNIST."""
-    arrays = {}
-    for split, counts in DIGIT_COUNTS.items():
-        labels = np.repeat(np.arange(10, dtype=np.uint8), counts)
-        arrays[f"x_{split}"] = np.full((len(labels), 28, 28), fill, dtype=np.uint8)
-        arrays[f"y_{split}"] = labels
-    return arrays
-
-
-def run_hng(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "hng.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def one_line(proc: subprocess.CompletedProcess) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from hng.datasets.engine import run_shard, shard_is_done
 from hng.datasets.finalize import IncompleteDataset, finalize_dataset
-from hng.datasets.jobs.service import FAILURE_FILE
-from hng.datasets.output import RECORDS, S3Output
+from hng.datasets.jobs.service import FAILURE_FILE, recorded_shards
+from hng.datasets.output import S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
 from hng.generation import Generator
 
@@ -75,6 +75,5 @@ def finalize_task(
 
 
 def missing_shards(output: S3Output, plan: Plan) -> list[int]:
-    index = {plan.record_name(k): k for k in range(plan.num_shards)}
-    done = {index[name] for name in output.names(f"{RECORDS}/") if name in index}
+    done = set(recorded_shards(output, plan))
     return [k for k in range(plan.num_shards) if k not in done]
