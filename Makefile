@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data run samples test test-unit bench bench-dataset bench-api bench-aws lint clean
+.PHONY: setup data browser run samples test test-unit bench bench-dataset bench-api bench-aws lint clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -30,7 +30,20 @@ run: setup
 samples: setup
 	$(BIN)/hng generate --number 2026 --augment 1 --image_width 140 --count 4 --seed 2026 --out out/
 
-test: setup
+# The browser tests (tests/browser) drive Debian's chromium with its chromedriver. Installed with apt when
+# missing, which needs root (CI and these machines run as root); otherwise the line to run is printed.
+CHROMIUM_PACKAGES := chromium chromium-driver
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(CHROMIUM_PACKAGES) with apt-get (for tests/browser)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; \
+	else \
+		echo "tests/browser need chromium and chromedriver: sudo apt-get install $(CHROMIUM_PACKAGES)" >&2; exit 1; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 test-unit: setup

@@ -209,6 +209,18 @@ class TaskStore:
         except BotoCoreError as error:  # e.g. no credentials to sign with
             raise StorageError(f"could not presign s3://{self.bucket}/{key}: {_reason(error)}") from error
 
+    def url_origin(self) -> str | None:
+        """scheme://host[:port] of this store's presigned URLs (what a page's CSP must admit for its
+        images), or None when no URL can be signed (no credentials)."""
+        from urllib.parse import urlsplit
+
+        try:
+            url = self.presign(f"{PREFIX}origin", 60)
+        except StorageError:
+            return None
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     def _delete_task_objects(self, stored: StoredImage) -> dict[str, str]:
         """Delete the image and the metadata in one request; the keys that may remain, with the reason."""
         from botocore.exceptions import BotoCoreError, ClientError

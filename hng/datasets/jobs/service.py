@@ -203,8 +203,10 @@ class DatasetJobs:
             if not shard["name"].endswith("/") and "." in shard["name"]:  # a file, not an imagefolder folder
                 entry["url"] = self._presign(key)
             shards.append(entry)
+        sheet = manifest.get("report", {}).get("contact_sheet")
         return {
             "manifestUrl": self._presign(f"{output.prefix}/{MANIFEST_FILE}"),
+            "contactSheetUrl": self._presign(f"{output.prefix}/{sheet}") if sheet else None,
             "expiresIn": self.url_expiry,
             "missingShards": manifest.get("missing_shards", []),
             "shards": shards,

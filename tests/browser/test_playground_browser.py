@@ -1,0 +1,243 @@
+"""The playground (`GET /`) in a real headless Chromium against `hng serve`: generate, boxes, errors, links,
+the dataset panel, the keyboard and a 360 px wide window."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from urllib.parse import parse_qs, urlsplit
+
+import cv2
+import numpy as np
+import pytest
+from browser_helpers import SCREENSHOTS, console_errors, make_driver, off_host, requested_urls, save_screenshot
+
+pytestmark = pytest.mark.full_data
+
+WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
+
+
+def wait_for(driver, condition, timeout: float = WAIT, message: str = ""):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
+
+
+def loaded_images(driver) -> list[dict]:
+    """The grid's images that finished loading: natural size, label, source."""
+    return driver.execute_script(
+        """return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth > 0)
+             .map(i => ({w: i.naturalWidth, h: i.naturalHeight, label: i.dataset.label, src: i.src}))"""
+    )
+
+
+def by_id(driver, element_id: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id)
+
+
+def set_value(driver, element_id: str, value: str) -> None:
+    element = by_id(driver, element_id)
+    element.clear()
+    if value:
+        element.send_keys(value)
+
+
+def natural_width(label: str, served: str, seed: int, preset: str) -> int:
+    """The width the API gives this label, seed and preset with no width asked (through the API itself)."""
+    body = {"number": label, "preset": preset, "seed": seed, "includeImage": False}
+    request = urllib.request.Request(
+        served + "generate",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.load(answer)["image_width"]
+
+
+def test_generate_six_mild_variants_boxes_errors_and_a_screenshot(served, browser):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(served)
+    assert browser.title == "hng playground"
+    set_value(browser, "number", "4096")
+    Select(by_id(browser, "preset")).select_by_value("mild")
+    set_value(browser, "count", "6")
+    set_value(browser, "seed", "100")
+    by_id(browser, "generate").click()
+
+    wait_for(browser, lambda d: len(loaded_images(d)) == 6, message="6 images did not load")
+    images = loaded_images(browser)
+    expected = [natural_width("4096", served, 100 + k, "mild") for k in range(6)]
+    assert [(i["w"], i["h"], i["label"]) for i in images] == [(w, 28, "4096") for w in expected]
+    # The state is in the query string, so the link reproduces the view.
+    query = parse_qs(urlsplit(browser.current_url).query)
+    assert query["number"] == ["4096"] and query["preset"] == ["mild"]
+    assert query["count"] == ["6"] and query["seed"] == ["100"]
+
+    # The images are the stored PNGs: white digits on black, the asked label's width.
+    with urllib.request.urlopen(images[0]["src"], timeout=60) as answer:
+        png = cv2.imdecode(np.frombuffer(answer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert png.shape == (28, expected[0]) and png.dtype == np.uint8
+    assert png[:, :2].max() == 0 and png.max() > 200
+
+    boxes = browser.find_elements("css selector", "#grid .box")
+    assert len(boxes) == 24 and not any(box.is_displayed() for box in boxes)
+    by_id(browser, "boxes").click()
+    assert all(box.is_displayed() for box in boxes)
+    first_frame = browser.find_element("css selector", "#grid .frame").rect
+    first_box = boxes[0].rect
+    assert first_frame["x"] <= first_box["x"] < first_frame["x"] + first_frame["width"]
+    assert first_box["height"] > 0.3 * first_frame["height"]
+
+    assert console_errors(browser) == []
+    assert off_host(requested_urls(browser)) == []
+    shot = save_screenshot(browser, "playground")
+    picture = cv2.imread(str(shot))
+    assert picture is not None and picture.shape[1] >= 1000
+
+    # Width 0: the API's message beside the width field, nothing else changed.
+    set_value(browser, "image_width", "0")
+    set_value(browser, "count", "1")
+    by_id(browser, "generate").click()
+    error = by_id(browser, "image_width-error")
+    wait_for(browser, lambda d: error.is_displayed(), message="no error beside the width field")
+    assert "greater than or equal to 1" in error.text
+    assert by_id(browser, "image_width").get_attribute("aria-invalid") == "true"
+    assert browser.switch_to.active_element == by_id(browser, "image_width")
+    assert not by_id(browser, "number-error").is_displayed()
+    assert not by_id(browser, "gen-alert").is_displayed()
+    # The browser logs the 400 answer itself as a failed resource load; nothing else is an error.
+    assert all("400 (Bad Request)" in entry["message"] for entry in console_errors(browser))
+
+
+def test_a_link_with_state_generates_at_once_and_snippets_reproduce_the_image(served, browser):
+    browser.get(
+        served + "?number=007&preset=strong&count=3&seed=7&image_width=90&fit=pad&spacing_min=2&spacing_max=6"
+    )
+    wait_for(browser, lambda d: len(loaded_images(d)) == 3, message="the link did not generate")
+    images = loaded_images(browser)
+    assert [(i["w"], i["label"]) for i in images] == [(90, "007")] * 3
+    assert by_id(browser, "fit").get_attribute("value") == "pad"
+
+    browser.find_elements("css selector", "#grid .copy-curl")[1].click()
+    snippet = by_id(browser, "snippet")
+    wait_for(browser, lambda d: "curl" in snippet.text)
+    body = json.loads(re.search(r"-d '(.*)'", snippet.text, re.S)[1])
+    assert body == {
+        "number": "007",
+        "preset": "strong",
+        "fit": "pad",
+        "split": "train",
+        "includeImage": False,
+        "image_width": 90,
+        "spacing_min": 2,
+        "spacing_max": 6,
+        "seed": 8,
+    }
+    assert f"'{served}generate'" in snippet.text
+    # The snippet's request makes the very image shown: same pixels.
+    request = urllib.request.Request(
+        served + "generate", json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        again = json.load(answer)
+    shown = decode(images[1]["src"])
+    assert np.array_equal(decode(again["imageUrl"]), shown)
+
+    browser.find_elements("css selector", "#grid .copy-python")[1].click()
+    wait_for(browser, lambda d: "urllib.request" in snippet.text)
+    python = snippet.text
+    namespace: dict = {}
+    exec(
+        compile(
+            python.replace('print(image["label"], image["seed"], image["imageUrl"])', ""), "snippet", "exec"
+        ),
+        namespace,
+    )  # the snippet as a user would paste it (its print left out)
+    assert namespace["image"]["seed"] == 8
+    assert np.array_equal(decode(namespace["image"]["imageUrl"]), shown)
+    assert console_errors(browser) == []
+
+
+def decode(url: str) -> np.ndarray:
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return cv2.imdecode(np.frombuffer(answer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def test_keyboard_only_and_a_360_px_window(served, browser_binaries):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver = make_driver(browser_binaries)
+    # A phone's viewport: a window cannot be made narrower than 500 px, so the viewport is emulated.
+    phone = {"width": 360, "height": 780, "deviceScaleFactor": 1, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+    try:
+        driver.get(served)
+        assert driver.execute_script("return window.innerWidth") == 360
+        # Every input, select and button has a label a screen reader reads.
+        unlabelled = driver.execute_script(
+            """return [...document.querySelectorAll('input, select, button')]
+                 .filter(e => !e.closest('[hidden]'))
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                 .filter(e => !e.textContent.trim())
+                 .map(e => e.id || e.outerHTML)"""
+        )
+        assert unlabelled == []
+        # Nothing wider than the window: no sideways scrolling at 360 px.
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 360
+
+        # Keyboard alone: tab to the number, type, tab through to Generate, press Enter.
+        by_id(driver, "number").click()  # focus the first field as a tab from the page top would
+        active = driver.switch_to.active_element
+        assert active.get_attribute("id") == "number"
+        actions = ActionChains(driver)
+        actions.key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys("58")
+        for _ in range(20):
+            actions.send_keys(Keys.TAB)
+            actions.perform()
+            actions = ActionChains(driver)
+            if driver.switch_to.active_element.get_attribute("id") == "generate":
+                break
+        assert driver.switch_to.active_element.get_attribute("id") == "generate"
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        wait_for(driver, lambda d: len(loaded_images(d)) == 6, message="Enter on Generate made no images")
+        assert {i["label"] for i in loaded_images(driver)} == {"58"}
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 360
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**phone, "height": height})
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "playground-360px.png"))
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
+def test_dataset_panel_shows_progress_then_the_contact_sheet_and_manifest(served, browser):
+    browser.get(served)
+    set_value(browser, "ds-count", "120")
+    set_value(browser, "ds-shard_size", "40")
+    set_value(browser, "ds-digits", "3-4")
+    set_value(browser, "ds-seed", "5")
+    by_id(browser, "ds-start").click()
+    status = by_id(browser, "ds-status")
+    wait_for(browser, lambda d: "done, 3 of 3 shards" in status.text, timeout=300, message=status.text)
+    assert by_id(browser, "ds-progress").get_attribute("value") == "3"
+    sheet = by_id(browser, "ds-sheet")
+    wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", sheet) > 0)
+    manifest_link = browser.find_element("css selector", "#ds-links a")
+    with urllib.request.urlopen(manifest_link.get_attribute("href"), timeout=60) as answer:
+        manifest = json.load(answer)
+    assert manifest["count"] == 120 if "count" in manifest else manifest["spec"]["count"] == 120
+    assert console_errors(browser) == []
+    save_screenshot(browser, "playground-dataset")
+
+    # A refused spec: the message beside the field it names.
+    set_value(browser, "ds-digits", "0")
+    by_id(browser, "ds-start").click()
+    error = by_id(browser, "ds-digits-error")
+    wait_for(browser, lambda d: error.is_displayed(), message="no error beside the digits field")
