@@ -225,6 +225,7 @@ def test_unknown_task_is_404(api, task_id):
         ({"number": 1, "preset": "mild", "augment": "false"}, "preset", "contradicts"),
         ({"number": 1, "seed": -1}, "seed", "greater than or equal to 0"),
         ({"number": 1, "split": "validation"}, "split", "train"),
+        ({"number": 1, "fit": "crop"}, "fit", "stretch"),
         ({"number": 1, "colour": "red"}, "colour", "not permitted"),
         ({}, "number", "required"),
     ],
@@ -392,3 +393,23 @@ def test_openapi_documents_the_400_this_api_answers_not_powertools_422(api):
     assert "422" not in responses
     assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_fit_pad_keeps_the_strip_and_pads_with_black(api, s3):
+    natural = json_body(call(api, "POST", "/generate", {"number": "42", "seed": 3, "includeImage": False}))
+    asked = natural["image_width"] + 20
+    padded = json_body(
+        call(api, "POST", "/generate", {"number": "42", "seed": 3, "image_width": asked, "fit": "pad"})
+    )
+    stretched = json_body(call(api, "POST", "/generate", {"number": "42", "seed": 3, "image_width": asked}))
+    assert (padded["fit"], stretched["fit"], natural["fit"]) == ("pad", "stretch", "stretch")
+    assert padded["image_width"] == stretched["image_width"] == asked
+    pixels = np.array(padded["generatedImage"])
+    natural_pixels = np.array(
+        json_body(call(api, "POST", "/generate", {"number": "42", "seed": 3}))["generatedImage"]
+    )
+    # pad: the natural strip's pixels, then black; stretch: the same ink spread over the whole width.
+    assert np.array_equal(pixels[:, : natural["image_width"]], natural_pixels)
+    assert pixels[:, natural["image_width"] :].max() == 0
+    assert np.array(stretched["generatedImage"])[:, -20:].max() > 0
+    assert padded["boxes"] == natural["boxes"]
