@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data browser run samples test test-unit bench bench-dataset bench-api bench-aws lint clean
+.PHONY: setup data browser run samples screenshots test test-unit bench bench-dataset bench-api bench-aws lint clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -46,6 +46,12 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest
 
+# The README's pictures of the pages: the browser tests save them under build/screenshots/.
+screenshots: setup browser
+	$(BIN)/python -m pytest tests/browser -q
+	cp build/screenshots/playground.png docs/playground.png
+	test ! -f build/screenshots/docs.png || cp build/screenshots/docs.png docs/api-docs.png
+
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
@@ -79,7 +85,7 @@ SAM_VENV := .venv-sam
 SAM_INSTALLED := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: sam-cli validate bundle
+.PHONY: sam-cli validate bundle build-image deploy
 
 $(SAM_INSTALLED):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -95,6 +101,42 @@ test: $(SAM_INSTALLED)
 validate: $(SAM_INSTALLED)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
-# build/bundle/: exactly what the generator's container image holds (functions/api/Dockerfile copies it).
+# build/bundle/: exactly what the generator's container image holds (functions/api/Dockerfile copies it),
+# with the wheels for ARCH (below).
 bundle: setup
-	$(BIN)/python tools/build_bundle.py
+	$(BIN)/python tools/build_bundle.py --arch $(ARCH)
+
+# --- make deploy: the bundle, the image (sam build) and the stack (sam deploy), for one architecture ---
+# ARCH is the template's Architecture parameter: x86_64 (the default) or arm64 (AWS Graviton, about 20 %
+# cheaper per GB-second). It picks the bundle's wheels; tools/sam_parameters.py writes samconfig.toml's
+# deploy parameter_overrides with Architecture=$(ARCH) to build/sam-parameters.yaml, which both sam build
+# (it builds the image for the functions' Architectures: docker build --platform linux/arm64) and sam
+# deploy get, so the image and the functions agree; on the command line sam's --parameter-overrides would
+# replace samconfig.toml's list, not add to it. ARCH comes from the command line only (:= rather than ?=,
+# so an ARCH that other build tools export cannot pick it). First deploy: make deploy DEPLOY_ARGS=--guided.
+# DEPLOY_ARGS go to sam deploy; CONFIG_ENV is samconfig.toml's environment for both (--config-env). Deploying
+# uses your own AWS region and credentials, so SAM_ENV's fixed region is not used here.
+ARCH := x86_64
+ARCHITECTURES := x86_64 arm64
+DEPLOY_ARGS ?=
+CONFIG_ENV ?= default
+SAM_PARAMETERS := build/sam-parameters.yaml
+SAM_RUN := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+
+ifneq ($(words $(ARCH)) $(filter $(ARCHITECTURES),$(ARCH)),1 $(ARCH))
+$(error ARCH must be one of: $(ARCHITECTURES) (not '$(ARCH)'))
+endif
+# sam build runs docker build: without Docker (or Finch), stop at once, before any work.
+ifneq ($(filter build-image deploy,$(MAKECMDGOALS)),)
+ifeq ($(shell command -v docker 2>/dev/null || command -v finch 2>/dev/null),)
+$(error make $(firstword $(filter build-image deploy,$(MAKECMDGOALS))) needs Docker to build the image (sam build runs docker build), and docker is not on PATH)
+endif
+endif
+
+build-image: bundle $(SAM_INSTALLED)
+	$(BIN)/python tools/build_bundle.py --check --arch $(ARCH)
+	$(SAM_VENV)/bin/python tools/sam_parameters.py --arch $(ARCH) --config-env $(CONFIG_ENV) --out $(SAM_PARAMETERS)
+	$(SAM_RUN) build --config-env $(CONFIG_ENV) --parameter-overrides file://$(SAM_PARAMETERS)
+
+deploy: build-image
+	$(SAM_RUN) deploy --config-env $(CONFIG_ENV) --parameter-overrides file://$(SAM_PARAMETERS) $(DEPLOY_ARGS)

@@ -4,6 +4,7 @@ the dataset panel, the keyboard and a 360 px wide window."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +12,16 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 import pytest
-from browser_helpers import SCREENSHOTS, console_errors, make_driver, off_host, requested_urls, save_screenshot
+from browser_helpers import (
+    SCREENSHOTS,
+    console_errors,
+    make_driver,
+    off_host,
+    requested_urls,
+    save_screenshot,
+)
+
+from hng.local import ServeProcess
 
 pytestmark = pytest.mark.full_data
 
@@ -241,3 +251,40 @@ def test_dataset_panel_shows_progress_then_the_contact_sheet_and_manifest(served
     by_id(browser, "ds-start").click()
     error = by_id(browser, "ds-digits-error")
     wait_for(browser, lambda d: error.is_displayed(), message="no error beside the digits field")
+
+
+@pytest.fixture(scope="module")
+def served_without_data(tmp_path_factory):
+    """`hng serve` whose MNIST data is missing (generation answers 503) and whose stack requires a key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HNG_BUCKET"}
+    missing = tmp_path_factory.mktemp("no-data") / "mnist.npz"
+    env.update(AWS_EC2_METADATA_DISABLED="true", HNG_MNIST_PATH=str(missing), HNG_API_KEY_REQUIRED="true")
+    with ServeProcess(env=env) as proc:
+        yield proc.url.rstrip("/") + "/"
+
+
+def test_a_503_shows_the_apis_message_and_the_key_is_sent_and_kept_for_the_tab(served_without_data, browser):
+    browser.get(served_without_data)
+    key_field = by_id(browser, "apikey")
+    assert key_field.is_displayed()  # the stack requires a key
+    key_field.send_keys("k-123")
+    requested_urls(browser)  # forget the page's own loads
+    by_id(browser, "generate").click()
+    alert = by_id(browser, "gen-alert")
+    wait_for(browser, lambda d: alert.is_displayed(), message="no alert for the 503")
+    assert alert.text.startswith("503: ") and "MNIST data is not available" in alert.text
+    assert not browser.find_elements("css selector", "#grid img")
+    sent = [
+        json.loads(entry["message"])["message"]["params"]["request"]
+        for entry in browser.get_log("performance")
+        if json.loads(entry["message"])["message"]["method"] == "Network.requestWillBeSent"
+    ]
+    posts = [request for request in sent if request["method"] == "POST"]
+    assert posts and all(request["headers"].get("x-api-key") == "k-123" for request in posts)
+    storage = browser.execute_script(
+        "return [sessionStorage.getItem('hng-api-key'), localStorage.length, document.cookie]"
+    )
+    assert storage == ["k-123", 0, ""]
+    # sessionStorage lives as long as the tab: a reload keeps the key.
+    browser.refresh()
+    assert by_id(browser, "apikey").get_attribute("value") == "k-123"
