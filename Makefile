@@ -74,7 +74,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) build layers/mnist/mnist out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) build .aws-sam layers/mnist/mnist out .pytest_cache .ruff_cache
 
 # --- AWS SAM: template lint, the image's content (see template.yaml and tools/build_bundle.py) ---------
 # The SAM CLI pins many packages, so it gets its own virtual environment. `sam validate --lint` needs no AWS

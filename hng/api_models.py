@@ -23,6 +23,7 @@ from pydantic import (
 from hng.params import (
     DEFAULT_PRESET,
     DEFAULT_SPACING_RANGE,
+    FITS,
     MAX_IMAGE_WIDTH,
     MAX_SPACING,
     PRESET_NAMES,
@@ -38,6 +39,7 @@ FLAG_STRING_PATTERN = "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"
 FlagString = Annotated[str, StringConstraints(pattern=FLAG_STRING_PATTERN)]
 PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
 SplitName = Literal[SPLITS]  # type: ignore[valid-type]
+FitName = Literal[FITS]  # type: ignore[valid-type]
 
 
 class GenerateRequest(BaseModel):
@@ -77,6 +79,13 @@ class GenerateRequest(BaseModel):
         Field(description="Augmentation preset; implies augment unless augment is false"),
     ] = None
     split: Annotated[SplitName, Field(description="MNIST split to draw from")] = "train"
+    fit: Annotated[
+        FitName,
+        Field(
+            description="How the strip meets image_width: stretch resizes it; pad keeps its pixels and "
+            "pads with black on the right (squeezing it only when it is wider)"
+        ),
+    ] = "stretch"
     include_image: Annotated[
         StrictBool,
         Field(alias="includeImage", description="false omits generatedImage (the pixels as nested lists)"),
@@ -134,6 +143,122 @@ def _flag(value: bool | int | str | None) -> bool | None:
     return None if value is None else parse_flag(value, "augment")
 
 
+# Examples of the answers, in the OpenAPI document (each model's schema and each route's response) and
+# checked against their models by tests/unit/test_docs_page.py.
+_TASK = "01K2Z8Q4N6M3T5V7W9X1Y3Z5A7"
+_DATASET = "01K2Z9B7C3D5E7F9G1H3J5K7M9"
+_BUCKET = "hng-dev-bucket-1x2y3z4w5v6u"
+_PRESIGNED = (
+    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20250807%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20250807T101500Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=5d0e1f"
+)
+_BOXES = [
+    {"digit": 4, "x0": 4, "y0": 4, "x1": 22, "y1": 24},
+    {"digit": 2, "x0": 31, "y0": 3, "x1": 56, "y1": 23},
+]
+GENERATE_EXAMPLE: dict[str, Any] = {
+    "taskId": _TASK,
+    "number": 42,
+    "augment": False,
+    "spacing_min": 5,
+    "spacing_max": 10,
+    "image_width": 60,
+    "label": "42",
+    "preset": "none",
+    "seed": 7,
+    "split": "train",
+    "fit": "stretch",
+    "boxes": _BOXES,
+    "imageUrl": f"https://{_BUCKET}.s3.amazonaws.com/tasks/{_TASK}/42.png{_PRESIGNED}",
+    "expiresIn": 3600,
+    "bucket": _BUCKET,
+    "key": f"tasks/{_TASK}/42.png",
+    "metadataKey": f"tasks/{_TASK}/metadata.json",
+    "createdAt": "2025-08-07T10:15:00.123Z",
+}
+TASK_EXAMPLE: dict[str, Any] = {
+    "taskId": _TASK,
+    "imageUrl": GENERATE_EXAMPLE["imageUrl"],
+    "expiresIn": 3600,
+    "bucket": _BUCKET,
+    "key": f"tasks/{_TASK}/42.png",
+    "metadata": {
+        "taskId": _TASK,
+        "createdAt": "2025-08-07T10:15:00.123Z",
+        "request": {"number": 42, "image_width": 60, "seed": 7, "includeImage": False},
+        "label": "42",
+        "width": 60,
+        "height": 28,
+        "seed": 7,
+        "split": "train",
+        "augment": "none",
+        "spacing_range": [5, 10],
+        "gaps": [9],
+        "indices": [414, 213],
+        "boxes": _BOXES,
+        "pngBytes": 719,
+        "generationMs": 38.8,
+        "bucket": _BUCKET,
+        "key": f"tasks/{_TASK}/42.png",
+    },
+}
+HEALTH_EXAMPLE: dict[str, Any] = {
+    "status": "ok",
+    "Status": "Running",
+    "version": "0.1.0",
+    "mnist": {
+        "loaded": True,
+        "digits": 70000,
+        "sha256": "b2d8f5bf39174ee5ffeefa97e42d673c35432b411bb5d1f74fbbeddae7f1690a",  # the canonical MNIST
+        "canonical": True,
+        "source": "/opt/mnist/mnist.npz",
+        "error": None,
+    },
+}
+_DATASET_PREFIX = f"s3://{_BUCKET}/datasets/{_DATASET}/"
+DATASET_STARTED_EXAMPLE: dict[str, Any] = {
+    "datasetId": _DATASET,
+    "status": "RUNNING",
+    "statusUrl": f"https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev/datasets/{_DATASET}",
+    "shardsTotal": 2,
+    "imagesTotal": 2000,
+    "prefix": _DATASET_PREFIX,
+}
+_DATASET_URL = f"https://{_BUCKET}.s3.amazonaws.com/datasets/{_DATASET}"
+DATASET_STATUS_EXAMPLE: dict[str, Any] = {
+    "datasetId": _DATASET,
+    "status": "SUCCEEDED",
+    "shardsDone": 2,
+    "shardsTotal": 2,
+    "imagesDone": 2000,
+    "imagesTotal": 2000,
+    "startedAt": "2025-08-07T10:20:00.000Z",
+    "stoppedAt": "2025-08-07T10:21:12.000Z",
+    "prefix": _DATASET_PREFIX,
+    "runs": 1,
+    "manifestUrl": f"{_DATASET_URL}/manifest.json{_PRESIGNED}",
+    "contactSheetUrl": f"{_DATASET_URL}/contact_sheet.png{_PRESIGNED}",
+    "expiresIn": 3600,
+    "missingShards": [],
+    "shards": [
+        {
+            "index": k,
+            "key": f"datasets/{_DATASET}/shard-{k:05d}.npz",
+            "images": 1000,
+            "sha256": digest,
+            "url": f"{_DATASET_URL}/shard-{k:05d}.npz{_PRESIGNED}",
+        }
+        for k, digest in enumerate(
+            (
+                "9b2c4e6f8a0b1c3d5e7f9a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d",
+                "4f6a8c0e2b4d6f8a1c3e5a7c9e1b3d5f7a9c1e3b5d7f9b1d3f5a7c9e1b3d5f7a",
+            )
+        )
+    ],
+}
+DATASET_STOPPED_EXAMPLE: dict[str, Any] = {"datasetId": _DATASET, "status": "ABORTED"}
+
+
 class DigitBoxModel(BaseModel):
     digit: int
     x0: int
@@ -145,6 +270,7 @@ class DigitBoxModel(BaseModel):
 class GenerateResponse(BaseModel):
     """The old service's fields (echoed as sent) plus where the image is stored and how it was made."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [GENERATE_EXAMPLE]})
     taskId: str
     number: int | str
     augment: bool | int | str | None
@@ -158,6 +284,7 @@ class GenerateResponse(BaseModel):
     preset: str
     seed: int
     split: str
+    fit: str
     boxes: list[DigitBoxModel]
     imageUrl: str = Field(description="Presigned GET URL of the PNG")
     expiresIn: int = Field(description="Seconds the URL stays valid")
@@ -170,6 +297,7 @@ class GenerateResponse(BaseModel):
 class TaskResponse(BaseModel):
     """A stored task: its metadata.json and a fresh presigned URL."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [TASK_EXAMPLE]})
     taskId: str
     imageUrl: str
     expiresIn: int
@@ -189,6 +317,15 @@ class MnistStatus(BaseModel):
     canonical: bool = Field(
         default=False, description="true when the content is the canonical MNIST (hng data fetch checks it)"
     )
+    source: str | None = Field(
+        default=None,
+        description="where the data comes from: the s3:// URI of the stack's MnistS3Uri, or a file "
+        "(/opt/mnist/mnist.npz in the image); null when no source is configured or found",
+    )
+    error: str | None = Field(
+        default=None,
+        description="why the data is not loaded (the source and the rule it breaks); null when loaded",
+    )
 
 
 class HealthResponse(BaseModel):
@@ -197,10 +334,13 @@ class HealthResponse(BaseModel):
     version: str
     mnist: MnistStatus
 
+    model_config = ConfigDict(json_schema_extra={"examples": [HEALTH_EXAMPLE]})
+
 
 class DatasetStarted(BaseModel):
     """POST /datasets' answer: the job started; poll statusUrl."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [DATASET_STARTED_EXAMPLE]})
     datasetId: str
     status: Literal["RUNNING"]
     statusUrl: str
@@ -220,6 +360,7 @@ class DatasetShard(BaseModel):
 class DatasetStatus(BaseModel):
     """GET /datasets/{datasetId}: the job's state, its progress and, once it succeeded, its results."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [DATASET_STATUS_EXAMPLE]})
     datasetId: str
     status: Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
     shardsDone: int
@@ -233,11 +374,23 @@ class DatasetStatus(BaseModel):
     error: str | None = None
     cause: str | None = None
     manifestUrl: str | None = None
+    contactSheetUrl: str | None = Field(
+        default=None, description="Presigned GET URL of contact_sheet.png: sample images with their labels"
+    )
     expiresIn: int | None = None
     missingShards: list[int] | None = Field(
         default=None, description="Shards the tolerated failures left out"
     )
     shards: list[DatasetShard] | None = None
+
+
+class DatasetStopped(BaseModel):
+    """DELETE /datasets/{datasetId}: the job's state after the stop (ABORTED, or how it had already ended)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DATASET_STOPPED_EXAMPLE]})
+
+    datasetId: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
 
 
 class FieldError(BaseModel):

@@ -7,8 +7,9 @@ cached augmentation pipelines and the S3 client, so that nothing is loaded per r
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from hng.api_models import (
 from hng.generation import Generator
 from hng.ids import new_task_id
 from hng.mnist.dataset import MnistData, load_mnist
+from hng.mnist.locate import configured_source
 from hng.store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
 
 # generatedImage's values: k/255 rounded to 4 decimals, as float64 so that each serializes as its
@@ -66,40 +68,103 @@ class GeneratedTask:
     png: bytes
 
 
+# While the data is not loaded, a request retries the load at most this often: a grant that IAM had not
+# yet propagated, or an object replaced at the same key, then heals a warm container.
+MNIST_RETRY_SECONDS = 30.0
+
+
 class GenerationService:
-    def __init__(self, config: ServiceConfig, data: MnistData | None, store: TaskStore | None = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        data: MnistData | None,
+        store: TaskStore | None = None,
+        *,
+        loader: Callable[[], MnistData] | None = None,
+        data_error: str | None = None,
+        data_source: str | None = None,
+    ) -> None:
+        """`loader`, when the data is None, is retried (at most every MNIST_RETRY_SECONDS) when a request
+        needs the data; `data_error` says why it is missing, `data_source` where it was looked for."""
         self.config = config
-        self.data = data
-        self.generator = None if data is None else Generator(data)
+        self._data = data
+        self._generator = None if data is None else Generator(data)
+        self._loader = loader
+        self.data_error = data_error
+        self.data_source = data.source if data is not None else data_source
+        self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
+        self._load_lock = threading.Lock()
+        self._log: Any = None
         if store is None and config.bucket:
             store = TaskStore(config.bucket)
         self.store = store
 
     @classmethod
     def from_env(cls, log: Any = None) -> GenerationService:
-        """Config from the environment; the MNIST data loaded now, or None (reported by health) if missing."""
+        """Config from the environment; the MNIST data loaded now, or None (reported by health, retried
+        later) if it is missing or breaks a rule: a bad data source must not stop the container."""
         config = ServiceConfig.from_env()
-        try:
-            data = load_mnist()
-        except (FileNotFoundError, ValueError) as error:
-            if log is not None:
-                log.error("MNIST data not loaded", extra={"reason": str(error)})
-            data = None
-        return cls(config, data)
+        service = cls(config, None, loader=load_mnist, data_source=configured_source())
+        service._log = log
+        service._load()
+        return service
+
+    @property
+    def data(self) -> MnistData | None:
+        """The loaded data, or None; while None, retries the loader if the last try is old enough."""
+        if self._data is None and self._loader is not None and time.monotonic() >= self._next_load:
+            self._load()
+        return self._data
+
+    @property
+    def generator(self) -> Generator | None:
+        return self._generator if self.data is not None else None
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._data is not None or self._loader is None:
+                return
+            try:
+                data = self._loader()
+            except (OSError, ValueError) as error:
+                self.data_error = str(error)
+                self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
+                if self._log is not None:
+                    self._log.error("MNIST data not loaded", extra={"reason": self.data_error})
+                return
+            self._generator = Generator(data)
+            self._data, self.data_error, self.data_source = data, None, data.source
+            if self._log is not None:
+                self._log.info("MNIST data loaded", extra={"source": data.source, "digits": len(data)})
 
     def health(self) -> HealthResponse:
-        loaded = self.data is not None
+        data = self.data
+        loaded = data is not None
         return HealthResponse(
             status="ok" if loaded and self.store is not None else "degraded",
             Status="Running",
             version=__version__,
             mnist=MnistStatus(
                 loaded=loaded,
-                digits=len(self.data) if loaded else 0,
-                sha256=self.data.content_sha256 if loaded else None,
-                canonical=loaded and self.data.is_canonical,
+                digits=len(data) if loaded else 0,
+                sha256=data.content_sha256 if loaded else None,
+                canonical=loaded and data.is_canonical,
+                source=self.data_source,
+                error=None if loaded else self.data_error,
             ),
         )
+
+    def require_data(self) -> MnistData:
+        """The loaded data; ServiceUnavailable saying why it is missing otherwise (a 503)."""
+        data = self.data
+        if data is None:
+            raise ServiceUnavailable(f"the MNIST data is not available: {self._missing_reason()}")
+        return data
+
+    def _missing_reason(self) -> str:
+        if self.data_error:
+            return self.data_error
+        return "run `hng data fetch`, or set HNG_MNIST_PATH or HNG_MNIST_S3_URI"
 
     def generate(self, request: GenerateRequest) -> GeneratedTask:
         generator, store = self._ready()
@@ -111,6 +176,7 @@ class GenerationService:
             augment=request.augment_preset,
             seed=request.seed,
             split=request.split,
+            fit=request.fit,
         )
         task_id = new_task_id()
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -137,6 +203,7 @@ class GenerationService:
             preset=result.augment,
             seed=result.seed,
             split=result.split,
+            fit=request.fit,
             boxes=[DigitBoxModel.model_construct(**box.to_dict()) for box in result.boxes],
             imageUrl=store.presign(stored.key, self.config.url_expiry),
             expiresIn=self.config.url_expiry,
@@ -167,8 +234,7 @@ class GenerationService:
 
     def _ready(self) -> tuple[Generator, TaskStore]:
         store = self._store()
-        if self.generator is None:
-            raise ServiceUnavailable(
-                "the MNIST data is not available (run `hng data fetch` or set HNG_MNIST_PATH)"
-            )
-        return self.generator, store
+        data = self.require_data()
+        if self._generator is None:
+            self._generator = Generator(data)
+        return self._generator, store

@@ -24,12 +24,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hng import __version__
 from hng.api_models import (
     DatasetStarted,
     DatasetStatus,
+    DatasetStopped,
     ErrorResponse,
     GenerateRequest,
     GenerateResponse,
@@ -47,10 +48,12 @@ from hng.web import (
     InvalidEvent,
     check_context,
     classify_event,
+    docs_page,
     negotiate,
     request_body,
     with_json_body,
 )
+from hng.web.playground import playground_page
 
 MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
 JSON = content_types.APPLICATION_JSON
@@ -67,14 +70,26 @@ class RouteRule:
 
 
 ROUTES = {
+    re.compile(r"^/$"): RouteRule(("GET",)),
     re.compile(r"^/health/?$"): RouteRule(("GET",)),
     re.compile(r"^/generate/?$"): RouteRule(("POST",), body={"POST": "with at least `number`"}),
     re.compile(r"^/generate/[^/]+/?$"): RouteRule(("GET",)),
     re.compile(r"^/openapi\.json$"): RouteRule(("GET",)),
+    re.compile(r"^/docs/*$"): RouteRule(("GET",)),
+    re.compile(r"^/docs/[^/]+/*$"): RouteRule(("GET",)),
     re.compile(r"^/datasets/?$"): RouteRule(("POST",), body={"POST": "with at least `count`"}),
     re.compile(r"^/datasets/[^/]+/?$"): RouteRule(("GET", "POST", "DELETE")),
 }
 _ERROR_JSON = {JSON: {"model": ErrorResponse}}
+
+
+def _answer(description: str, model: type[BaseModel], *others: str) -> dict[str, Any]:
+    """An OpenAPI success response: the JSON model with the model's example (and other media types)."""
+    example = model.model_config["json_schema_extra"]["examples"][0]
+    json_content = {"model": model, "examples": {"example": {"value": example}}}
+    return {"description": description, "content": {JSON: json_content, **{other: {} for other in others}}}
+
+
 ERROR_RESPONSES = {
     status: {"description": description, "content": _ERROR_JSON}
     for status, description in (
@@ -118,7 +133,21 @@ def _error(status: int, message: str, errors: list[dict[str, str]] | None = None
     return Response(status, JSON, _error_body(status, message, errors, request_id))
 
 
-@app.get("/health", summary="Service status and whether the MNIST data is loaded")
+@app.get("/", summary="The browser playground", include_in_schema=False)
+def playground():  # no return annotation: no response validation
+    origin = service.store.url_origin() if service.store is not None else None
+    page = playground_page(
+        image_origins=[origin] if origin else [],
+        api_key_required=os.environ.get("HNG_API_KEY_REQUIRED", "false").lower() == "true",
+    )
+    return Response(HTTPStatus.OK, page.headers["Content-Type"], page.html, headers=page.headers)
+
+
+@app.get(
+    "/health",
+    summary="Service status and whether the MNIST data is loaded",
+    responses={200: _answer("The service's status", HealthResponse)},
+)
 def health() -> HealthResponse:
     return service.health()
 
@@ -128,10 +157,7 @@ def health() -> HealthResponse:
     summary="Generate a number image, store it in S3 and answer with a presigned URL",
     description="With `Accept: image/png` the answer is the PNG itself (headers carry the task id and URL).",
     responses={
-        200: {
-            "description": "The generated image's URL and facts (or the PNG itself)",
-            "content": {JSON: {"model": GenerateResponse}, PNG: {}},
-        },
+        200: _answer("The generated image's URL and facts (or the PNG itself)", GenerateResponse, PNG),
         **ERROR_RESPONSES,
     },
 )
@@ -156,7 +182,10 @@ def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
 @app.get(
     "/generate/<task_id>",
     summary="A stored task's metadata and a fresh presigned URL",
-    responses={404: {"description": "No such task", "content": _ERROR_JSON}},
+    responses={
+        200: _answer("The task's metadata and a fresh presigned URL", TaskResponse),
+        404: {"description": "No such task", "content": _ERROR_JSON},
+    },
 )
 def get_task(
     task_id: Annotated[str, Path(description="The taskId returned by POST /generate")],
@@ -188,7 +217,7 @@ def _public_url(path: str) -> str:
     summary="Start a dataset job: shards made by Step Functions (or hng serve's local engine) in S3",
     description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
     responses={
-        202: {"description": "Started", "content": {JSON: {"model": DatasetStarted}}},
+        202: _answer("Started", DatasetStarted),
         **ERROR_RESPONSES,
     },
 )
@@ -208,7 +237,11 @@ def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
 @app.get(
     "/datasets/<dataset_id>",
     summary="A dataset job's status, progress and, once done, its manifest and shards (presigned URLs)",
-    responses={404: {"description": "No such dataset", "content": _ERROR_JSON}, 503: ERROR_RESPONSES[503]},
+    responses={
+        200: _answer("The job's state (the example: a finished job)", DatasetStatus),
+        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        503: ERROR_RESPONSES[503],
+    },
 )
 def describe_dataset(
     dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")],
@@ -220,7 +253,7 @@ def describe_dataset(
     "/datasets/<dataset_id>",
     summary="Run a failed or stopped dataset job again: shards already made are kept",
     responses={
-        202: {"description": "Started again", "content": {JSON: {"model": DatasetStarted}}},
+        202: _answer("Started again", DatasetStarted),
         404: {"description": "No such dataset", "content": _ERROR_JSON},
         409: {"description": "Still running, or complete", "content": _ERROR_JSON},
         503: ERROR_RESPONSES[503],
@@ -235,15 +268,37 @@ def restart_dataset(dataset_id: Annotated[str, Path(description="The datasetId r
 @app.delete(
     "/datasets/<dataset_id>",
     summary="Stop a running dataset job (shards already made stay)",
-    responses={404: {"description": "No such dataset", "content": _ERROR_JSON}, 503: ERROR_RESPONSES[503]},
+    responses={
+        202: _answer("Stopped (or already ended): the job's state", DatasetStopped),
+        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        503: ERROR_RESPONSES[503],
+    },
 )
 def stop_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
-    return Response(HTTPStatus.ACCEPTED, JSON, json.dumps(_dataset_jobs().stop(dataset_id)))
+    stopped = DatasetStopped(**_dataset_jobs().stop(dataset_id))
+    return Response(HTTPStatus.ACCEPTED, JSON, stopped.model_dump_json())
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi():  # no return annotation: no response validation
     return Response(HTTPStatus.OK, JSON, openapi_document())
+
+
+@app.get("/docs", summary="Swagger UI over this API's OpenAPI document", include_in_schema=False)
+def docs():  # no return annotation: no response validation
+    return _web_answer(docs_page.page(app.current_event.path))
+
+
+@app.get("/docs/<asset>", summary="The files of the /docs page", include_in_schema=False)
+def docs_asset(asset: str):
+    answer = docs_page.asset(asset)
+    if answer is None:
+        return _error(HTTPStatus.NOT_FOUND, f"nothing at {app.current_event.path}")
+    return _web_answer(answer)
+
+
+def _web_answer(answer: docs_page.WebAnswer) -> Response:
+    return Response(answer.status, answer.content_type, answer.body, headers=answer.headers)
 
 
 @functools.cache

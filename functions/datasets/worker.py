@@ -2,7 +2,8 @@
 ``{"datasetId", "bucket", "prefix", "shard"}``.
 
 The MNIST data and the generator load once per container (module import); the work is
-hng.datasets.jobs.make_shard_task, the same run_shard every engine calls.
+hng.datasets.jobs.make_shard_task, the same run_shard every engine calls. Before its first shard of a
+dataset the worker checks that the dataset was planned with the data it loaded (functions/datasets/mnist.py).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.datasets.mnist import ContainerData
 from hng.datasets.jobs import make_shard_task
 from hng.generation import Generator
-from hng.mnist.dataset import load_mnist
 from hng.web import check_context
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
-generator = Generator(load_mnist())
+mnist = ContainerData(log=logger)
+generator: Generator | None = None if mnist.data is None else Generator(mnist.data)
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -36,7 +38,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global generator
     logger.append_keys(dataset_id=event.get("datasetId"), shard=event.get("shard"))
+    data = mnist.check_plan(event)
+    if generator is None or generator.data is not data:
+        generator = Generator(data)
     result = make_shard_task(event, generator)
     logger.info("shard made" if result["made"] else "shard already made", extra={"sha256": result["sha256"]})
     return result

@@ -285,6 +285,8 @@ def serve(
             lines.append(f"  S3: {storage.describe()}")
             if storage.endpoint:
                 lines.append(f"  S3 endpoint: {storage.endpoint}")
+        if _handler_name(api.handler) == DEFAULT_HANDLER:
+            lines.append(f"  in a browser: {api.url}/ (the playground), {api.url}/docs (the API docs)")
         lines += ["  try:", *(f"    {line}" for line in example_curl(api.url)), "  Ctrl-C stops the server."]
         with contextlib.suppress(KeyboardInterrupt, _Stop):
             print("\n".join(lines), file=out, flush=True)

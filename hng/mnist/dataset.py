@@ -11,8 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from hng.compose import ink_spans
-from hng.mnist.locate import find_mnist_npz
-from hng.mnist.npzfile import CANONICAL_CONTENT_SHA256, mnist_content_sha256, read_mnist_npz
+from hng.mnist.locate import forget_download, locate_mnist
+from hng.mnist.npzfile import (
+    CANONICAL_CONTENT_SHA256,
+    mnist_content_sha256,
+    read_digit_set_npz,
+    read_mnist_npz,
+)
 from hng.params import parse_split
 
 
@@ -79,14 +84,22 @@ class MnistData:
     train: MnistSplit
     test: MnistSplit
     path: str | None = None
+    source: str | None = None  # where the data came from (an s3:// URI, or the path); None: from arrays
 
     @classmethod
-    def from_npz(cls, path: str | os.PathLike, *, strict: bool = True) -> MnistData:
-        arrays = read_mnist_npz(path, strict=strict)
+    def from_npz(
+        cls, path: str | os.PathLike, *, strict: bool = True, source: str | None = None
+    ) -> MnistData:
+        """Load an npz in MNIST's layout. strict: it must be MNIST itself (hng.mnist.npzfile's rules);
+        otherwise any digit set in that layout (`validate_digit_set`: shapes, dtypes, labels 0..9, every
+        digit in each split, no blank image, white ink on black). `source` names the data in errors and
+        in `self.source` (an S3 URI the file was downloaded from); by default the path."""
+        arrays = read_mnist_npz(path, strict=True) if strict else read_digit_set_npz(path, source=source)
         return cls(
             train=MnistSplit.from_arrays(arrays["x_train"], arrays["y_train"]),
             test=MnistSplit.from_arrays(arrays["x_test"], arrays["y_test"]),
             path=str(path),
+            source=source or str(path),
         )
 
     def split(self, name: str) -> MnistSplit:
@@ -122,14 +135,25 @@ _load_lock = threading.Lock()
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
-    """The MNIST data, loaded once per process and file.
+    """The MNIST data (or another digit set in its layout), loaded once per process and file.
 
-    Looks in order at: ``path``, ``$HNG_MNIST_PATH``, ``/opt/mnist/mnist.npz`` (Lambda layer or image),
-    ``$HNG_MNIST_S3_URI`` (downloaded once to /tmp) and the output of ``hng data fetch``.
+    Looks in order at: ``path``, ``$HNG_MNIST_PATH``, ``$HNG_MNIST_S3_URI`` (downloaded once per process
+    to the temp dir), ``/opt/mnist/mnist.npz`` (Lambda layer or image) and the output of
+    ``hng data fetch``. The last two are hng's own build and must be MNIST; the others may hold any digit
+    set in MNIST's layout (`MnistData.from_npz(strict=False)`). Raises FileNotFoundError when there is
+    no data (`hng.mnist.locate.MnistSourceUnavailable` when an S3 object cannot be read) and ValueError
+    "SOURCE: rule" when the data breaks a rule.
     """
-    resolved = find_mnist_npz(path).resolve()
+    location = locate_mnist(path)
+    resolved = location.path.resolve()
     with _load_lock:
         data = _loaded.get(resolved)
         if data is None:
-            data = _loaded[resolved] = MnistData.from_npz(resolved)
+            try:
+                data = MnistData.from_npz(resolved, strict=location.builtin, source=location.source)
+            except ValueError:
+                if location.s3_uri is not None:
+                    forget_download(location.s3_uri)  # a fixed object replacing it is read next time
+                raise
+            _loaded[resolved] = data
         return data

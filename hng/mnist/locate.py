@@ -1,10 +1,18 @@
-"""Find the built MNIST npz: explicit path, $HNG_MNIST_PATH, /opt (Lambda layer or image), S3, local build."""
+"""Find the MNIST npz: explicit path, $HNG_MNIST_PATH, $HNG_MNIST_S3_URI, /opt (layer or image), local build.
+
+A source someone chose (a path, $HNG_MNIST_PATH, an S3 URI) may hold another digit set in MNIST's layout;
+the two places hng's own build lives (/opt in the image, `hng data fetch`'s output) hold MNIST itself.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 # Lambda mounts layer content (layers/mnist/ here) at /opt; the container image copies it there too.
@@ -53,43 +61,99 @@ def s3_cache_path(uri: str) -> Path:
     return Path(tempfile.gettempdir()) / f"hng-mnist-{digest}.npz"
 
 
-def download_s3(uri: str) -> Path:
-    """Download `s3://bucket/key` once to `s3_cache_path(uri)` and return that path.
+class MnistSourceUnavailable(FileNotFoundError):
+    """The configured S3 object could not be read (missing, access denied, network).
 
-    The object goes to a temporary file that is renamed into place, so a concurrent or interrupted
-    download never leaves a partial file under the final name.
+    A FileNotFoundError, as every caller already treats "no data where configured": the API reports it
+    in /health and answers 503, the CLI prints one line.
+    """
+
+
+@dataclass(frozen=True)
+class MnistLocation:
+    """Where the data to load is: the local file, what to call it (an S3 URI or the path), and whether
+    it is hng's own MNIST build (checked as MNIST) or a chosen file (checked as a digit set)."""
+
+    path: Path
+    source: str
+    builtin: bool
+    s3_uri: str | None = None
+
+
+# One download per process and URI (on Lambda, per container): the URI's temp file, once fetched.
+_downloaded: dict[str, Path] = {}
+_download_lock = threading.Lock()
+
+
+def download_s3(uri: str) -> Path:
+    """Download `s3://bucket/key` to `s3_cache_path(uri)` once per process and return that path.
+
+    Each process fetches the object again (a file left in the temp dir by an earlier process may be
+    stale), with one GetObject streamed to a temporary file that is renamed into place, so a concurrent
+    or interrupted download never leaves a partial file under the final name. Raises
+    MnistSourceUnavailable naming the URI when the object cannot be read.
     """
     bucket, key = parse_s3_uri(uri)
-    target = s3_cache_path(uri)
-    if target.is_file():
+    with _download_lock:
+        cached = _downloaded.get(uri)
+        if cached is not None and cached.is_file():
+            return cached
+        target = s3_cache_path(uri)
+        _fetch(uri, bucket, key, target)
+        _downloaded[uri] = target
         return target
+
+
+def forget_download(uri: str) -> None:
+    """Drop this process's copy of `uri` (it held bad data): the next load downloads the object again."""
+    with _download_lock:
+        path = _downloaded.pop(uri, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _fetch(uri: str, bucket: str, key: str, target: Path) -> None:
     import boto3  # lazily: only this case needs it, and it costs ~0.2 s to import
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
     try:
-        boto3.client("s3").download_file(bucket, key, tmp_name)
+        with os.fdopen(fd, "wb") as fh:
+            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+            with contextlib.closing(body):
+                shutil.copyfileobj(body, fh, 1 << 20)
         os.replace(tmp_name, target)
     except ClientError as exc:
         Path(tmp_name).unlink(missing_ok=True)
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
         if code in {"404", "NoSuchKey", "NoSuchBucket"}:
-            raise FileNotFoundError(f"MNIST npz not found at {ENV_S3_URI}={uri}") from exc
-        raise
+            raise MnistSourceUnavailable(f"no object at {ENV_S3_URI}={uri} ({code})") from exc
+        if code in {"403", "AccessDenied"}:
+            raise MnistSourceUnavailable(
+                f"access denied reading {ENV_S3_URI}={uri}: the function needs s3:GetObject on "
+                f"arn:aws:s3:::{bucket}/{key} (the template grants it when MnistS3Uri is set); without "
+                "s3:ListBucket, S3 also answers a missing object with 403"
+            ) from exc
+        raise MnistSourceUnavailable(
+            f"could not read {ENV_S3_URI}={uri}: {code} {error.get('Message', '')}".rstrip()
+        ) from exc
+    except BotoCoreError as exc:  # no credentials, no network, a broken stream
+        Path(tmp_name).unlink(missing_ok=True)
+        raise MnistSourceUnavailable(f"could not read {ENV_S3_URI}={uri}: {exc}") from exc
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return target
 
 
-def find_mnist_npz(path: str | os.PathLike[str] | None = None) -> Path:
-    """Return the MNIST npz to load, looking in this order:
+def locate_mnist(path: str | os.PathLike[str] | None = None) -> MnistLocation:
+    """Where the data to load is, looking in this order:
 
     1. `path` if given (it must exist);
     2. $HNG_MNIST_PATH if set (it must exist);
-    3. /opt/mnist/mnist.npz (Lambda layer or container image);
-    4. $HNG_MNIST_S3_URI (s3://bucket/key), downloaded once to the temp dir;
+    3. $HNG_MNIST_S3_URI (s3://bucket/key) if set, downloaded once per process to the temp dir: a
+       deployed stack's `MnistS3Uri`, which must win over the data the image carries;
+    4. /opt/mnist/mnist.npz (Lambda layer or container image);
     5. `default_build_path()`, where `hng data fetch` writes.
 
     Raises FileNotFoundError saying where it looked and to run `hng data fetch`.
@@ -100,23 +164,42 @@ def find_mnist_npz(path: str | os.PathLike[str] | None = None) -> Path:
             raise FileNotFoundError(
                 f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or give a path"
             )
-        return explicit
+        return MnistLocation(explicit, str(explicit), builtin=False)
     env_path = os.environ.get(ENV_PATH)
     if env_path:
         if not Path(env_path).is_file():
             raise FileNotFoundError(
                 f"MNIST npz not found at {ENV_PATH}={env_path}; run `hng data fetch` (or fix {ENV_PATH})"
             )
-        return Path(env_path)
-    if DEFAULT_OPT_PATH.is_file():
-        return DEFAULT_OPT_PATH
+        return MnistLocation(Path(env_path), env_path, builtin=False)
     s3_uri = os.environ.get(ENV_S3_URI)
     if s3_uri:
-        return download_s3(s3_uri)
+        return MnistLocation(download_s3(s3_uri), s3_uri, builtin=False, s3_uri=s3_uri)
+    if DEFAULT_OPT_PATH.is_file():
+        return MnistLocation(DEFAULT_OPT_PATH, str(DEFAULT_OPT_PATH), builtin=True)
     build_path = default_build_path()
     if build_path.is_file():
-        return build_path
+        return MnistLocation(build_path, str(build_path), builtin=True)
     raise FileNotFoundError(
         "MNIST data not found; run `hng data fetch` to build it. Looked at: "
-        f"${ENV_PATH} (unset), {DEFAULT_OPT_PATH}, ${ENV_S3_URI} (unset), {build_path}"
+        f"${ENV_PATH} (unset), ${ENV_S3_URI} (unset), {DEFAULT_OPT_PATH}, {build_path}"
     )
+
+
+def find_mnist_npz(path: str | os.PathLike[str] | None = None) -> Path:
+    """The local file `locate_mnist(path)` finds (downloading $HNG_MNIST_S3_URI if that is the source)."""
+    return locate_mnist(path).path
+
+
+def configured_source(path: str | os.PathLike[str] | None = None) -> str | None:
+    """The source `locate_mnist(path)` would use, named without downloading or checking it: the path,
+    $HNG_MNIST_PATH, $HNG_MNIST_S3_URI, or the first of /opt and the local build that exists."""
+    if path is not None:
+        return str(path)
+    for name in (ENV_PATH, ENV_S3_URI):
+        if os.environ.get(name):
+            return os.environ[name]
+    for candidate in (DEFAULT_OPT_PATH, default_build_path()):
+        if candidate.is_file():
+            return str(candidate)
+    return None

@@ -85,6 +85,52 @@ def validate_mnist_arrays(arrays: Mapping[str, np.ndarray], *, strict: bool = Tr
         _validate_split(arrays, split, strict=strict)
 
 
+def validate_digit_set(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Check that `arrays` is a digit set in MNIST's layout; return the four arrays, labels as uint8.
+
+    For data other than MNIST (EMNIST digits, one's own handwriting): the rules generation needs, not
+    MNIST's sizes. The four members; images (N, 28, 28) uint8, white ink (255) on black (0); labels
+    integers 0..9 (any integer dtype), one per image; in each split every digit 0-9 at least once, so that
+    any number can be drawn, and no blank image. Raises ValueError naming the array and the rule.
+    """
+    missing = [k for k in MNIST_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
+    checked = {key: arrays[key] for key in MNIST_KEYS}
+    for split in SPLIT_SIZES:
+        yk = f"y_{split}"
+        labels = checked[yk]
+        if isinstance(labels, np.ndarray) and labels.dtype != np.uint8:
+            if labels.dtype.kind not in "iu":
+                raise ValueError(f"{yk}: labels must be integers 0..9, got dtype {labels.dtype}")
+            if labels.size and (labels.min() < 0 or labels.max() > 9):
+                bad = labels.min() if labels.min() < 0 else labels.max()
+                raise ValueError(f"{yk}: labels must lie in 0..9, found {int(bad)}")
+            checked[yk] = labels.astype(np.uint8)
+    validate_mnist_arrays(checked, strict=False)
+    for split in SPLIT_SIZES:
+        xk, yk = f"x_{split}", f"y_{split}"
+        x, y = checked[xk], checked[yk]
+        absent = [d for d, count in enumerate(np.bincount(y, minlength=10).tolist()) if count == 0]
+        if absent:
+            raise ValueError(
+                f"{yk}: every digit 0-9 must have at least one sample (so that any number can be drawn); "
+                f"no {', '.join(map(str, absent))}"
+            )
+        ink = np.ascontiguousarray(x).reshape(len(x), -1).view(np.uint64).any(axis=1)  # as in strict
+        if not ink.all():
+            raise ValueError(f"{xk}: image {int(np.argmin(ink))} is blank (all zero); every sample needs ink")
+        # The frame of a centred digit is background: mostly light there means dark ink on white paper.
+        frame = np.concatenate([x[:, 0, :], x[:, -1, :], x[:, 1:-1, 0], x[:, 1:-1, -1]], axis=1)
+        level = float(frame.mean())
+        if level > 127:
+            raise ValueError(
+                f"{xk}: the images' edges average {level:.0f} of 255: digits must be white ink (255) on a "
+                "black background (0), as in MNIST (invert them: 255 - x)"
+            )
+    return checked
+
+
 def mnist_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
     """The sha256 of the four arrays as IDX files, concatenated in MNIST_KEYS order.
 
@@ -170,6 +216,10 @@ def _is_bad_input(exc: BaseException) -> bool:
     return isinstance(exc, (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, zlib.error))
 
 
+class _MissingMembers(ValueError):
+    """A readable npz without all four MNIST arrays (not a corrupt file)."""
+
+
 def _load_members(path: Path) -> dict[str, np.ndarray]:
     # np.load(path) leaks its file handle when the zip directory is corrupt; owning the handle avoids that.
     with open(path, "rb") as fh:
@@ -179,7 +229,9 @@ def _load_members(path: Path) -> dict[str, np.ndarray]:
         with loaded as npz:
             missing = [k for k in MNIST_KEYS if k not in npz.files]
             if missing:
-                raise ValueError(f"missing {', '.join(missing)} (it has {', '.join(npz.files) or 'nothing'})")
+                raise _MissingMembers(
+                    f"missing {', '.join(missing)} (it has {', '.join(npz.files) or 'nothing'})"
+                )
             return {key: npz[key] for key in MNIST_KEYS}
 
 
@@ -203,3 +255,29 @@ def read_mnist_npz(path: str | os.PathLike[str], *, strict: bool = True) -> dict
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
     return arrays
+
+
+def read_digit_set_npz(path: str | os.PathLike[str], *, source: str | None = None) -> dict[str, np.ndarray]:
+    """Load a digit set in MNIST's npz layout (never unpickling) and check it with `validate_digit_set`.
+
+    `source` names the data in errors (an s3:// URI the file was downloaded from), else the path. Raises
+    FileNotFoundError if `path` does not exist and ValueError "SOURCE: rule" for anything else.
+    """
+    path = Path(path)
+    name = source or str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"digit set npz file not found: {name}")
+    try:
+        arrays = _load_members(path)
+    except _MissingMembers as exc:
+        raise ValueError(f"{name}: the npz must hold {', '.join(MNIST_KEYS)}: {exc}") from exc
+    except Exception as exc:
+        if not _is_bad_input(exc):
+            raise
+        raise ValueError(
+            f"{name}: not an npz file of numpy arrays (as numpy.savez writes), or it is corrupt: {exc}"
+        ) from exc
+    try:
+        return validate_digit_set(arrays)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc

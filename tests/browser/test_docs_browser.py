@@ -1,12 +1,17 @@
 """The API docs (`GET /docs`) in a real headless Chromium against `hng serve`: Swagger UI lists every
-documented operation with its example, "Try it out" reaches the API, under the page's Content-Security-Policy
-(no console error) and with no request leaving 127.0.0.1."""
+documented operation with its example and "Try it out" reaches the API, under the page's
+Content-Security-Policy (no console error), with no request leaving 127.0.0.1, at the root as `hng serve`
+serves it and behind a stage prefix as API Gateway serves it."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from browser_helpers import console_errors, off_host, requested_urls, save_screenshot
@@ -16,6 +21,9 @@ from hng.api_models import TASK_EXAMPLE
 pytestmark = pytest.mark.full_data
 
 WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
+# Headers the proxy below sets itself rather than copying from the upstream answer.
+HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date"}
+LIVE_STATUS = ".live-responses-table tr.response .response-col_status"  # the status of Try it out's answer
 
 
 def wait_for(driver: Any, condition: Any, message: str) -> Any:
@@ -39,6 +47,15 @@ def rendered_operations(driver: Any) -> set[tuple[str, str]]:
     return {(method, path) for method, path in rows}
 
 
+def wait_for_operations(driver: Any, documented: set[tuple[str, str]]) -> None:
+    wait_for(
+        driver,
+        lambda d: len(rendered_operations(d)) >= len(documented),
+        "Swagger UI did not render the operations",
+    )
+    assert rendered_operations(driver) == documented
+
+
 def operation_block(driver: Any, method: str, path: str) -> Any:
     from selenium.webdriver.common.by import By
 
@@ -46,6 +63,37 @@ def operation_block(driver: Any, method: str, path: str) -> Any:
         if block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").get_attribute("data-path") == path:
             return block
     raise AssertionError(f"Swagger UI shows no {method} {path}")
+
+
+def expand(driver: Any, method: str, path: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    block = operation_block(driver, method, path)
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
+    return block
+
+
+def try_it_out(driver: Any, method: str, path: str) -> Any:
+    """Expand the operation, press "Try it out" and "Execute", wait for its live response: the block."""
+    from selenium.webdriver.common.by import By
+
+    block = expand(driver, method, path)
+    for button in (".try-out__btn", ".execute"):
+        wait_for(driver, lambda d, b=button: block.find_elements(By.CSS_SELECTOR, b), f"no {button}")
+        block.find_element(By.CSS_SELECTOR, button).click()
+    wait_for(
+        driver,
+        lambda d: block.find_elements(By.CSS_SELECTOR, LIVE_STATUS),
+        f"Try it out on {method} {path} got no answer",
+    )
+    return block
+
+
+def live_status(block: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    cells = block.find_elements(By.CSS_SELECTOR, LIVE_STATUS)
+    return cells[0].text.strip()
 
 
 def test_docs_list_every_route_with_examples_and_try_it_out_stays_local(served, browser):
@@ -56,40 +104,22 @@ def test_docs_list_every_route_with_examples_and_try_it_out_stays_local(served, 
 
     browser.get(served + "docs")
     assert browser.title == "hng API docs"
-    wait_for(
-        browser,
-        lambda d: len(rendered_operations(d)) >= len(documented),
-        "Swagger UI did not render the operations",
-    )
-    assert rendered_operations(browser) == documented
-    assert browser.find_elements(By.CSS_SELECTOR, ".info .title")[0].text.startswith("hng")
+    wait_for_operations(browser, documented)
+    assert browser.find_element(By.CSS_SELECTOR, ".info .title").text.startswith("hng")
     assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper")  # no "Errors" box: the doc parsed
 
     # GET /generate/{taskId}: its 200 answer shows TaskResponse's example.
-    task = operation_block(browser, "GET", "/generate/{task_id}")
-    task.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
+    task = expand(browser, "GET", "/generate/{task_id}")
     wait_for(
         browser,
         lambda d: TASK_EXAMPLE["taskId"] in task.text and "metadata" in task.text,
         "the 200 example of GET /generate/{taskId} is not shown",
     )
 
-    # "Try it out" on GET /health calls the API that served the page (the server the page sets).
-    health = operation_block(browser, "GET", "/health")
-    health.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
-    wait_for(browser, lambda d: health.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out")
-    health.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-    wait_for(browser, lambda d: health.find_elements(By.CSS_SELECTOR, ".execute"), "no Execute button")
-    health.find_element(By.CSS_SELECTOR, ".execute").click()
-    wait_for(
-        browser,
-        lambda d: any(
-            cell.text.strip() == "200"
-            for cell in health.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_status")
-        ),
-        "Try it out on GET /health got no 200",
-    )
-    assert f"curl -X 'GET' \\\n  '{served}health'" in health.text  # served's own address
+    # "Try it out" calls the API that served the page (the server the page sets in the document).
+    health = try_it_out(browser, "GET", "/health")
+    assert live_status(health) == "200"
+    assert f"curl -X 'GET' \\\n  '{served}health'" in health.text
 
     save_screenshot(browser, "docs")
     assert console_errors(browser) == []  # script errors, CSP violations and failed loads are SEVERE
@@ -99,9 +129,75 @@ def test_docs_list_every_route_with_examples_and_try_it_out_stays_local(served, 
     assert off_host(urls) == []
 
 
-def test_docs_with_a_trailing_slash_land_on_the_page(served, browser):
-    browser.get(served + "docs/")
-    assert browser.current_url == served + "docs"
-    wait_for(browser, lambda d: rendered_operations(d), "Swagger UI did not render the operations")
-    assert console_errors(browser) == []
-    assert off_host(requested_urls(browser)) == []
+class StagePrefix:
+    """API Gateway's stage in front of `hng serve`: http://127.0.0.1:PORT/dev/X is served's X and any other
+    path a 404, so a URL that loses the stage fails as it would on AWS. Redirects are passed on, not
+    followed; `requested` lists every path asked for."""
+
+    def __init__(self, upstream: str, stage: str = "dev") -> None:
+        self.upstream, self.prefix = urlsplit(upstream), f"/{stage}/"
+        self.requested: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def forward(self) -> None:
+                proxy.requested.append(self.path)
+                if not self.path.startswith(proxy.prefix):
+                    self.send_error(404, "outside the stage")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
+                )
+                try:
+                    path = self.path[len(proxy.prefix) - 1 :]
+                    upstream.request(self.command, path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    content = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in HOP_HEADERS:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+        return Handler
+
+    def __enter__(self) -> StagePrefix:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)
+
+
+def test_docs_behind_a_stage_prefix_keep_it_for_assets_the_document_and_try_it_out(served, browser):
+    documented = documented_operations(served)
+    with StagePrefix(served) as stage:
+        browser.get(stage.url + "docs/")  # the trailing slash redirects, relatively, to the page
+        assert browser.current_url == stage.url + "docs"
+        wait_for_operations(browser, documented)
+        health = try_it_out(browser, "GET", "/health")
+        assert live_status(health) == "200"
+        assert console_errors(browser) == []
+        assert off_host(requested_urls(browser)) == []
+    # Every request of the page went through the stage: the page, its assets, the document and /health.
+    assert all(path.startswith("/dev/") for path in stage.requested), stage.requested
+    assert {"/dev/docs/", "/dev/docs", "/dev/openapi.json", "/dev/health"} <= set(stage.requested)

@@ -1,9 +1,11 @@
 """The Lambda image's content without Docker: the handler run from build/bundle alone, on Python 3.12.
 
 tools/build_bundle.py builds build/bundle/ (what functions/api/Dockerfile copies into the image; it is
-reused when up to date). A Python 3.12 interpreter then runs the handler in isolated mode without
-site-packages, so its sys.path holds only the standard library and build/bundle/task, as /var/task in the
-image; build/bundle/opt stands in for /opt, and moto's server on a local port for S3. API Gateway events
+reused when up to date) for x86_64, the bundle this machine can run (after `make bundle ARCH=arm64` it is
+reinstalled; tests/integration/test_bundle_platforms.py resolves every wheel for arm64). A Python 3.12
+interpreter then runs the handler in isolated mode without site-packages, so its sys.path holds only the
+standard library and build/bundle/task, as /var/task in the image; build/bundle/opt stands in for /opt,
+and moto's server on a local port for S3. API Gateway events
 from events/ go in; the answers, the presigned URL's PNG and the timings come out. The bundle's size and
 the cold start (import + first request) are printed and written to build/bundle-figures.json, never
 asserted on.
@@ -156,10 +158,10 @@ def bundle() -> dict[str, Any]:
     builder = load_builder()
     out = ROOT / "build" / "bundle"
     try:
-        sizes = builder.build_bundle(ROOT, out)
+        sizes = builder.build_bundle(ROOT, out, arch="x86_64")
     except builder.BundleError as error:
         _missing(f"cannot build the bundle: {error}")
-    return {"out": out, "sizes": sizes, "report": builder.report(out, sizes)}
+    return {"out": out, "sizes": sizes, "report": builder.report(out, sizes, "x86_64")}
 
 
 @pytest.fixture(scope="module")

@@ -298,6 +298,15 @@ def test_health(served):
 
 
 @pytest.mark.full_data
+def test_the_banner_names_the_pages_and_both_are_served(served):
+    assert f"in a browser: {served.url}/ (the playground), {served.url}/docs (the API docs)" in served.stdout
+    for path in ("/", "/docs"):
+        status, headers, body = http("GET", f"{served.url}{path}")
+        assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert body.lower().startswith(b"<!doctype html>")
+
+
+@pytest.mark.full_data
 def test_generate_readme_body_then_download_the_presigned_png(served):
     status, _, body = http("POST", f"{served.url}/generate", README_BODY)
     assert status == 200, body

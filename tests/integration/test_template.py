@@ -4,8 +4,8 @@
   rules report nothing;
 - the template's security properties: private encrypted bucket, TLS-only bucket policy, lifecycle on
   tasks/, least-privilege function policy scoped to the bucket, the API key on every route but
-  GET /health and GET /openapi.json (conditions resolved both ways), reserved concurrency, access logs
-  with retention, presigned URLs capped at the role credentials' lifetime;
+  GET /health, GET /openapi.json and the browser pages (conditions resolved both ways), reserved
+  concurrency, access logs with retention, presigned URLs capped at the role credentials' lifetime;
 - the dataset state machine: its definition (statemachines/dataset.asl.json) after CloudFormation's
   substitutions (a Distributed Map reading items.json from S3, MaxConcurrency and the tolerated failure
   percentage bound to parameters, retries with backoff and jitter, the failure path), the shard worker and
@@ -71,7 +71,15 @@ EXECUTIONS_ARN = (
 )
 README = ROOT / "README.md"
 # The only routes callers reach without an API key when RequireApiKey=true; every other method needs one.
-OPEN = {("/health", "get"), ("/openapi.json", "get")}
+# The browser pages (the playground, the API docs and the docs' files) are opened by navigation, which
+# cannot send x-api-key; they hold no data and send the key themselves on the API calls they make.
+OPEN = {
+    ("/health", "get"),
+    ("/openapi.json", "get"),
+    ("/", "get"),
+    ("/docs", "get"),
+    ("/docs/{asset}", "get"),
+}
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # Runs in .venv-sam: SAM's own transform of the template, and the routes `sam local start-api` finds.
@@ -285,9 +293,11 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def inline_statements(policies: list[Any]) -> list[dict[str, Any]]:
+def inline_statements(policies: list[Any], conditions: dict[str, bool] | None = None) -> list[dict[str, Any]]:
     """The statements of SAM Policies; every entry must be an inline document (SAM policy templates such as
-    S3CrudPolicy or LambdaInvokePolicy grant more than needed)."""
+    S3CrudPolicy or LambdaInvokePolicy grant more than needed). Conditional statements are resolved with
+    `conditions`, by default those of a stack with the default parameters (no MnistS3Uri)."""
+    policies = resolve(policies, {"HasMnistS3Uri": False} if conditions is None else conditions)
     assert all(isinstance(policy, dict) and "Statement" in policy for policy in policies), policies
     return [statement for policy in policies for statement in policy["Statement"]]
 
@@ -392,7 +402,7 @@ def test_readme_parameter_table_names_every_parameter(template):
     documented: set[str] = set()
     for line in section.splitlines():
         if line.startswith("| `"):
-            documented.update(re.findall(r"`([A-Za-z]+)`", line.split("|")[1]))
+            documented.update(re.findall(r"`([A-Za-z][A-Za-z0-9]*)`", line.split("|")[1]))
     assert set(template["Parameters"]) <= documented, set(template["Parameters"]) - documented
 
 
@@ -533,9 +543,9 @@ def test_api_key_and_usage_plan_exist_only_when_required(template, resources):
 
 
 @pytest.mark.parametrize("key_required", [True, False], ids=["RequireApiKey=true", "RequireApiKey=false"])
-def test_api_key_guards_every_route_to_the_function_but_health_and_openapi_get(resources, key_required):
+def test_api_key_guards_every_route_to_the_function_but_health_openapi_and_pages_get(resources, key_required):
     # A route without the key requirement lets anyone without a key invoke (and bill) the function: the
-    # ANY methods, /{proxy+} and / included. Only GET /health and GET /openapi.json stay open.
+    # ANY methods, /{proxy+} and / included. Only GET on /health, /openapi.json and the pages stays open.
     body = resolve(resources["Api"]["Properties"]["DefinitionBody"], {"UseApiKey": key_required})
     assert body["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
     assert "security" not in body  # no API-wide default for a method to fall back on
@@ -560,9 +570,11 @@ def test_function_reserved_concurrency_follows_the_parameter(template, resources
         "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "none"]}]
     }
     settings = {**template["Globals"]["Function"], **function_properties(resources)}
-    reserved = resolve(settings, {"HasReservedConcurrency": True})
+    others = {"HasMnistS3Uri": False}  # the conditional statement of the function's Policies
+    reserved = resolve(settings, {"HasReservedConcurrency": True, **others})
     assert reserved["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
-    assert "ReservedConcurrentExecutions" not in resolve(settings, {"HasReservedConcurrency": False})
+    unreserved = resolve(settings, {"HasReservedConcurrency": False, **others})
+    assert "ReservedConcurrentExecutions" not in unreserved
 
 
 def test_api_access_logs_go_to_a_log_group_with_retention(resources):
@@ -625,6 +637,9 @@ def test_definition_body_and_function_events_name_the_same_routes(resources):
     documented = {
         ("/health", "get"),
         ("/openapi.json", "get"),
+        ("/", "get"),
+        ("/docs", "get"),
+        ("/docs/{asset}", "get"),
         ("/generate", "post"),
         ("/generate/{taskId}", "get"),
         ("/datasets", "post"),
@@ -1005,6 +1020,7 @@ def test_samconfig_defaults_deploy_the_template(template):
     overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
     assert set(overrides) == set(template["Parameters"])
     for name, value in overrides.items():
+        value = "" if value == '""' else value  # the SAM CLI takes an empty value only quoted
         assert value == str(template["Parameters"][name]["Default"]), name
     assert default["local_start_api"]["parameters"]["port"] == 3000
 
@@ -1024,3 +1040,152 @@ def test_dockerfile_only_copies_the_bundle_into_the_python312_base_image():
     assert lines[-1] == 'CMD ["functions.api.app.lambda_handler"]'
     handler = ROOT / "functions" / "api" / "app.py"
     assert re.search(r"^def lambda_handler\(", handler.read_text(), re.MULTILINE)
+
+
+# --- MnistS3Uri: another digit set from S3 --------------------------------------------------------------
+
+MNIST_FUNCTIONS = (FUNCTION, *DATASET_FUNCTIONS)
+SAMPLE_MNIST_URI = "s3://my-digit-sets/emnist/digits-v2.npz"
+
+
+def _evaluate(value: Any, parameters: dict[str, str]) -> Any:
+    """The string CloudFormation makes of Ref, Fn::Split, Fn::Join and Fn::Sub (list form) over parameters."""
+    if isinstance(value, str):
+        return value
+    if set(value) == {"Ref"}:
+        return {"AWS::Partition": "aws", **parameters}[value["Ref"]]
+    if set(value) == {"Fn::Split"}:
+        delimiter, source = value["Fn::Split"]
+        return _evaluate(source, parameters).split(delimiter)
+    if set(value) == {"Fn::Join"}:
+        delimiter, items = value["Fn::Join"]
+        items = _evaluate(items, parameters) if isinstance(items, dict) else items
+        return delimiter.join(_evaluate(item, parameters) for item in items)
+    if set(value) == {"Fn::Sub"}:
+        text, variables = value["Fn::Sub"]
+        names = {**{k: _evaluate(v, parameters) for k, v in variables.items()}, "AWS::Partition": "aws"}
+        return PLACEHOLDER.sub(lambda match: names[match.group(1)], text.replace("${AWS::Partition}", "aws"))
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def test_mnist_s3_uri_parameter_is_empty_or_one_object(template):
+    parameter = template["Parameters"]["MnistS3Uri"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    assert parameter["Description"] and parameter["ConstraintDescription"]
+    for value in ("", SAMPLE_MNIST_URI, "s3://abc/k", "s3://a.b-c/2024-05-01T10:00/set_v1.npz"):
+        assert accepts(parameter, value), value
+    for value in (
+        "s3://bucket",  # no key
+        "s3://bucket/",  # a folder
+        "s3://bucket/sets/",
+        "s3://ab/k.npz",  # bucket names have 3 to 63 characters
+        "s3://My_Bucket/k.npz",
+        "https://bucket.s3.amazonaws.com/k.npz",
+        "arn:aws:s3:::bucket/k.npz",
+        "s3://bucket/*",  # IAM would read these as a wildcard or a policy variable
+        "s3://bucket/a?.npz",
+        "s3://bucket/${aws:username}.npz",
+        "s3://bucket/a b.npz",
+        "s3://bucket/x/s3://other/k.npz",  # the ARN is the URI without "s3://": only one may appear
+        " s3://bucket/k.npz",
+    ):
+        assert not accepts(parameter, value), value
+    assert template["Conditions"]["HasMnistS3Uri"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MnistS3Uri"}, ""]}]
+    }
+
+
+def test_every_function_gets_the_mnist_s3_uri(template, resources):
+    # The API plans a dataset with the sha256 of its data and the worker and finalizer check it: all three
+    # must read the same object, so the variable is global, and no function overrides it.
+    from hng.mnist.locate import ENV_S3_URI
+
+    assert template["Globals"]["Function"]["Environment"]["Variables"][ENV_S3_URI] == {"Ref": "MnistS3Uri"}
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert sorted(functions) == sorted(MNIST_FUNCTIONS)
+    for name in functions:
+        variables = resources[name]["Properties"].get("Environment", {}).get("Variables", {})
+        assert ENV_S3_URI not in variables, name
+
+
+@pytest.mark.parametrize("name", MNIST_FUNCTIONS)
+def test_mnist_s3_uri_grants_get_object_on_that_object_only_when_set(resources, name):
+    policies = resources[name]["Properties"]["Policies"]
+    unset = inline_statements(policies, {"HasMnistS3Uri": False})
+    assert "MnistS3Uri" not in json.dumps(unset)
+    granted = [s for s in inline_statements(policies, {"HasMnistS3Uri": True}) if s not in unset]
+    assert len(granted) == 1, granted
+    (statement,) = granted
+    assert statement["Effect"] == "Allow" and actions_of(statement) == ["s3:GetObject"]
+    assert "Condition" not in statement
+    arn = _evaluate(statement["Resource"], {"MnistS3Uri": SAMPLE_MNIST_URI})
+    assert arn == "arn:aws:s3:::my-digit-sets/emnist/digits-v2.npz"
+    assert _evaluate(statement["Resource"], {"MnistS3Uri": ""}) == "arn:aws:s3:::"  # never an error
+
+
+def test_sam_keeps_the_conditional_grant_in_each_functions_role(sam_probe):
+    transformed = sam_probe["transformed"]["Resources"]
+    for name in MNIST_FUNCTIONS:
+        role = transformed[f"{name}Role"]["Properties"]
+        statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+        conditional = [s for s in statements if "Fn::If" in s]
+        assert len(conditional) == 1, name
+        condition, statement, otherwise = conditional[0]["Fn::If"]
+        assert condition == "HasMnistS3Uri" and otherwise == NO_VALUE
+        assert statement["Action"] == "s3:GetObject"
+
+
+# --- the Architecture parameter (make deploy ARCH=...) -----------------------------------------------------
+
+# Runs in .venv-sam: the image builds `sam build --parameter-overrides ...` would run, with their platform.
+SAM_PLATFORM_PROBE = r"""
+import json, sys
+from samcli.lib.build.app_builder import ApplicationBuilder
+from samcli.lib.providers.provider import ResourcesToBuildCollector
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.local.docker.utils import get_docker_platform
+
+template, build_dir, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+stacks, _ = SamLocalStackProvider.get_stacks(template, parameter_overrides=overrides)
+collector = ResourcesToBuildCollector()
+collector.add_functions(list(SamFunctionProvider(stacks).get_all()))
+builder = ApplicationBuilder(collector, build_dir, ".", build_dir + "/cache")
+graph = builder._get_build_graph()
+print(json.dumps([
+    {"functions": sorted(f.name for f in d.functions), "platform": get_docker_platform(d.architecture)}
+    for d in graph.get_function_build_definitions()
+]))
+"""
+
+
+def test_architecture_parameter_sets_every_functions_architecture(template, resources):
+    parameter = template["Parameters"]["Architecture"]
+    assert parameter["Type"] == "String" and parameter["Default"] == "x86_64"
+    assert parameter["AllowedValues"] == ["x86_64", "arm64"]
+    assert "20 %" in parameter["Description"] and "GB-second" in parameter["Description"]
+    assert template["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    for name in (FUNCTION, *DATASET_FUNCTIONS):
+        assert "Architectures" not in resources[name]["Properties"], name  # the global one, for one image
+
+
+def test_sam_transform_gives_the_three_functions_the_architecture_parameter(sam_probe):
+    transformed = sam_probe["transformed"]["Resources"]
+    for name in (FUNCTION, *DATASET_FUNCTIONS):
+        assert transformed[name]["Properties"]["Architectures"] == [{"Ref": "Architecture"}], name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "platform"),
+    [
+        ({}, "linux/amd64"),
+        ({"Architecture": "x86_64"}, "linux/amd64"),
+        ({"Architecture": "arm64"}, "linux/arm64"),
+    ],
+)
+def test_sam_build_builds_the_one_image_for_the_architecture(sam_bin, tmp_path, overrides, platform):
+    probe = [str(sam_bin / "python"), "-c", SAM_PLATFORM_PROBE, str(TEMPLATE), str(tmp_path)]
+    result = run_tool([*probe, json.dumps(overrides)])
+    assert result.returncode == 0, result.stderr
+    functions = sorted([FUNCTION, *DATASET_FUNCTIONS])
+    assert json.loads(result.stdout) == [{"functions": functions, "platform": platform}]

@@ -11,8 +11,13 @@ from hng.mnist import locate
 from hng.mnist.locate import (
     BUILD_RELPATH,
     DEFAULT_OPT_PATH,
+    MnistLocation,
+    MnistSourceUnavailable,
+    configured_source,
     default_build_path,
     find_mnist_npz,
+    forget_download,
+    locate_mnist,
     parse_s3_uri,
     s3_cache_path,
 )
@@ -30,6 +35,7 @@ def isolated(tmp_path, monkeypatch):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setattr(locate, "_downloaded", {})  # this process's downloads: none yet
 
 
 def touch(path: Path, content: bytes = b"npz") -> Path:
@@ -53,6 +59,7 @@ def test_explicit_path(tmp_path):
     path = touch(tmp_path / "mine.npz")
     assert find_mnist_npz(path) == path
     assert find_mnist_npz(str(path)) == path
+    assert locate_mnist(path) == MnistLocation(path, str(path), builtin=False)  # a chosen file: a digit set
 
 
 def test_explicit_missing_path_is_named(tmp_path, monkeypatch):
@@ -74,11 +81,18 @@ def test_env_path_missing_is_named(tmp_path, monkeypatch):
         find_mnist_npz()
 
 
-def test_opt_wins_over_s3_and_build(monkeypatch):
+def test_opt_wins_over_the_build():
     opt = touch(locate.DEFAULT_OPT_PATH)
     touch(locate.default_build_path())
-    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://never/used.npz")
     assert find_mnist_npz() == opt
+    assert locate_mnist() == MnistLocation(opt, str(opt), builtin=True)
+
+
+def test_env_path_wins_over_s3(tmp_path, monkeypatch):
+    env_file = touch(tmp_path / "env.npz")
+    monkeypatch.setenv("HNG_MNIST_PATH", str(env_file))
+    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://never/used.npz")  # not downloaded: no credentials needed
+    assert locate_mnist() == MnistLocation(env_file, str(env_file), builtin=False)
 
 
 def test_build_path_is_the_last_resort():
@@ -121,20 +135,99 @@ def test_s3_download_once(s3_object, monkeypatch):
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no partial file left
 
     s3_object.delete_object(Bucket="hng-data", Key="mnist/mnist.npz")
-    assert find_mnist_npz() == path  # the cached copy: no second download
+    assert find_mnist_npz() == path  # this process's copy: no second download
 
 
-def test_s3_wins_over_local_build(s3_object, monkeypatch):
+def test_a_new_process_downloads_again_rather_than_trusting_an_old_file(s3_object, monkeypatch):
+    # A file an earlier process left in the temp dir may hold an object since replaced.
+    uri = "s3://hng-data/mnist/mnist.npz"
+    monkeypatch.setenv("HNG_MNIST_S3_URI", uri)
+    touch(s3_cache_path(uri), b"stale bytes")
+    assert find_mnist_npz().read_bytes() == b"the npz bytes"
+
+
+def test_forget_download_removes_the_copy_and_the_next_find_downloads_again(s3_object, monkeypatch):
+    uri = "s3://hng-data/mnist/mnist.npz"
+    monkeypatch.setenv("HNG_MNIST_S3_URI", uri)
+    path = find_mnist_npz()
+    s3_object.put_object(Bucket="hng-data", Key="mnist/mnist.npz", Body=b"fixed bytes")
+    forget_download(uri)
+    assert not path.exists()
+    assert find_mnist_npz().read_bytes() == b"fixed bytes"
+
+
+def test_s3_wins_over_opt_and_the_build(s3_object, monkeypatch):
+    # The image carries MNIST at /opt; a stack's MnistS3Uri must replace it, not be shadowed by it.
+    touch(locate.DEFAULT_OPT_PATH)
     touch(locate.default_build_path())
-    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://hng-data/mnist/mnist.npz")
-    assert find_mnist_npz() == s3_cache_path("s3://hng-data/mnist/mnist.npz")
+    uri = "s3://hng-data/mnist/mnist.npz"
+    monkeypatch.setenv("HNG_MNIST_S3_URI", uri)
+    assert find_mnist_npz() == s3_cache_path(uri)
+    assert locate_mnist() == MnistLocation(s3_cache_path(uri), uri, builtin=False, s3_uri=uri)
+    assert configured_source() == uri
 
 
 def test_s3_missing_object(s3_object, monkeypatch):
     monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://hng-data/nope.npz")
-    with pytest.raises(FileNotFoundError, match=r"HNG_MNIST_S3_URI=s3://hng-data/nope\.npz"):
+    with pytest.raises(MnistSourceUnavailable, match=r"HNG_MNIST_S3_URI=s3://hng-data/nope\.npz"):
         find_mnist_npz()
     assert list(Path(tempfile.gettempdir()).iterdir()) == []
+
+
+def test_s3_missing_bucket(s3_object, monkeypatch):
+    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://no-such-bucket/mnist.npz")
+    with pytest.raises(FileNotFoundError, match=r"no object at HNG_MNIST_S3_URI=s3://no-such-bucket/"):
+        find_mnist_npz()
+
+
+def test_s3_access_denied_names_the_uri_and_the_permission(s3_object, monkeypatch):
+    from botocore.stub import Stubber
+
+    client = boto3.client("s3", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+    stubber.activate()
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
+    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://hng-data/mnist/mnist.npz")
+    with pytest.raises(MnistSourceUnavailable) as info:
+        find_mnist_npz()
+    message = str(info.value)
+    assert "access denied reading HNG_MNIST_S3_URI=s3://hng-data/mnist/mnist.npz" in message
+    assert "s3:GetObject on arn:aws:s3:::hng-data/mnist/mnist.npz" in message
+    assert list(Path(tempfile.gettempdir()).iterdir()) == []
+
+
+def test_s3_without_credentials_is_a_clear_error(monkeypatch):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://hng-data/mnist/mnist.npz")
+    with pytest.raises(MnistSourceUnavailable, match=r"could not read HNG_MNIST_S3_URI=s3://hng-data/"):
+        find_mnist_npz()
+
+
+def test_configured_source_names_the_choice_without_downloading(tmp_path, monkeypatch):
+    assert configured_source() is None
+    build = touch(locate.default_build_path())
+    assert configured_source() == str(build)
+    opt = touch(locate.DEFAULT_OPT_PATH)
+    assert configured_source() == str(opt)
+    monkeypatch.setenv("HNG_MNIST_S3_URI", "s3://never/downloaded.npz")
+    assert configured_source() == "s3://never/downloaded.npz"
+    monkeypatch.setenv("HNG_MNIST_PATH", str(tmp_path / "mine.npz"))
+    assert configured_source() == str(tmp_path / "mine.npz")
+    assert configured_source(tmp_path / "given.npz") == str(tmp_path / "given.npz")
 
 
 def test_s3_cache_names_differ_per_uri():
