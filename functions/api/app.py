@@ -55,6 +55,11 @@ from hng.web import (
 )
 from hng.web.playground import playground_page
 
+API_DESCRIPTION = (
+    "Images of handwritten numbers made from real MNIST digits, for OCR and digit-sequence training data. "
+    "`POST /generate` makes one image, stores the PNG in S3 and answers with a presigned URL; "
+    "`POST /datasets` makes a labelled dataset in shards. The playground is at `/`, these docs at `/docs`."
+)
 MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
 JSON = content_types.APPLICATION_JSON
 PNG = "image/png"
@@ -222,12 +227,7 @@ def _public_url(path: str) -> str:
     },
 )
 def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
-    jobs = _dataset_jobs()
-    if service.data is None:
-        raise ServiceUnavailable(
-            "the MNIST data is not available (run `hng data fetch` or set HNG_MNIST_PATH)"
-        )
-    answer = jobs.start(spec, service.data)
+    answer = _dataset_jobs().start(spec, service.require_data())
     answer["statusUrl"] = _public_url(f"/datasets/{answer['datasetId']}")
     logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
     metrics.add_metric(name="DatasetsStarted", unit=MetricUnit.Count, value=1)
@@ -303,7 +303,8 @@ def _web_answer(answer: docs_page.WebAnswer) -> Response:
 
 @functools.cache
 def openapi_document() -> str:
-    document = json.loads(app.get_openapi_json_schema(title="hng", version=__version__, description=__doc__))
+    schema = app.get_openapi_json_schema(title="hng", version=__version__, description=API_DESCRIPTION)
+    document = json.loads(schema)
     # Powertools documents a 422 for every validated route; this API answers validation errors with 400.
     for path in document.get("paths", {}).values():
         for operation in path.values():
@@ -426,9 +427,7 @@ def invoke_dataset(event: dict[str, Any]) -> dict[str, Any]:
         )
     try:
         spec = DatasetSpec.model_validate(event["dataset"])
-        if service.data is None:
-            raise ServiceUnavailable("the MNIST data is not available")
-        answer = _dataset_jobs().start(spec, service.data)
+        answer = _dataset_jobs().start(spec, service.require_data())
     except ValidationError as error:
         problems = "; ".join(f"dataset.{e['field']}: {e['message']}" for e in field_errors(error.errors()))
         raise InvalidEvent(f"invalid event: {problems}") from None

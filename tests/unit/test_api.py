@@ -104,6 +104,8 @@ def test_health_reports_data_and_old_status(api):
         "digits": 1300,
         "sha256": api.service.data.content_sha256,
         "canonical": False,
+        "source": api.service.data.source,
+        "error": None,
     }
     assert len(body["mnist"]["sha256"]) == 64
 
@@ -112,7 +114,14 @@ def test_health_is_degraded_without_data(api, monkeypatch):
     monkeypatch.setattr(api, "service", GenerationService(ServiceConfig(bucket=BUCKET), None))
     body = json_body(call(api, "GET", "/health"))
     assert body["status"] == "degraded"
-    assert body["mnist"] == {"loaded": False, "digits": 0, "sha256": None, "canonical": False}
+    assert body["mnist"] == {
+        "loaded": False,
+        "digits": 0,
+        "sha256": None,
+        "canonical": False,
+        "source": None,
+        "error": None,
+    }
 
 
 def test_generate_with_the_old_body_stores_png_and_metadata(api, s3):

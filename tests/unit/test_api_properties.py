@@ -23,7 +23,7 @@ from moto import mock_aws
 from test_api import FakeContext, api_event
 
 from hng.api_models import GenerateRequest
-from hng.datasets.jobs import DatasetJobs, StepFunctionsEngine
+from hng.datasets.jobs import DatasetJobs, DatasetNotFound, StepFunctionsEngine
 from hng.datasets.spec import DatasetSpec
 from hng.params import parse_number
 from hng.service import GenerationService, ServiceConfig
@@ -327,6 +327,9 @@ def test_any_event_is_answered_or_refused_as_invalid(handler, event):
         response = handler.lambda_handler(event, FakeContext())
     except InvalidEvent as error:
         assert str(error)
+        return
+    except DatasetNotFound as error:  # a well-formed {"datasetId": ...} naming no dataset
+        assert set(event) == {"datasetId"} and error.args == (event["datasetId"],)
         return
     assert isinstance(response, dict)
     if "statusCode" in response:
