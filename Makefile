@@ -50,7 +50,6 @@ test: setup browser
 screenshots: setup browser
 	$(BIN)/python -m pytest tests/browser -q
 	cp build/screenshots/playground.png docs/playground.png
-	test ! -f build/screenshots/docs.png || cp build/screenshots/docs.png docs/api-docs.png
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
