@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "screenshots"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER_CANDIDATES = ("chromedriver",)
+# Headers the stage proxy sets itself rather than copying from the upstream answer.
+HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date"}
 
 
 def missing_browser(reason: str) -> None:
@@ -87,3 +92,65 @@ def save_screenshot(driver: Any, name: str) -> Path:
     driver.set_window_size(width, max(int(height) + 120, 400))
     driver.save_screenshot(str(path))
     return path
+
+
+class StagePrefix:
+    """API Gateway's stage in front of `hng serve`: http://127.0.0.1:PORT/dev/X is served's X and any other
+    path a 404, so a URL that loses the stage fails as it would on AWS. Redirects are passed on, not
+    followed; `requested` lists every path asked for."""
+
+    def __init__(self, upstream: str, stage: str = "dev") -> None:
+        self.upstream, self.prefix = urlsplit(upstream), f"/{stage}/"
+        self.requested: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def forward(self) -> None:
+                proxy.requested.append(self.path)
+                root = proxy.prefix.rstrip("/")  # /dev, which API Gateway serves as the stage's root too
+                if self.path == root or self.path.startswith(root + "?"):
+                    self.path = proxy.prefix + self.path[len(root) :]
+                if not self.path.startswith(proxy.prefix):
+                    self.send_error(404, "outside the stage")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
+                )
+                try:
+                    path = self.path[len(proxy.prefix) - 1 :]
+                    upstream.request(self.command, path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    content = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in HOP_HEADERS:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+        return Handler
+
+    def __enter__(self) -> StagePrefix:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)

@@ -5,24 +5,18 @@ serves it and behind a stage prefix as API Gateway serves it."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from browser_helpers import console_errors, off_host, requested_urls, save_screenshot
+from browser_helpers import StagePrefix, console_errors, off_host, requested_urls, save_screenshot
 
 from hng.api_models import TASK_EXAMPLE
 
 pytestmark = pytest.mark.full_data
 
 WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
-# Headers the proxy below sets itself rather than copying from the upstream answer.
-HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date"}
 LIVE_STATUS = ".live-responses-table tr.response .response-col_status"  # the status of Try it out's answer
 
 
@@ -127,65 +121,6 @@ def test_docs_list_every_route_with_examples_and_try_it_out_stays_local(served, 
     assert any(url.endswith("/openapi.json") for url in urls)
     assert any("/docs/swagger-ui-bundle" in url for url in urls)
     assert off_host(urls) == []
-
-
-class StagePrefix:
-    """API Gateway's stage in front of `hng serve`: http://127.0.0.1:PORT/dev/X is served's X and any other
-    path a 404, so a URL that loses the stage fails as it would on AWS. Redirects are passed on, not
-    followed; `requested` lists every path asked for."""
-
-    def __init__(self, upstream: str, stage: str = "dev") -> None:
-        self.upstream, self.prefix = urlsplit(upstream), f"/{stage}/"
-        self.requested: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def forward(self) -> None:
-                proxy.requested.append(self.path)
-                if not self.path.startswith(proxy.prefix):
-                    self.send_error(404, "outside the stage")
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                upstream = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
-                )
-                try:
-                    path = self.path[len(proxy.prefix) - 1 :]
-                    upstream.request(self.command, path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    content = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in HOP_HEADERS:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-
-            do_GET = do_POST = do_PUT = do_DELETE = forward
-
-        return Handler
-
-    def __enter__(self) -> StagePrefix:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=30)
 
 
 def test_docs_behind_a_stage_prefix_keep_it_for_assets_the_document_and_try_it_out(served, browser):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from browser_helpers import (
     SCREENSHOTS,
+    StagePrefix,
     console_errors,
     make_driver,
     off_host,
@@ -291,3 +292,22 @@ def test_a_503_shows_the_apis_message_and_the_key_is_sent_and_kept_for_the_tab(s
     # sessionStorage lives as long as the tab: a reload keeps the key.
     browser.refresh()
     assert by_id(browser, "apikey").get_attribute("value") == "k-123"
+
+
+@pytest.mark.parametrize("entry", ["", "/"])
+def test_behind_a_stage_prefix_every_request_keeps_the_stage(served, browser, entry):
+    """As API Gateway serves it: https://…/dev and https://…/dev/ are both the page (the stage's root)."""
+    with StagePrefix(served) as stage:
+        browser.get(stage.url.rstrip("/") + entry + "?number=31&count=2&seed=4")
+        wait_for(browser, lambda d: len(loaded_images(d)) == 2, message="no images behind the stage")
+        assert urlsplit(browser.current_url).path == "/dev/"  # the state is written under the stage
+        for link in browser.find_elements("css selector", "header a"):
+            assert urlsplit(link.get_attribute("href")).path in ("/dev/docs", "/dev/openapi.json")
+        browser.find_element("css selector", "#grid .copy-curl").click()
+        snippet = by_id(browser, "snippet")
+        wait_for(browser, lambda d: "curl" in snippet.text)
+        assert f"'{stage.url}generate'" in snippet.text
+        assert console_errors(browser) == []
+    api_paths = [path for path in stage.requested if not path.startswith(("/dev?", "/dev/?"))]
+    assert api_paths and all(path.startswith("/dev/") for path in api_paths), stage.requested
+    assert stage.requested.count("/dev/generate") == 2
