@@ -110,6 +110,8 @@ ERROR_RESPONSES = {
     )
 }
 
+NO_SUCH_DATASET = {"description": "No such dataset", "content": _ERROR_JSON}
+
 # Defaults for running outside the template (tests, hng serve); the template's environment overrides them.
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
 # GET /health and refused requests legitimately publish no metric: Powertools would warn on each.
@@ -239,7 +241,7 @@ def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
     summary="A dataset job's status, progress and, once done, its manifest and shards (presigned URLs)",
     responses={
         200: _answer("The job's state (the example: a finished job)", DatasetStatus),
-        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        404: NO_SUCH_DATASET,
         503: ERROR_RESPONSES[503],
     },
 )
@@ -254,7 +256,7 @@ def describe_dataset(
     summary="Run a failed or stopped dataset job again: shards already made are kept",
     responses={
         202: _answer("Started again", DatasetStarted),
-        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        404: NO_SUCH_DATASET,
         409: {"description": "Still running, or complete", "content": _ERROR_JSON},
         503: ERROR_RESPONSES[503],
     },
@@ -270,7 +272,7 @@ def restart_dataset(dataset_id: Annotated[str, Path(description="The datasetId r
     summary="Stop a running dataset job (shards already made stay)",
     responses={
         202: _answer("Stopped (or already ended): the job's state", DatasetStopped),
-        404: {"description": "No such dataset", "content": _ERROR_JSON},
+        404: NO_SUCH_DATASET,
         503: ERROR_RESPONSES[503],
     },
 )

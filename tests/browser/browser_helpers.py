@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "screenshots"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER_CANDIDATES = ("chromedriver",)
+WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
 # Headers the stage proxy sets itself rather than copying from the upstream answer.
 HOP_HEADERS = {"connection", "transfer-encoding", "content-length", "server", "date"}
 
@@ -57,6 +58,13 @@ def make_driver(binaries: tuple[str, str], width: int = 1280, height: int = 900)
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+
+
+def wait_for(driver: Any, condition: Any, message: str = "", timeout: float = WAIT) -> Any:
+    """WebDriverWait(...).until(condition, message), polling every 0.1 s for at most `timeout` seconds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
 
 
 def console_errors(driver: Any) -> list[dict[str, Any]]:

@@ -10,20 +10,13 @@ import urllib.request
 from typing import Any
 
 import pytest
-from browser_helpers import StagePrefix, console_errors, off_host, requested_urls, save_screenshot
+from browser_helpers import StagePrefix, console_errors, off_host, requested_urls, save_screenshot, wait_for
 
 from hng.api_models import TASK_EXAMPLE
 
 pytestmark = pytest.mark.full_data
 
-WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
 LIVE_STATUS = ".live-responses-table tr.response .response-col_status"  # the status of Try it out's answer
-
-
-def wait_for(driver: Any, condition: Any, message: str) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
 
 
 def documented_operations(served: str) -> set[tuple[str, str]]:

@@ -20,19 +20,12 @@ from browser_helpers import (
     off_host,
     requested_urls,
     save_screenshot,
+    wait_for,
 )
 
 from hng.local import ServeProcess
 
 pytestmark = pytest.mark.full_data
-
-WAIT = 120  # seconds: a bounded wait that fails when the page hangs, not a speed target
-
-
-def wait_for(driver, condition, timeout: float = WAIT, message: str = ""):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
 
 
 def loaded_images(driver) -> list[dict]:

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import platform
@@ -41,6 +40,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
+from test_bundle import _missing, load_builder
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements.txt"
@@ -58,21 +58,6 @@ NETWORK_ERRORS = (
     "Could not fetch URL",
     "ProxyError",
 )
-
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (required in CI)")
-    pytest.skip(what)
-
-
-def load_builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_bundle", ROOT / "tools" / "build_bundle.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
+from test_api import FakeContext, api_event
 
 from functions.datasets.mnist import ContainerData, MnistMismatch, MnistUnavailable
 from hng import service as service_module
@@ -40,34 +41,6 @@ OUT_BUCKET = "hng-unit-test"
 KEY = "sets/blocks-v1.npz"
 URI = f"s3://{DATA_BUCKET}/{KEY}"
 BODY = {"number": "4071", "seed": 7, "spacing_min": 2, "spacing_max": 6, "image_width": 120}
-
-
-class FakeContext:
-    aws_request_id = "req-123"
-    function_name = "hng-api"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:hng-api"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def api_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"requestId": "api-req-1", "stage": "test", "path": path, "httpMethod": method},
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def block_digits(per_digit: tuple[int, int] = (3, 2)) -> dict[str, np.ndarray]:
