@@ -183,7 +183,7 @@ import json, sys, time
 c0, t0 = time.process_time(), time.perf_counter()
 import hng
 t1 = time.perf_counter()
-import functions.datasets.worker as worker
+import hng.handlers.dataset_worker as worker
 t2 = time.perf_counter()
 import boto3
 from botocore.config import Config
@@ -238,7 +238,7 @@ def cold_start(preset: str, repeats: int) -> dict[str, Any]:
 FINALIZE_CODE = r"""
 import json, sys, time
 c0, t0 = time.process_time(), time.perf_counter()
-import functions.datasets.finalizer as finalizer
+import hng.handlers.dataset_finalizer as finalizer
 from hng.datasets.finalize import finalize_dataset
 c1, t1 = time.process_time(), time.perf_counter()
 manifest = finalize_dataset(sys.argv[1], data=finalizer.data, verify="size")

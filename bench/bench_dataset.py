@@ -561,11 +561,11 @@ def profiles(base: Path) -> dict[str, Any]:
     """cProfile, in this process (warm, one core): one 10,000-image shard through run_shard (make, write,
     checksum, record) for npz and webdataset, and finalize (as make_dataset runs it) of 2-shard npz and
     webdataset datasets."""
+    from hng.core.generation import Generator
     from hng.datasets.engine import mnist_sha256, run_shard
     from hng.datasets.output import open_output
     from hng.datasets.plan import Plan
     from hng.datasets.spec import DatasetSpec
-    from hng.generation import Generator
 
     data = hng.load_mnist()
     _ = data.split("train").column_bank  # built before the workers fork, in the engine

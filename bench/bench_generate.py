@@ -72,7 +72,7 @@ def main() -> None:
     import numpy as np
 
     import hng
-    from hng.encode import encode_png
+    from hng.core.png import encode_png
 
     generator = hng.Generator(hng.load_mnist())
     generator.generate(NUMBER, image_width=WIDTH, seed=0, augment="mild")  # build presets, warm caches

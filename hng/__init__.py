@@ -10,8 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hng.encode import decode_png, encode_png
-from hng.generation import (
+from hng.core.generation import (
     GeneratedBatch,
     GeneratedNumber,
     Generator,
@@ -19,15 +18,16 @@ from hng.generation import (
     generate,
     generate_batch,
 )
-from hng.mnist.dataset import MnistData, load_mnist
-from hng.params import (
+from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     MAX_DIGITS,
     MAX_IMAGE_WIDTH,
     MAX_SPACING,
     SPLITS,
 )
-from hng.result import DigitBox
+from hng.core.png import decode_png, encode_png
+from hng.core.result import DigitBox
+from hng.mnist.load import MnistData, load_mnist
 
 # Datasets pull in pydantic and the formats: imported on first use, so `import hng` stays quick.
 _DATASET_NAMES = ("DatasetSpec", "finalize_dataset", "make_dataset", "stream")

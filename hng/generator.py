@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hng.generation import default_generator
-from hng.params import DEFAULT_PRESET, parse_flag, parse_number
+from hng.core.generation import default_generator
+from hng.core.params import DEFAULT_PRESET, parse_flag, parse_number
 
 
 def generate_numbers_sequence(

@@ -43,9 +43,9 @@ def generator(sample_data) -> hng.Generator:
 @pytest.fixture
 def sample_default_generator(monkeypatch, generator) -> hng.Generator:
     """Make the process-wide default generator (hng.generate, hng.generator.*) use the sample data."""
-    import hng.generation
+    import hng.core.generation
 
-    monkeypatch.setattr(hng.generation, "_default", generator)
+    monkeypatch.setattr(hng.core.generation, "_default", generator)
     return generator
 
 

@@ -228,13 +228,14 @@ def same_file(source: Path, copy: Path) -> bool:
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
-def mirror(source: Path, dest: Path) -> None:
-    """Make `dest` a copy of `source`: copy new or changed files (size or mtime), delete the rest."""
+def mirror(source: Path, dest: Path, exclude: frozenset[str] = frozenset()) -> None:
+    """Make `dest` a copy of `source` (but the relative paths in `exclude`): copy new or changed files (size
+    or mtime), delete the rest."""
     wanted = set()
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
         hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
-        if hidden or not path.is_file():
+        if hidden or not path.is_file() or relative.as_posix() in exclude:
             continue
         wanted.add(relative)
         target = dest / relative
@@ -295,7 +296,7 @@ def build_bundle(
     sync_code(root, task)
     (task / ARCH_MARKER).write_text(arch + "\n")
     write_stamp(out, fingerprint, arch)  # stamps of older builds lack the architecture
-    mirror(root / LAYER_RELPATH, out / "opt")
+    mirror(root / LAYER_RELPATH, out / "opt", exclude=frozenset({"README.md"}))
     for tree in (task, out / "opt"):
         make_readable(tree)
     return {"task": tree_size(task), "opt": tree_size(out / "opt")}

@@ -1,48 +1,5 @@
-"""Shard worker: one invocation per item of the Distributed Map,
-``{"datasetId", "bucket", "prefix", "shard"}``.
+"""The shard worker function's entry point (template.yaml): the handler lives in the package."""
 
-The MNIST data and the generator load once per container (module import); the work is
-hng.datasets.jobs.make_shard_task, the same run_shard every engine calls. Before its first shard of a
-dataset the worker checks that the dataset was planned with the data it loaded (functions/datasets/mnist.py).
-"""
+from hng.handlers.dataset_worker import lambda_handler
 
-from __future__ import annotations
-
-import os
-from typing import Any
-
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from functions.datasets.mnist import ContainerData
-from hng.datasets.jobs import make_shard_task
-from hng.generation import Generator
-from hng.web import check_context
-
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "hng")
-logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
-mnist = ContainerData(log=logger)
-generator: Generator | None = None if mnist.data is None else Generator(mnist.data)
-
-
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    check_context(context)
-    if not isinstance(event, dict):
-        raise ValueError(
-            f"event must be an object with datasetId, bucket, prefix and shard, got {type(event).__name__}"
-        )
-    return _handle(event, context)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    global generator
-    logger.append_keys(dataset_id=event.get("datasetId"), shard=event.get("shard"))
-    data = mnist.check_plan(event)
-    if generator is None or generator.data is not data:
-        generator = Generator(data)
-    result = make_shard_task(event, generator)
-    logger.info("shard made" if result["made"] else "shard already made", extra={"sha256": result["sha256"]})
-    return result
+__all__ = ["lambda_handler"]

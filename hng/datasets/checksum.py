@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from hng.files import sha256_file
+from hng.core.files import sha256_file
 
 
 def _files_under(folder: Path) -> list[str]:

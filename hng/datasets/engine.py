@@ -29,16 +29,17 @@ from typing import Any
 import numpy as np
 
 from hng import __version__
+from hng.core.files import sha256_file
+from hng.core.generation import Generator
+from hng.core.seeding import splitmix64_array
 from hng.datasets.checksum import sha256_path
 from hng.datasets.formats import get_format
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, differences
 from hng.datasets.shard import Shard, make_shard
 from hng.datasets.spec import DatasetSpec
-from hng.files import sha256_file
-from hng.generation import Generator
-from hng.mnist.dataset import MnistData, load_mnist
-from hng.seeding import splitmix64_array
+from hng.errors import InvalidInput, InvalidType
+from hng.mnist.load import MnistData, load_mnist
 
 Log = Callable[[str], None]
 
@@ -73,7 +74,9 @@ def as_spec(spec: DatasetSpec | Mapping[str, Any]) -> DatasetSpec:
     if isinstance(spec, DatasetSpec):
         return spec
     if not isinstance(spec, Mapping):
-        raise TypeError(f"spec must be a DatasetSpec or a mapping of its fields, got {type(spec).__name__}")
+        raise InvalidType(
+            "spec", f"spec must be a DatasetSpec or a mapping of its fields, got {type(spec).__name__}"
+        )
     return DatasetSpec.build(**spec)
 
 
@@ -86,11 +89,13 @@ def parse_shard_range(text: str | tuple[int, int] | None, num_shards: int) -> tu
     else:
         left, colon, right = text.partition(":")
         if not colon or not all(p.strip().isdigit() or not p.strip() for p in (left, right)):
-            raise ValueError(f"shards must look like I:J (shards I to J-1), got {text!r}")
+            raise InvalidInput("shards", f"shards must look like I:J (shards I to J-1), got {text!r}")
         first = int(left) if left.strip() else 0
         stop = int(right) if right.strip() else num_shards
     if not 0 <= first < stop <= num_shards:
-        raise ValueError(f"shards {first}:{stop} is not a non-empty range within this plan's 0:{num_shards}")
+        raise InvalidInput(
+            "shards", f"shards {first}:{stop} is not a non-empty range within this plan's 0:{num_shards}"
+        )
     return first, stop
 
 
@@ -172,16 +177,16 @@ def resume_dataset(
     elsewhere, e.g. by POST /datasets, leaves to an engine)."""
     text = open_output(out).read_text(PLAN_FILE)
     if text is None:
-        raise ValueError(f"out {out} holds no hng dataset ({PLAN_FILE} is missing)")
+        raise InvalidInput("out", f"out {out} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, str(out))
     return make_dataset(plan.spec, out, workers=workers, data=data, progress=progress, log=log)
 
 
 def _check_workers(workers: Any) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int):
-        raise TypeError(f"workers must be an integer, got {workers!r}")
+        raise InvalidType("workers", f"workers must be an integer, got {workers!r}")
     if not 1 <= workers <= 1024:
-        raise ValueError(f"workers must be between 1 and 1024, got {workers}")
+        raise InvalidInput("workers", f"workers must be between 1 and 1024, got {workers}")
     return workers
 
 
@@ -218,9 +223,10 @@ def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite:
         if not changed:
             return existing
         if not overwrite:
-            raise ValueError(
+            raise InvalidInput(
+                "out",
                 f"{output.url} holds another dataset ({'; '.join(changed)}): use an empty folder, "
-                "the same options, or --overwrite to replace it"
+                "the same options, or --overwrite to replace it",
             )
         log(f"--overwrite: replacing the dataset in {output.url}")
         _remove_dataset(output)
@@ -228,9 +234,10 @@ def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite:
         foreign = [name for name in output.top_level() if name != ".hng"]
         if foreign and not overwrite:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise ValueError(
+            raise InvalidInput(
+                "out",
                 f"{output.url} is not empty ({shown}) and holds no hng dataset plan: use an empty folder "
-                "or --overwrite"
+                "or --overwrite",
             )
         if foreign:
             _remove_dataset(output)

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from hng import __version__
+from hng.core.png import encode_png
 from hng.datasets.formats import get_format
 from hng.datasets.output import STAGING, LocalOutput, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
 from hng.datasets.shard import PAD, Shard, shard_bounds
-from hng.encode import encode_png
-from hng.mnist.dataset import MnistData, load_mnist
+from hng.errors import Conflict, InvalidInput
+from hng.mnist.load import MnistData, load_mnist
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -39,7 +40,7 @@ SHEET_ROWS = 8
 SHEET_WIDTH = 1600
 
 
-class IncompleteDataset(RuntimeError):
+class IncompleteDataset(Conflict):
     """Some shards are missing or damaged; the message lists them and says how to make them."""
 
     def __init__(self, message: str, missing: list[int]) -> None:
@@ -70,12 +71,12 @@ def finalize_dataset(
     the shards still to make.
     """
     if verify not in VERIFY_LEVELS:
-        raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
+        raise InvalidInput("verify", f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
     output = out if isinstance(out, Output) else open_output(out)
     log = log or (lambda line: None)
     text = output.read_text(PLAN_FILE)
     if text is None:
-        raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
+        raise InvalidInput("out", f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, output.url)
     spec = plan.spec
     records, missing = _check_shards(output, plan, verify=verify)

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hng.files import sha256_file, write_atomically
+from hng.core.files import sha256_file, write_atomically
+from hng.errors import InvalidData, InvalidInput, Unavailable
 
 RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
@@ -27,7 +28,7 @@ STAGING = ".hng/tmp"
 DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
 
 
-class OutputError(RuntimeError):
+class OutputError(Unavailable):
     """The output location cannot be used (not a folder, unreachable bucket, permission denied)."""
 
 
@@ -37,7 +38,7 @@ def open_output(out: str | os.PathLike[str]) -> Output:
     if text.startswith("s3://"):
         bucket, _, prefix = text[len("s3://") :].partition("/")
         if not bucket:
-            raise ValueError(f"out must look like s3://bucket/prefix, got {text!r}")
+            raise InvalidInput("out", f"out must look like s3://bucket/prefix, got {text!r}")
         return S3Output(bucket, prefix.strip("/"))
     return LocalOutput(Path(text))
 
@@ -48,6 +49,16 @@ class Output:
     url: str
 
     def read_text(self, name: str) -> str | None:
+        """The UTF-8 text of ``name`` (None if it does not exist); `InvalidData` naming it if not UTF-8."""
+        data = self.read_bytes(name)
+        if data is None:
+            return None
+        try:
+            return data.decode()
+        except UnicodeDecodeError as error:
+            raise InvalidData(f"{self.url}/{name} is not UTF-8 text: {error}") from None
+
+    def read_bytes(self, name: str) -> bytes | None:
         raise NotImplementedError
 
     def write_text(self, name: str, text: str) -> None:
@@ -100,7 +111,12 @@ class LocalOutput(Output):
 
     def check_writable(self) -> None:
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"out must be a folder, but {self.root} is a file")
+            raise InvalidInput("out", f"out must be a folder, but {self.root} is a file")
+        file_above = next((p for p in self.root.parents if p.exists() and not p.is_dir()), None)
+        if file_above is not None:
+            raise InvalidInput(
+                "out", f"out {self.root} lies under {file_above}, which is a file, not a folder"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK | os.X_OK):
@@ -108,9 +124,9 @@ class LocalOutput(Output):
         except OSError as error:
             raise OutputError(f"cannot write to {self.root}: {error.strerror or error}") from None
 
-    def read_text(self, name: str) -> str | None:
+    def read_bytes(self, name: str) -> bytes | None:
         try:
-            return (self.root / name).read_text()
+            return (self.root / name).read_bytes()
         except FileNotFoundError:
             return None
 
@@ -211,13 +227,13 @@ class S3Output(Output):
         with self._errors("cannot reach"):
             self.client.head_bucket(Bucket=self.bucket)
 
-    def read_text(self, name: str) -> str | None:
+    def read_bytes(self, name: str) -> bytes | None:
         from botocore.exceptions import ClientError
 
         try:
             with self._errors("cannot read"):
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
-                return body.read().decode()
+                return body.read()
         except OutputError as error:
             if isinstance(error.__cause__, ClientError) and _missing(error.__cause__):
                 return None

@@ -16,6 +16,7 @@ from hng import __version__
 from hng.datasets.formats import get_format
 from hng.datasets.output import RECORDS
 from hng.datasets.spec import DatasetSpec
+from hng.errors import InvalidData
 
 PLAN_FILE = "plan.json"
 PLAN_VERSION = 1
@@ -63,7 +64,7 @@ class Plan:
                 created_at=data["created_at"],
             )
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{where}/{PLAN_FILE} is not a valid hng dataset plan: {error}") from None
+            raise InvalidData(f"{where}/{PLAN_FILE} is not a valid hng dataset plan: {error}") from None
 
 
 def _now() -> str:

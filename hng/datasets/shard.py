@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hng.seeding import child_seed, new_rng
+from hng.core.seeding import child_seed, new_rng
 
 if TYPE_CHECKING:
+    from hng.core.generation import Generator
     from hng.datasets.spec import DatasetSpec
-    from hng.generation import Generator
 
 # Entries of `boxes` and `indices` past a label's length.
 PAD = -1

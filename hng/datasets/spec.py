@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from hng.compose import MARGIN
-from hng.params import (
+from hng.core.compose import MARGIN
+from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     FITS,
     MAX_DIGITS,
@@ -33,7 +33,8 @@ from hng.params import (
     check_int,
     parse_number,
 )
-from hng.seeding import MAX_SEED, new_seed
+from hng.core.seeding import MAX_SEED, new_seed
+from hng.errors import InvalidInput, blamed_field
 
 MAX_COUNT = 10**8
 MAX_SHARD_SIZE = 100_000
@@ -46,12 +47,16 @@ FORMATS = ("npz", "webdataset", "imagefolder")
 MEAN_DIGIT_WIDTH = 15.7
 
 
-class SpecError(ValueError):
-    """A dataset spec broke one or more rules; ``errors`` holds (field, message) pairs."""
+class SpecError(InvalidInput):
+    """A dataset spec broke one or more rules; ``errors`` (``problems``) holds (field, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
+        message = "; ".join(f"{field}: {rule}" for field, rule in errors)
+        super().__init__(errors[0][0] if errors else "spec", message, problems=errors)
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        return self.problems
 
 
 def parse_digits(value: Any) -> tuple[int, int]:
@@ -209,14 +214,15 @@ class DatasetSpec(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> DatasetSpec:
         if self.digits is not None and self.numbers is not None:
-            raise ValueError("digits and numbers exclude each other: give one")
+            raise InvalidInput("digits", "digits and numbers exclude each other: give one")
         if self.image_width is not None and self.width_per_digit is not None:
-            raise ValueError("image_width and width_per_digit exclude each other: give one")
+            raise InvalidInput("image_width", "image_width and width_per_digit exclude each other: give one")
         if self.compress and self.format != "npz":
-            raise ValueError(f"compress applies to the npz format only, not {self.format}")
+            raise InvalidInput("compress", f"compress applies to the npz format only, not {self.format}")
         if self.spacing_min > self.spacing_max:
-            raise ValueError(
-                f"spacing_min ({self.spacing_min}) must not be greater than spacing_max ({self.spacing_max})"
+            raise InvalidInput(
+                "spacing_min",
+                f"spacing_min ({self.spacing_min}) must not be greater than spacing_max ({self.spacing_max})",
             )
         # Defaults are filled in here, so that the stored spec says everything (frozen: set directly).
         if self.numbers is None and self.digits is None:
@@ -224,9 +230,10 @@ class DatasetSpec(BaseModel):
         if self.image_width is None and self.width_per_digit is None:
             object.__setattr__(self, "image_width", DEFAULT_WIDTH_PER_DIGIT * self.lengths[1])
         if self.width_per_digit is not None and self.width_per_digit * self.lengths[1] > MAX_IMAGE_WIDTH:
-            raise ValueError(
+            raise InvalidInput(
+                "width_per_digit",
                 f"width_per_digit {self.width_per_digit} × {self.lengths[1]} digits exceeds the largest "
-                f"image width, {MAX_IMAGE_WIDTH}"
+                f"image width, {MAX_IMAGE_WIDTH}",
             )
         if self.fit == "pad":
             self._check_pad_width()
@@ -252,10 +259,11 @@ class DatasetSpec(BaseModel):
             width = self.width_for_length(length)
             if width < natural / 2:
                 field = "image_width" if self.image_width is not None else "width_per_digit"
-                raise ValueError(
+                raise InvalidInput(
+                    field,
                     f"{field} gives {width} pixels for {length}-digit numbers, too small for fit=pad: "
                     f"their mean natural width is {natural:.0f} pixels; use at least {natural / 2:.0f} "
-                    "or fit=stretch"
+                    "or fit=stretch",
                 )
 
     @property
@@ -297,14 +305,10 @@ class DatasetSpec(BaseModel):
 def _errors(error: ValidationError) -> list[tuple[str, str]]:
     errors = []
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"])
         message = item["msg"]
         for prefix in ("Value error, ", "Type error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)
-        if not field:
-            # Rules across fields: their messages start with the field they blame.
-            field = message.split(" ", 1)[0]
-            field = field if field in DatasetSpec.model_fields else "spec"
+        field = blamed_field(item) or "spec"
         if item["type"] == "extra_forbidden":
             message = "is not a dataset field"
         elif item["type"] == "missing":

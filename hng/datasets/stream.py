@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from hng.core.generation import Generator
 from hng.datasets.shard import make_shard
 from hng.datasets.spec import DatasetSpec
-from hng.generation import Generator
-from hng.mnist.dataset import MnistData, load_mnist
+from hng.mnist.load import MnistData, load_mnist
 
 
 def stream(

@@ -6,7 +6,7 @@ turned back into HTTP, so the local API runs the very code that is deployed. Sto
 server, in-process, on a free port of the API's host) unless a real bucket and AWS credentials are configured.
 HTTP is served by waitress (hng.local.wsgi); it and moto are the ``local`` extra (pip install 'hng[local]').
 
-This package imports nothing from ``functions/``: the handler is passed in, or named by a dotted path that
+The handler is passed in, or named by a dotted path (``hng.handlers.api.lambda_handler`` by default) that
 is imported only once the storage environment is set (module-level boto3 clients then point at it).
 
     with LocalApi(handler) as api:          # programmatic use (tests, benchmarks)
@@ -19,7 +19,6 @@ serve), net (the address clients use), process (ServeProcess: ``hng serve`` as a
 """
 
 from hng.local.context import FUNCTION_TIMEOUT_MS, LocalLambdaContext
-from hng.local.errors import ServeError
 from hng.local.events import (
     BINARY_MEDIA_TYPES,
     MalformedResponse,
@@ -27,9 +26,10 @@ from hng.local.events import (
     http_to_event,
     match_resource,
 )
-from hng.local.loader import Handler, discover_resources, find_project_root, resolve_handler
+from hng.local.loader import Handler, discover_resources, resolve_handler
 from hng.local.net import advertised_host, parse_public_url, primary_address
 from hng.local.process import ServeProcess
+from hng.local.serve_error import ServeError
 from hng.local.server import (
     DEFAULT_HANDLER,
     DEFAULT_HOST,
@@ -64,7 +64,6 @@ __all__ = [
     "discover_resources",
     "event_response_to_http",
     "example_curl",
-    "find_project_root",
     "http_to_event",
     "match_resource",
     "parse_public_url",

@@ -1,51 +1,41 @@
-"""The handler: found by its dotted name under the project root, and its API's resource templates.
+"""The handler, imported by its dotted name, and its API's resource templates.
 
-`resolve_handler` imports it with the checkout (`find_project_root`) first on sys.path; `discover_resources`
-reads the resource templates from the handler's own OpenAPI document.
+`resolve_handler` imports it from sys.path (the packaged ``hng.handlers.api.lambda_handler`` by default);
+`discover_resources` reads the resource templates from the handler's own OpenAPI document.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import sys
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from hng.local.context import LocalLambdaContext
-from hng.local.errors import ServeError
 from hng.local.events import event_response_to_http, http_to_event
+from hng.local.serve_error import ServeError
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def find_project_root(package: str = "functions", start: Path | None = None) -> Path | None:
-    """The checkout root holding `package`/: the current directory or a parent, else the one holding hng/."""
-    start = (start or Path.cwd()).resolve()
-    for candidate in (start, *start.parents, Path(__file__).resolve().parents[2]):
-        if (candidate / package).is_dir():
-            return candidate
-    return None
-
-
-def resolve_handler(dotted: str, project_root: Path | None = None) -> Handler:
-    """Import ``package.module.attribute`` (or ``package.module:attribute``) with the project root first on
-    sys.path, so the checkout's functions/ wins over anything installed under the same name."""
+def resolve_handler(dotted: str) -> Handler:
+    """Import ``package.module.attribute`` (or ``package.module:attribute``) from sys.path: the packaged
+    handler by default, or the user's own (importable: installed, or on PYTHONPATH)."""
     module_name, sep, attribute = dotted.rpartition(":") if ":" in dotted else dotted.rpartition(".")
     if not sep or not module_name or not attribute:
         raise ServeError(f"--handler must look like package.module.function, got {dotted!r}")
-    root = project_root or find_project_root(module_name.split(".", 1)[0])
-    if root is not None and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            where = f" (looked in {root} and sys.path)" if root else ""
-            raise ServeError(f"cannot import the handler module {module_name!r}{where}") from exc
-        raise
+            raise ServeError(
+                f"cannot import the handler module {module_name!r} (install it or put it on PYTHONPATH)"
+            ) from exc
+        raise ServeError(
+            f"the handler module {module_name!r} needs {exc.name!r}, which is not installed "
+            "(hng's handlers need the local extra: pip install 'hng[local]')"
+        ) from exc
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise ServeError(f"{module_name} has no callable {attribute!r}")

@@ -30,7 +30,7 @@ class ServeProcess:
         stop_timeout: float = 30.0,
     ) -> None:
         root = Path(__file__).resolve().parents[2]  # the child runs this very hng
-        self.cwd = cwd or (root if (root / "functions").is_dir() else Path.cwd())
+        self.cwd = cwd or Path.cwd()
         base = dict(os.environ if env is None else env)
         base["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), base.get("PYTHONPATH")) if p)
         self.env = base

@@ -14,19 +14,18 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from hng.local.errors import ServeError
 from hng.local.events import BINARY_MEDIA_TYPES
 from hng.local.loader import Handler, discover_resources, resolve_handler
 from hng.local.net import WILDCARD_HOSTS, advertised_host, parse_public_url, url_host
+from hng.local.serve_error import ServeError
 from hng.local.storage import Storage, _set_env, start_storage
 
 if TYPE_CHECKING:
     from hng.local.wsgi import ApiApp, HttpServer
 
-DEFAULT_HANDLER = "functions.api.app.lambda_handler"
+DEFAULT_HANDLER = "hng.handlers.api.lambda_handler"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 # API Gateway's own limit: 10 MB payload.
@@ -79,7 +78,6 @@ class LocalApi:
         access_log: TextIO | None = None,
         log_format: Literal["line", "json"] = "line",
         read_timeout: float = DEFAULT_READ_TIMEOUT,
-        project_root: Path | None = None,
     ) -> None:
         if log_format not in LOG_FORMATS:
             raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
@@ -96,7 +94,6 @@ class LocalApi:
         self._serialize, self._binary_media_types = serialize, binary_media_types
         self._access_log, self.log_format = access_log, log_format
         self.read_timeout = max(1, math.ceil(read_timeout))  # waitress counts whole seconds
-        self._project_root = project_root
         self.handler: Handler | None = None
         self._http: HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -144,7 +141,7 @@ class LocalApi:
                     self._bucket, embedded=self._embedded_s3, host=self.host, public_host=self.public_host
                 )
             spec = self._handler_spec
-            self.handler = resolve_handler(spec, self._project_root) if isinstance(spec, str) else spec
+            self.handler = resolve_handler(spec) if isinstance(spec, str) else spec
             if self.resources is None and self._discover:
                 self.resources = discover_resources(self.handler)
         except BaseException:
@@ -236,7 +233,6 @@ def serve(
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     out: TextIO | None = None,
     access_log: TextIO | None = None,
-    project_root: Path | None = None,
     stop: threading.Event | None = None,
 ) -> int:
     """Run the local API until Ctrl-C (SIGINT), SIGTERM or `stop` is set; returns the exit code (0).
@@ -258,7 +254,6 @@ def serve(
         access_log=access_log or sys.stderr,
         log_format=log_format,
         read_timeout=read_timeout,
-        project_root=project_root,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous_term: Any = None

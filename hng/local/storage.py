@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hng.local.context import _REGION
-from hng.local.errors import ServeError
 from hng.local.net import advertised_host, url_host
+from hng.local.serve_error import ServeError
 
 DEFAULT_BUCKET = "hng-local"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hng.files import sha256_file
+from hng.core.files import sha256_file
+from hng.errors import InvalidData, Unavailable
 from hng.mnist.locate import default_build_path
 from hng.mnist.npzfile import (
     CANONICAL_CONTENT_SHA256,
@@ -24,8 +25,12 @@ from hng.mnist.sources import LocalSource, MnistSource, SourceUnavailable, sourc
 Log = Callable[[str], None]
 
 
-class NotCanonicalError(ValueError):
-    """Valid MNIST-shaped data that is not MNIST itself (edited labels or images, another order)."""
+class NotCanonicalError(Unavailable, ValueError):
+    """Valid MNIST-shaped data that is not MNIST itself (edited labels or images, another order): the
+    canonical data is not available from this source, and asking again will not change that."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ def _load_validated(source: MnistSource, log: Log) -> dict[str, np.ndarray]:
     try:
         validate_mnist_arrays(arrays)
     except ValueError as exc:
-        raise ValueError(f"{source.name}: {exc}") from exc
+        raise InvalidData(f"{source.name}: {exc}") from exc
     return arrays
 
 
@@ -99,7 +104,7 @@ def load_first_source(
         log(f"  failed: {failures[-1]}")
     summary = "; ".join(failures) or "no sources given"
     if any_invalid:
-        raise ValueError(f"no MNIST source gave valid data: {summary}")
+        raise InvalidData(f"no MNIST source gave valid data: {summary}")
     raise SourceUnavailable(f"no MNIST source could be reached: {summary}")
 
 

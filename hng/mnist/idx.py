@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hng.errors import InvalidData
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 # IDX type code -> big-endian numpy dtype.
@@ -37,9 +39,9 @@ def idx_header(array: np.ndarray, *, name: str = "array") -> bytes:
     codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
     if code is None:
-        raise ValueError(f"{name}: IDX cannot hold dtype {array.dtype}")
+        raise InvalidData(f"{name}: IDX cannot hold dtype {array.dtype}")
     if not 1 <= array.ndim <= 255 or any(n >= 2**32 for n in array.shape):
-        raise ValueError(f"{name}: IDX cannot hold shape {array.shape}")
+        raise InvalidData(f"{name}: IDX cannot hold shape {array.shape}")
     return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
 
 
@@ -49,28 +51,28 @@ def parse_idx(data: bytes, *, name: str = "IDX data") -> np.ndarray:
     Raises ValueError naming `name` if the magic number, the type code or the length is wrong.
     """
     if len(data) < 4:
-        raise ValueError(f"{name}: truncated IDX file: {len(data)} bytes, the header alone needs 4")
+        raise InvalidData(f"{name}: truncated IDX file: {len(data)} bytes, the header alone needs 4")
     zero, type_code, ndim = data[:2], data[2], data[3]
     if zero != b"\x00\x00":
-        raise ValueError(
+        raise InvalidData(
             f"{name}: not an IDX file: magic number must start with two zero bytes, got {zero!r}"
         )
     if type_code not in IDX_DTYPES:
-        raise ValueError(f"{name}: unknown IDX type code 0x{type_code:02X}")
+        raise InvalidData(f"{name}: unknown IDX type code 0x{type_code:02X}")
     if ndim == 0:
-        raise ValueError(f"{name}: IDX file declares 0 dimensions")
+        raise InvalidData(f"{name}: IDX file declares 0 dimensions")
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
-        raise ValueError(f"{name}: truncated IDX file: {len(data)} bytes, the header needs {header_len}")
+        raise InvalidData(f"{name}: truncated IDX file: {len(data)} bytes, the header needs {header_len}")
     shape = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = IDX_DTYPES[type_code]
     expected = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) < expected:
-        raise ValueError(
+        raise InvalidData(
             f"{name}: truncated IDX file: {len(data)} bytes, shape {shape} of {dtype.name} needs {expected}"
         )
     if len(data) > expected:
-        raise ValueError(
+        raise InvalidData(
             f"{name}: corrupt IDX file: {len(data) - expected} trailing bytes after shape {shape} data"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
@@ -84,7 +86,7 @@ def decompress_if_gzip(data: bytes, *, name: str = "data") -> bytes:
     try:
         return gzip.decompress(data)
     except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"{name}: corrupt or truncated gzip data: {exc}") from exc
+        raise InvalidData(f"{name}: corrupt or truncated gzip data: {exc}") from exc
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

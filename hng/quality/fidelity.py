@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from hng.mnist.dataset import MnistData
-from hng.params import parse_split
+from hng.core.params import parse_split
+from hng.mnist.load import MnistData
 from hng.quality.readability import BLANK, NearestNeighbours, fit_classifier
+from hng.settings import load_settings
 
 # Digits the classifier is fitted on: all of the test split, a sixth of the train split.
 CLASSIFIER_DIGITS = 10_000
@@ -90,10 +91,7 @@ def _cache_path(data: MnistData, split: str) -> Path | None:
     # The data file's identity without hashing its 55 MB: path, size and modification time.
     identity = f"{os.path.abspath(data.path)}|{stat.st_size}|{stat.st_mtime_ns}|{CLASSIFIER_DIGITS}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    base = os.environ.get("HNG_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hng"
-    )
-    return Path(base) / f"fidelity-v{_CACHE_VERSION}-{split}-{digest}.npz"
+    return load_settings().cache_dir / f"fidelity-v{_CACHE_VERSION}-{split}-{digest}.npz"
 
 
 def _store(path: Path, classifier: NearestNeighbours) -> None:

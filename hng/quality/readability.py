@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from hng.mnist.dataset import MnistSplit
+from hng.mnist.load import MnistSplit
 
 SIZE = 20  # the digit is resized to SIZE × SIZE ...
 PAD = 2  # ... then padded to (SIZE + 2 * PAD) squared

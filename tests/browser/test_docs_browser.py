@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from browser_helpers import StagePrefix, console_errors, off_host, requested_urls, save_screenshot, wait_for
 
-from hng.api_models import TASK_EXAMPLE
+from hng.service.models import TASK_EXAMPLE
 
 pytestmark = pytest.mark.full_data
 

@@ -86,7 +86,7 @@ def call(name, event, number):
 
 results = {"timings": {}, "answers": {}}
 started = time.perf_counter()
-import functions.api.app as app
+import functions.api.app as app  # the image's CMD: the entry point, not the package module
 
 results["timings"]["import"] = time.perf_counter() - started
 first = call("generate", load("api_generate.json"), 1)

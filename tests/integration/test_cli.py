@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import hng
-from hng.encode import decode_png
-from hng.ids import task_id_time_ms
+from hng.core.ids import task_id_time_ms
+from hng.core.png import decode_png
 
 REPO = Path(__file__).resolve().parents[2]
 TASK_ID = r"[0-9A-HJKMNP-TV-Z]{26}"

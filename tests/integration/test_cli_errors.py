@@ -14,13 +14,13 @@ from mnist_helpers import full_size_arrays
 from test_cli import run_hng
 
 import hng.cli
+from hng.core.seeding import MAX_SEED
 from hng.mnist.npzfile import (
     CANONICAL_CONTENT_SHA256,
     mnist_content_sha256,
     read_mnist_npz,
     write_mnist_npz,
 )
-from hng.seeding import MAX_SEED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_out_that_cannot_be_created_is_an_io_error():
 
 def test_full_disk_mid_run_is_one_line_exit_1(tmp_path, monkeypatch, capsys, sample_default_generator):
     # A disk that fills after the first image: the message says what was written; no traceback.
-    real_write = hng.cli.write_atomically
+    real_write = hng.cli.generate.write_atomically
     written: list[Path] = []
 
     def write_until_full(path: Path, data: bytes) -> None:
@@ -78,7 +78,7 @@ def test_full_disk_mid_run_is_one_line_exit_1(tmp_path, monkeypatch, capsys, sam
         real_write(path, data)
         written.append(path)
 
-    monkeypatch.setattr(hng.cli, "write_atomically", write_until_full)
+    monkeypatch.setattr(hng.cli.generate, "write_atomically", write_until_full)
     out = tmp_path / "out"
     assert hng.cli.main(["generate", "-n", "12", "--count", "3", "--seed", "1", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()

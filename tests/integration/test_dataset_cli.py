@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hng.encode import decode_png
+from hng.core.png import decode_png
 
 pytestmark = pytest.mark.full_data
 
@@ -479,8 +479,9 @@ BAD = [
     ),
     bad("--count 5 --numbers-file {tmp}/bad.txt --out {out}", "--numbers-file: bad.txt line 2 ", "'0x7'"),
     bad("--count 5 --digits 4 --numbers-file {tmp}/good.txt --out {out}", "--digits and --numbers-file"),
-    bad("--count 5 --shards 5:2 --out {out}", "--shards: shards 5:2 is not a non-empty range"),
-    bad("--count 5 --shards x --out {out}", "--shards: shards must look like I:J"),
+    bad("--count 5 --shards 5:2 --out {out}", "--shards 5:2 is not a non-empty range"),
+    bad("--count 5 --shards x --out {out}", "--shards must look like I:J"),
+    bad("--count 5 --out {tmp}/afile/sub", "afile/sub lies under", "afile, which is a file, not a folder"),
     bad("--count 5 --workers 0 --out {out}", "--workers must be >= 1, got 0"),
     bad("--count 5 --out {tmp}/afile", "--out must be a folder", "afile is a file"),
     bad("--count 5 --compress --format webdataset --out {out}", "--compress applies to the npz format only"),

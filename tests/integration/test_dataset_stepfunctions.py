@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -25,8 +26,10 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from hng.datasets import make_dataset
 from hng.datasets.jobs import DatasetJobs, StepFunctionsEngine
-from hng.service import GenerationService, ServiceConfig
-from hng.store import TaskStore
+from hng.handlers.step_errors import HngUnavailable
+from hng.service.image_service import GenerationService, ServiceConfig
+from hng.service.task_store import TaskStore
+from hng.settings import load_settings
 
 pytestmark = pytest.mark.full_data
 
@@ -83,7 +86,8 @@ class Lambdas:
             self.fail_once.discard(shard)
         try:
             if name == "hng-worker" and failing:
-                raise RuntimeError(f"injected fault on shard {shard}")
+                # What the worker raises when S3 fails it (hng.handlers.step_errors): worth a retry.
+                raise HngUnavailable(f"injected fault on shard {shard}")
             result = self.handlers[name](event, Context())
         except Exception as error:  # what the Lambda service reports for an unhandled error
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -147,8 +151,9 @@ def stack(aws, monkeypatch, full_mnist):
     """The API handler wired to a state machine in moto; the Lambda tasks run the real handlers."""
     s3 = boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
     s3.create_bucket(Bucket=BUCKET)
-    from functions.api import app
-    from functions.datasets import finalizer, worker
+    from hng.handlers import api as app
+    from hng.handlers import dataset_finalizer as finalizer
+    from hng.handlers import dataset_worker as worker
 
     lambdas = Lambdas(worker, finalizer)
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda backend, *args: lambdas.invoke(backend, *args))
@@ -236,11 +241,29 @@ def test_a_worker_that_fails_once_is_retried(stack):
     assert done["shardsDone"] == 5
 
 
+def test_a_permanent_error_is_not_retried_and_fails_the_dataset(stack, monkeypatch):
+    # Workers that loaded other MNIST data than the plan names: no retry can fix that
+    # (HngPermanentlyUnavailable), so each shard is tried once and the dataset fails, recording why.
+    import hng.handlers.container_data as container_data
+
+    app, lambdas = stack["app"], stack["lambdas"]
+    monkeypatch.setattr(container_data, "mnist_sha256", lambda data: "0" * 64)
+    _, started = call(app, "POST", "/datasets", SPEC)
+    failed = wait(app, started["datasetId"])
+    assert failed["status"] == "FAILED", failed
+    worker_calls = sorted(shard for name, shard in lambdas.calls if name == "hng-worker")
+    assert worker_calls and worker_calls == sorted(set(worker_calls))  # none retried
+    assert lambdas.made == [] and failed["shardsDone"] == 0
+    assert failed["error"] and failed["cause"], failed
+
+
 def test_a_shard_that_always_fails_within_the_tolerance_is_recorded_missing(stack, monkeypatch):
     # moto's interpreter parses the Map's ToleratedFailurePercentage but ignores it (it logs so) and lets
     # the Map succeed; the finalizer checks the same percentage (the template passes it to both).
     app, lambdas = stack["app"], stack["lambdas"]
     monkeypatch.setenv("HNG_TOLERATED_FAILURE_PERCENTAGE", "20")
+    finalizer = sys.modules["hng.handlers.dataset_finalizer"]
+    monkeypatch.setattr(finalizer, "settings", load_settings())  # as a container started with it reads it
     stack["use"](20.0)
     lambdas.fail_always = {3}
     _, started = call(app, "POST", "/datasets", SPEC)
@@ -346,7 +369,7 @@ def test_direct_invocation_starts_and_describes_a_dataset(stack):
     ],
 )
 def test_bad_direct_dataset_events_are_invalid_events(stack, event, words):
-    from hng.web import InvalidEvent
+    from hng.http import InvalidEvent
 
     with pytest.raises(InvalidEvent, match=words.replace(".", r"\.")):
         stack["app"].lambda_handler(event, Context())

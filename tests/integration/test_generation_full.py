@@ -55,9 +55,9 @@ def test_single_and_batch_agree_on_the_full_data(full_generator):
 
 
 def test_compat_api_over_the_full_data(monkeypatch, full_generator, full_mnist):
-    import hng.generation
+    import hng.core.generation
 
-    monkeypatch.setattr(hng.generation, "_default", full_generator)
+    monkeypatch.setattr(hng.core.generation, "_default", full_generator)
     images, labels = compat.get_mnist_data()
     assert images.shape == (70000, 28, 28) and images.dtype == np.float32
     assert labels.shape == (70000,)
@@ -73,9 +73,9 @@ def test_compat_api_over_the_full_data(monkeypatch, full_generator, full_mnist):
 
 
 def test_default_generator_finds_the_full_data(monkeypatch, full_mnist):
-    import hng.generation
+    import hng.core.generation
 
-    monkeypatch.setattr(hng.generation, "_default", None)
+    monkeypatch.setattr(hng.core.generation, "_default", None)
     result = hng.generate("123", image_width=84, seed=4)
     assert hng.default_generator().data is full_mnist
     assert result.image.shape == (28, 84)

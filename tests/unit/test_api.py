@@ -13,8 +13,8 @@ from botocore.config import Config
 from moto import mock_aws
 
 import hng
-from hng.service import GenerationService, ServiceConfig
-from hng.store import TaskStore
+from hng.service.image_service import GenerationService, ServiceConfig
+from hng.service.task_store import TaskStore
 
 BUCKET = "hng-unit-test"
 
@@ -64,7 +64,7 @@ def s3(monkeypatch):
 @pytest.fixture
 def api(s3, sample_data, monkeypatch):
     """The handler module, its service over the committed MNIST sample and the moto bucket."""
-    from functions.api import app as module
+    from hng.handlers import api as module
 
     store = TaskStore(BUCKET, client=s3)
     service = GenerationService(ServiceConfig(bucket=BUCKET, url_expiry=600), sample_data, store)

@@ -13,8 +13,8 @@ import pytest
 from test_api import FakeContext, api, api_event, call, json_body, s3  # noqa: F401 (api, s3: fixtures)
 
 import hng
-from hng.params import parse_flag, parse_number
-from hng.web import InvalidEvent, negotiate, parse_media_type
+from hng.core.params import parse_flag, parse_number
+from hng.http import InvalidEvent, negotiate, parse_media_type
 
 VALID = {"number": 42, "image_width": 56, "includeImage": False}
 
@@ -324,7 +324,7 @@ def test_a_rest_event_without_optional_keys_is_served(api):
 
 
 def test_orphaned_image_is_logged_and_counted(api, monkeypatch, capsys, caplog):
-    from hng.store import StorageError
+    from hng.service.task_store import StorageError
 
     def failing_save(*args, **kwargs):
         error = StorageError("could not store the metadata in s3://b: InternalError")
@@ -398,7 +398,7 @@ def test_generated_image_is_smaller_than_float32_rounding(api):
 
 
 def test_every_route_with_a_json_body_gets_the_body_rules(api):
-    """A new route that takes a body must be declared in ROUTES, or it would skip hng.web's body rules."""
+    """A new route that takes a body must be declared in ROUTES, or it would skip hng.http's body rules."""
     document = json_body(call(api, "GET", "/openapi.json"))
     for path, item in document["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "x", path)

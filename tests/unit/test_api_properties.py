@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from test_api import FakeContext, api_event
 
-from hng.api_models import GenerateRequest
+from hng.core.params import parse_number
 from hng.datasets.jobs import DatasetJobs, DatasetNotFound, StepFunctionsEngine
 from hng.datasets.spec import DatasetSpec
-from hng.params import parse_number
-from hng.service import GenerationService, ServiceConfig
-from hng.store import TaskStore
-from hng.web import InvalidEvent
+from hng.http import InvalidEvent
+from hng.service.image_service import GenerationService, ServiceConfig
+from hng.service.models import GenerateRequest
+from hng.service.task_store import TaskStore
 
 BUCKET = "hng-property-test"
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def cases(count: int):
 @pytest.fixture(scope="module")
 def handler(sample_data):
     """The handler module with its service over the MNIST sample and a moto bucket, for the whole module."""
-    from functions.api import app as module
+    from hng.handlers import api as module
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {

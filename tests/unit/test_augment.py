@@ -7,11 +7,19 @@ import cv2
 import numpy as np
 import pytest
 
-from hng import augment as augment_module
-from hng._albumentations import A
-from hng.augment import CANVAS_PAD, CANVAS_PAD_ROWS, PRESETS, Augmenter, fit_rows, get_augmenter, preset_names
-from hng.generation import resolve_augment
-from hng.transforms import DigitAffine, affine_matrix
+from hng.augment import augmenter as augment_module
+from hng.augment.albu import A
+from hng.augment.augmenter import (
+    CANVAS_PAD,
+    CANVAS_PAD_ROWS,
+    PRESETS,
+    Augmenter,
+    fit_rows,
+    get_augmenter,
+    preset_names,
+)
+from hng.augment.transforms import DigitAffine, affine_matrix
+from hng.core.generation import resolve_augment
 
 
 def outside_boxes(result) -> np.ndarray:
@@ -349,7 +357,7 @@ def _albumentations_loaded_after(code: str, repo_root) -> bool:
 
 def test_albumentations_is_imported_only_for_augmentation(repo_root):
     plain = (
-        "import hng.generator, hng.cli, hng.encode\n"
+        "import hng.generator, hng.cli, hng.core.png\n"
         "g.generate('2026', image_width=140, seed=1); g.generate_batch(['12'], image_width=40, seed=1)\n"
         "g.generate('2026', augment='none', seed=1); g.generate('1', augment=False, seed=1)\n"
         "g.generate('1', seed=1).to_png()"
@@ -389,10 +397,10 @@ def test_fit_rows_scales_down_ink_taller_than_the_image():
 
 
 def test_strong_augmentation_loses_no_ink_when_fitting_rows(generator, monkeypatch):
-    import hng.augment
+    import hng.augment.augmenter
 
     fits = {"kept": 0, "scaled": 0}
-    real_fit_rows = hng.augment.fit_rows
+    real_fit_rows = hng.augment.augmenter.fit_rows
 
     def checked_fit_rows(image, fallback):
         out = real_fit_rows(image, fallback)
@@ -404,15 +412,15 @@ def test_strong_augmentation_loses_no_ink_when_fitting_rows(generator, monkeypat
             fits["scaled"] += 1
         return out
 
-    monkeypatch.setattr(hng.augment, "fit_rows", checked_fit_rows)
+    monkeypatch.setattr(hng.augment.augmenter, "fit_rows", checked_fit_rows)
     for seed in range(40):
         generator.generate("0123456789", seed=seed, augment="strong")
     assert fits["kept"] >= 390
 
 
 def test_the_preset_names_every_entry_point_accepts_are_the_presets_built_here():
-    # hng.params.PRESET_NAMES drives the API model, DatasetSpec and the CLI without importing albumentations.
-    from hng.augment import preset_names
-    from hng.params import PRESET_NAMES
+    # PRESET_NAMES drives the API model, DatasetSpec and the CLI without importing albumentations.
+    from hng.augment.augmenter import preset_names
+    from hng.core.params import PRESET_NAMES
 
     assert preset_names() == PRESET_NAMES

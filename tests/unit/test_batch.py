@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import hng
-from hng.compose import lay_out, resample_columns, scale_span
-from hng.generation import _BATCH_CHUNK, MAX_BATCH_SIZE
+from hng.core.compose import lay_out, resample_columns, scale_span
+from hng.core.generation import _BATCH_CHUNK, MAX_BATCH_SIZE
 
 
 def recompose(split, indices, gaps, width):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hng.seeding import MAX_SEED, new_rng, seeded_uniforms
+from hng.core.seeding import MAX_SEED, new_rng, seeded_uniforms
 
 
 def test_seeded_uniforms_equal_numpy_pcg64_draw_for_draw():

@@ -1,4 +1,4 @@
-"""The pure layout functions of hng.compose, on hand-made arrays and on real MNIST digits."""
+"""The pure layout functions of hng.core.compose, on hand-made arrays and on real MNIST digits."""
 
 import cv2
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hng.compose import (
+from hng.core.compose import (
     HEIGHT,
     digit_offsets,
     ink_spans,

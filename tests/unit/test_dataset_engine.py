@@ -11,10 +11,10 @@ import pytest
 from moto import mock_aws
 
 import hng.datasets.engine as engine
+from hng.core.png import decode_png
 from hng.datasets import DatasetSpec, IncompleteDataset, finalize_dataset, make_dataset, stream
 from hng.datasets.checksum import sha256_path
 from hng.datasets.formats import get_format
-from hng.encode import decode_png
 
 SPEC = {"count": 50, "shard_size": 20, "digits": "2-5", "seed": 11}
 

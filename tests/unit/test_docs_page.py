@@ -19,8 +19,8 @@ import jsonschema
 import pytest
 from test_api import FakeContext, api, api_event, call, json_body, s3  # noqa: F401 (api, s3: fixtures)
 
-from hng import api_models
-from hng.web import docs_page
+from hng.http import docs_page
+from hng.service import models as api_models
 
 STAGE_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev/"
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024  # bytes of the serialized response
@@ -155,8 +155,8 @@ def test_trailing_slash_redirects_to_the_page_relatively(api, path, location):
     [
         ("swagger_js", "text/javascript; charset=utf-8", (POWERTOOLS_SWAGGER_UI, "swagger-ui-bundle.min.js")),
         ("swagger_css", "text/css; charset=utf-8", (POWERTOOLS_SWAGGER_UI, "swagger-ui.min.css")),
-        ("init_js", "text/javascript; charset=utf-8", ("hng.web", "docs/init.js")),
-        ("page_css", "text/css; charset=utf-8", ("hng.web", "docs/docs.css")),
+        ("init_js", "text/javascript; charset=utf-8", ("hng.http", "docs/init.js")),
+        ("page_css", "text/css; charset=utf-8", ("hng.http", "docs/docs.css")),
     ],
 )
 def test_each_asset_is_served_with_its_type_and_cached_by_its_versioned_name(api, role, content_type, source):
@@ -217,7 +217,7 @@ def test_other_methods_on_docs_are_405(api, method, path):
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    from functions.api import app
+    from hng.handlers import api as app
 
     return json.loads(app.openapi_document())
 

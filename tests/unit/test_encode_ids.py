@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hng.encode import decode_png, encode_png
-from hng.ids import new_task_id, task_id_time_ms
+from hng.core.ids import new_task_id, task_id_time_ms
+from hng.core.png import decode_png, encode_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

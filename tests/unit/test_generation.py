@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import hng
-from hng.compose import lay_out, resample_columns
-from hng.encode import decode_png
+from hng.core.compose import lay_out, resample_columns
+from hng.core.png import decode_png
 from hng.mnist.npzfile import DIGIT_COUNTS, write_mnist_npz
 
 NUMBERS = ["2026", "007", "1", "9876543210", "11", "42"]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from mnist_helpers import full_size_arrays
 
-import hng.mnist.dataset
-from hng.mnist.dataset import MnistData, MnistSplit
+import hng.mnist.load
 from hng.mnist.idx import idx_header, read_idx
+from hng.mnist.load import MnistData, MnistSplit
 from hng.mnist.npzfile import (
     CANONICAL_CONTENT_SHA256,
     MNIST_KEYS,
@@ -128,13 +128,13 @@ def test_sample_data_is_not_canonical(sample_data):
 
 def test_digest_is_lazy_and_computed_once(monkeypatch):
     calls: list[int] = []
-    real = hng.mnist.dataset.mnist_content_sha256
+    real = hng.mnist.load.mnist_content_sha256
 
     def counting(arrays):
         calls.append(1)
         return real(arrays)
 
-    monkeypatch.setattr(hng.mnist.dataset, "mnist_content_sha256", counting)
+    monkeypatch.setattr(hng.mnist.load, "mnist_content_sha256", counting)
     data = MnistData.from_npz(SAMPLE, strict=False)
     assert calls == []  # a cold start that never asks does not pay for it
     first = data.content_sha256
@@ -144,11 +144,11 @@ def test_digest_is_lazy_and_computed_once(monkeypatch):
 
 def test_is_canonical_compares_with_the_pinned_digest(monkeypatch):
     arrays = full_size_arrays(fill=3)
-    monkeypatch.setattr(hng.mnist.dataset, "CANONICAL_CONTENT_SHA256", mnist_content_sha256(arrays))
+    monkeypatch.setattr(hng.mnist.load, "CANONICAL_CONTENT_SHA256", mnist_content_sha256(arrays))
     assert data_from(arrays).is_canonical is True
     shifted = data_from({**arrays, "y_train": np.roll(arrays["y_train"], 1)})
     assert shifted.is_canonical is False
-    assert shifted.content_sha256 != hng.mnist.dataset.CANONICAL_CONTENT_SHA256
+    assert shifted.content_sha256 != hng.mnist.load.CANONICAL_CONTENT_SHA256
 
 
 def test_labels_of_another_integer_dtype_give_the_same_digest():

@@ -25,14 +25,16 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 from test_api import FakeContext, api_event
 
-from functions.datasets.mnist import ContainerData, MnistMismatch, MnistUnavailable
-from hng import service as service_module
 from hng.datasets.jobs import DatasetJobs, EngineRun
-from hng.mnist import dataset, locate
-from hng.mnist.dataset import MnistData
+from hng.handlers.container_data import ContainerData, MnistMismatch, MnistUnavailable
+from hng.handlers.step_errors import HngPermanentlyUnavailable, HngUnavailable
+from hng.mnist import load as dataset
+from hng.mnist import locate
+from hng.mnist.load import MnistData
 from hng.mnist.npzfile import mnist_content_sha256, validate_digit_set
-from hng.service import GenerationService, ServiceConfig
-from hng.store import TaskStore
+from hng.service import image_service as service_module
+from hng.service.image_service import GenerationService, ServiceConfig
+from hng.service.task_store import TaskStore
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_PATH = REPO / "tests" / "data" / "mnist_sample.npz"
@@ -122,7 +124,7 @@ def custom(aws, monkeypatch, tmp_path) -> dict[str, np.ndarray]:
 
 def deploy(monkeypatch) -> Any:
     """The API handler module with its service built as a new container builds it."""
-    from functions.api import app
+    from hng.handlers import api as app
 
     monkeypatch.setattr(app, "service", GenerationService.from_env())
     return app
@@ -136,7 +138,7 @@ def call(app: Any, method: str, path: str, body: Any = None) -> tuple[int, dict[
 def image_from(data: MnistData, aws: Any) -> list[list[float]]:
     """generatedImage for BODY from a service over `data` (same request, same seed)."""
     service = GenerationService(ServiceConfig(bucket=OUT_BUCKET), data, TaskStore(OUT_BUCKET, client=aws))
-    from hng.api_models import GenerateRequest
+    from hng.service.models import GenerateRequest
 
     return service.generate(GenerateRequest.model_validate(BODY)).response.generatedImage
 
@@ -161,7 +163,7 @@ def test_a_stack_with_an_s3_uri_serves_images_made_from_that_data(
     assert body["generatedImage"] != image_from(baked, aws)  # not the image's /opt data
     # The stored PNG is that image too.
     png = aws.get_object(Bucket=OUT_BUCKET, Key=body["key"])["Body"].read()
-    from hng.encode import decode_png
+    from hng.core.png import decode_png
 
     stored = decode_png(png)
     assert np.array_equal(stored, np.round(np.array(body["generatedImage"]) * 255).astype(np.uint8))
@@ -403,7 +405,7 @@ def started(aws, custom, monkeypatch) -> dict[str, Any]:
 
 
 def test_the_shard_worker_makes_shards_from_the_planned_s3_data(aws, started, monkeypatch):
-    from functions.datasets import worker
+    from hng.handlers import dataset_worker as worker
 
     monkeypatch.setattr(worker, "mnist", ContainerData())
     monkeypatch.setattr(worker, "generator", None)
@@ -413,14 +415,16 @@ def test_the_shard_worker_makes_shards_from_the_planned_s3_data(aws, started, mo
 
 
 def test_a_worker_with_other_data_refuses_the_dataset(aws, started, monkeypatch):
-    from functions.datasets import worker
+    from hng.handlers import dataset_worker as worker
 
     monkeypatch.delenv("HNG_MNIST_S3_URI")  # a function the parameter did not reach
     monkeypatch.setenv("HNG_MNIST_PATH", str(SAMPLE_PATH))
     monkeypatch.setattr(worker, "mnist", ContainerData())
     monkeypatch.setattr(worker, "generator", None)
-    with pytest.raises(MnistMismatch) as info:
+    # A permanent error for the state machine: never retried (hng.handlers.step_errors).
+    with pytest.raises(HngPermanentlyUnavailable) as info:
         worker.lambda_handler(started, FakeContext())
+    assert isinstance(info.value.__cause__, MnistMismatch)
     message = str(info.value)
     assert f"s3://{OUT_BUCKET}/{started['prefix']} was planned with the MNIST file sha256" in message
     assert f"from {SAMPLE_PATH}" in message and "one MnistS3Uri for all" in message
@@ -429,21 +433,22 @@ def test_a_worker_with_other_data_refuses_the_dataset(aws, started, monkeypatch)
 
 
 def test_a_worker_whose_data_cannot_load_fails_the_invocation_with_the_reason(aws, started, monkeypatch):
-    from functions.datasets import worker
+    from hng.handlers import dataset_worker as worker
 
     aws.put_object(Bucket=DATA_BUCKET, Key=KEY, Body=BAD["a digit missing"][0])
     monkeypatch.setattr(locate, "_downloaded", {})
     monkeypatch.setattr(dataset, "_loaded", {})
     monkeypatch.setattr(worker, "mnist", ContainerData())  # does not raise: the container starts
     monkeypatch.setattr(worker, "generator", None)
-    with pytest.raises(MnistUnavailable, match=rf"not available: {URI}: y_test: every digit 0-9"):
+    with pytest.raises(HngUnavailable, match=rf"not available: {URI}: y_test: every digit 0-9") as info:
         worker.lambda_handler(started, FakeContext())
+    assert isinstance(info.value.__cause__, MnistUnavailable)  # retried by the state machine
 
 
 def test_the_finalizer_records_a_failure_without_data_and_refuses_to_finalize_without_it(
     aws, started, monkeypatch
 ):
-    from functions.datasets import finalizer
+    from hng.handlers import dataset_finalizer as finalizer
 
     monkeypatch.setenv("HNG_MNIST_S3_URI", f"s3://{DATA_BUCKET}/missing.npz")
     monkeypatch.setattr(finalizer, "mnist", ContainerData())
@@ -454,16 +459,17 @@ def test_the_finalizer_records_a_failure_without_data_and_refuses_to_finalize_wi
     assert json.loads(record) == {"error": "States.TaskFailed", "cause": "a shard failed"}
 
     event = {k: v for k, v in started.items() if k != "shard"}
-    with pytest.raises(MnistUnavailable, match=r"no object at HNG_MNIST_S3_URI=s3://hng-digit-sets/missing"):
+    with pytest.raises(HngUnavailable, match=r"no object at HNG_MNIST_S3_URI=s3://hng-digit-sets/missing"):
         finalizer.lambda_handler(event, FakeContext())
 
 
 def test_the_finalizer_refuses_a_dataset_planned_with_other_data(aws, started, monkeypatch):
-    from functions.datasets import finalizer
+    from hng.handlers import dataset_finalizer as finalizer
 
     monkeypatch.delenv("HNG_MNIST_S3_URI")
     monkeypatch.setenv("HNG_MNIST_PATH", str(SAMPLE_PATH))
     monkeypatch.setattr(finalizer, "mnist", ContainerData())
     event = {k: v for k, v in started.items() if k != "shard"}
-    with pytest.raises(MnistMismatch, match="was planned with the MNIST file sha256"):
+    with pytest.raises(HngPermanentlyUnavailable, match="was planned with the MNIST file sha256") as info:
         finalizer.lambda_handler(event, FakeContext())
+    assert isinstance(info.value.__cause__, MnistMismatch)

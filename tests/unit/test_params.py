@@ -1,4 +1,4 @@
-"""Parameter validation (hng.params), directly and through Generator.generate.
+"""Parameter validation (hng.core.params), directly and through Generator.generate.
 
 Every rule: None/empty and out-of-range values raise ValueError, values of the wrong kind (strings where
 numbers are expected, bools, floats) raise TypeError, and every message names the argument.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hng
-from hng.params import (
+from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     MAX_DIGITS,
     MAX_IMAGE_WIDTH,
@@ -21,7 +21,7 @@ from hng.params import (
     parse_spacing_range,
     parse_split,
 )
-from hng.seeding import MAX_SEED
+from hng.core.seeding import MAX_SEED
 
 
 def test_public_limits_are_the_ones_enforced():

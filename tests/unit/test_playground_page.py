@@ -14,8 +14,9 @@ import re
 import pytest
 from test_api import FakeContext, api, api_event, call, s3  # noqa: F401 (api, s3: fixtures)
 
-from hng.params import DEFAULT_SPACING_RANGE
-from hng.web.playground import content_security_policy, playground_page
+from hng.core.params import DEFAULT_SPACING_RANGE
+from hng.http.playground import content_security_policy, playground_page
+from hng.settings import load_settings
 
 MAX_PAGE_BYTES = 40 * 1024
 
@@ -89,6 +90,7 @@ def test_the_api_key_field_follows_the_stacks_setting(api, monkeypatch, setting,
         monkeypatch.delenv("HNG_API_KEY_REQUIRED", raising=False)
     else:
         monkeypatch.setenv("HNG_API_KEY_REQUIRED", setting)
+    monkeypatch.setattr(api, "settings", load_settings())  # read once, as a new container does
     assert f'<meta name="hng-api-key" content="{shown}">' in page_response(api)["body"]
 
 

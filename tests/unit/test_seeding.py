@@ -1,4 +1,4 @@
-"""hng.seeding: every seed in [0, 2**63) is its own stream, and every image gets its own augmentation.
+"""hng.core.seeding: every seed in [0, 2**63) is its own stream, and every image gets its own augmentation.
 
 Regressions these tests catch: a ``derive_seed`` that maps draws to few values (every image of a sample then
 gets the same augmentation: silent duplicates in a dataset), and seeds cut to 32 bits somewhere between the
@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 import hng
-from hng._albumentations import A
-from hng.augment import Augmenter
-from hng.mnist.dataset import MnistSplit
-from hng.seeding import (
+from hng.augment.albu import A
+from hng.augment.augmenter import Augmenter
+from hng.core.seeding import (
     MAX_SEED,
     derive_seed,
     new_rng,
@@ -24,6 +23,7 @@ from hng.seeding import (
     seeded_uniforms,
     thread_rng,
 )
+from hng.mnist.load import MnistSplit
 
 # Seeds that differ from a base only above bit 31, up to the largest seed.
 HIGH_BIT_OFFSETS = (2**32, 2**40, 2**53, 2**62)

@@ -38,7 +38,6 @@ from hng.local import (
     ServeError,
     discover_resources,
     event_response_to_http,
-    find_project_root,
     http_to_event,
     match_resource,
     resolve_handler,
@@ -602,7 +601,7 @@ def test_log_format_sets_the_powertools_environment_before_the_handler_is_import
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     handler = "functions_t.api.envcheck.lambda_handler"
-    with LocalApi(handler, storage=False, project_root=project, log_format=log_format) as api:
+    with LocalApi(handler, storage=False, log_format=log_format) as api:
         seen = sys.modules["functions_t.api.envcheck"].SEEN
         assert seen == expected
         assert request("GET", f"{api.url}/x")[0] == 200
@@ -871,7 +870,7 @@ def test_wildcard_host_without_a_public_url_advertises_the_primary_address(monke
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A checkout-like folder with functions_t/api/app.py; sys.path and sys.modules restored afterwards."""
+    """A folder on sys.path with functions_t/api/app.py; sys.path and sys.modules restored afterwards."""
     package = tmp_path / "functions_t" / "api"
     package.mkdir(parents=True)
     (package / "app.py").write_text(
@@ -880,26 +879,18 @@ def project(tmp_path, monkeypatch):
         "not_callable = 3\n"
     )
     importlib.invalidate_caches()
-    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     for name in [name for name in sys.modules if name.split(".")[0] == "functions_t"]:
         del sys.modules[name]
 
 
-def test_find_project_root_from_the_cwd_or_a_parent(project):
-    nested = project / "functions_t" / "api"
-    assert find_project_root("functions_t", nested) == project
-    assert find_project_root("functions_t", project) == project
-    assert find_project_root("no_such_package_anywhere", project) is None
-    # The default: the checkout holding hng/ (this repository has functions/).
-    assert find_project_root("functions", Path("/")) == Path(cli.__file__).resolve().parents[1]
-
-
-def test_resolve_handler_imports_with_the_project_root_on_sys_path(project, monkeypatch):
+def test_resolve_handler_imports_from_sys_path_without_changing_it(project, monkeypatch):
     monkeypatch.chdir(project / "functions_t")
+    before = list(sys.path)
     handler = resolve_handler("functions_t.api.app.lambda_handler")
     assert handler({}, None)["body"] == "from app"
-    assert sys.path[0] == str(project)
+    assert sys.path == before
     assert resolve_handler("functions_t.api.app:lambda_handler") is handler
 
 
@@ -914,11 +905,11 @@ def test_resolve_handler_imports_with_the_project_root_on_sys_path(project, monk
 )
 def test_resolve_handler_errors_are_one_line(project, dotted, message):
     with pytest.raises(ServeError, match=message):
-        resolve_handler(dotted, project)
+        resolve_handler(dotted)
 
 
 def test_dotted_handler_is_imported_after_the_storage_environment_is_set(project, aws_env):
-    with LocalApi("functions_t.api.app.lambda_handler", project_root=project, bucket="late") as api:
+    with LocalApi("functions_t.api.app.lambda_handler", bucket="late") as api:
         assert sys.modules["functions_t.api.app"].BUCKET_AT_IMPORT == "late"
         status, _, body = request("GET", f"{api.url}/x")
         assert (status, body) == (200, b"from app")
@@ -987,7 +978,7 @@ def test_cli_without_waitress_exits_1_naming_the_extra(monkeypatch, capsys):
 def test_the_local_extra_holds_what_serve_needs_and_dev_pulls_it_in():
     import tomllib
 
-    extras = tomllib.loads((Path(cli.__file__).resolve().parents[1] / "pyproject.toml").read_text())[
+    extras = tomllib.loads((Path(cli.__file__).resolve().parents[2] / "pyproject.toml").read_text())[
         "project"
     ]["optional-dependencies"]
     names = {spec.split(">")[0].split("=")[0].strip() for spec in extras["local"]}

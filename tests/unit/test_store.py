@@ -1,4 +1,4 @@
-"""hng.store: S3 faults (stalls, failed clean-up, refused reads, corrupt metadata) and the normal path.
+"""hng.service.task_store: S3 faults (stalls, failed clean-up, refused reads, corrupt metadata), normal path.
 
 S3 is moto (`mock_aws`), a botocore Stubber, or a TCP server that accepts connections and never answers.
 """
@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from hng.ids import new_task_id
-from hng.service import GenerationService, ServiceConfig
-from hng.store import (
+from hng.core.ids import new_task_id
+from hng.service.image_service import GenerationService, ServiceConfig
+from hng.service.task_store import (
     DEFAULT_URL_EXPIRY,
     LOAD_WORST_CASE,
     MAX_URL_EXPIRY,

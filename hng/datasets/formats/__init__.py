@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hng.compose import HEIGHT
+from hng.core.compose import HEIGHT
 from hng.datasets.shard import PAD, Shard
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

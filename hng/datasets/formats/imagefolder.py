@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from hng.core.png import decode_png, encode_png
 from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
-from hng.encode import decode_png, encode_png
 
 METADATA = "metadata.jsonl"
 

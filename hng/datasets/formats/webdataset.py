@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from hng.core.png import decode_png, encode_png
 from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
-from hng.encode import decode_png, encode_png
 
 _MEMBER = re.compile(r"(\d{9,})\.(png|json|txt)")
 _EXTENSIONS = ("png", "json", "txt")

@@ -11,8 +11,7 @@ Either way shard k is `engine.run_shard(plan, output, generator, k)`, so the byt
 the engine.
 """
 
-from hng.datasets.jobs.engines import Engine, EngineRun, EngineUnavailable, LocalEngine, StepFunctionsEngine
-from hng.datasets.jobs.service import (
+from hng.datasets.jobs.dataset_jobs import (
     FAILURE_FILE,
     ITEMS_FILE,
     JOB_FILE,
@@ -21,6 +20,7 @@ from hng.datasets.jobs.service import (
     DatasetJobs,
     DatasetNotFound,
 )
+from hng.datasets.jobs.engines import Engine, EngineRun, EngineUnavailable, LocalEngine, StepFunctionsEngine
 from hng.datasets.jobs.tasks import finalize_task, make_shard_task
 
 __all__ = [

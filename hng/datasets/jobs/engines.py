@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from hng.errors import Unavailable
+
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(Unavailable):
     """The engine could not be reached or refused the request (the API answers 503)."""
 
 

@@ -7,25 +7,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hng.core.generation import Generator
 from hng.datasets.engine import run_shard, shard_is_done
 from hng.datasets.finalize import IncompleteDataset, finalize_dataset
-from hng.datasets.jobs.service import FAILURE_FILE, recorded_shards
+from hng.datasets.jobs.dataset_jobs import FAILURE_FILE, recorded_shards
 from hng.datasets.output import S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
-from hng.generation import Generator
+from hng.errors import InvalidInput, NotFound
 
 
 def _output(event: dict[str, Any], client: Any = None) -> S3Output:
     for field in ("bucket", "prefix"):
         if not isinstance(event.get(field), str) or not event[field]:
-            raise ValueError(f"event field {field!r} must be a non-empty string")
+            raise InvalidInput(field, f"event field {field!r} must be a non-empty string")
     return S3Output(event["bucket"], event["prefix"].rstrip("/"), client=client)
 
 
 def _plan(output: S3Output) -> Plan:
     text = output.read_text(PLAN_FILE)
     if text is None:
-        raise ValueError(f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
+        where = f"{output.url}/{PLAN_FILE}"
+        raise NotFound("plan", where, f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
     return Plan.loads(text, output.url)
 
 
@@ -39,7 +41,9 @@ def make_shard_task(event: dict[str, Any], generator: Generator, client: Any = N
     plan = _plan(output)
     k = event.get("shard")
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < plan.num_shards:
-        raise ValueError(f"event field 'shard' must be an integer in [0, {plan.num_shards}), got {k!r}")
+        raise InvalidInput(
+            "shard", f"event field 'shard' must be an integer in [0, {plan.num_shards}), got {k!r}"
+        )
     if shard_is_done(output, plan, k):
         record = json.loads(output.read_text(plan.record_name(k)) or "{}")
         return {"shard": k, "sha256": record.get("sha256"), "images": record.get("images"), "made": False}
@@ -58,7 +62,7 @@ def finalize_task(
     the Map alone) and listed in the manifest; beyond it, `IncompleteDataset` fails the task.
     """
     output = _output(event, client)
-    if event.get("failed"):
+    if records_failure(event):
         failure = {"error": event.get("error"), "cause": event.get("cause")}
         output.write_text(FAILURE_FILE, json.dumps(failure, indent=2) + "\n")
         return {"recorded": True, **failure}
@@ -72,6 +76,14 @@ def finalize_task(
         )
     manifest = finalize_dataset(output, data=data, verify="checksum", allow_missing=True)
     return {"images": manifest["images"], "missingShards": manifest["missing_shards"]}
+
+
+def records_failure(event: dict[str, Any]) -> bool:
+    """Whether a finalizer event records a failure (``"failed": true``) rather than finalizing."""
+    failed = event.get("failed", False)
+    if not isinstance(failed, bool):
+        raise InvalidInput("failed", f"event field 'failed' must be true or false, got {failed!r}")
+    return failed
 
 
 def missing_shards(output: S3Output, plan: Plan) -> list[int]:

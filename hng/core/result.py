@@ -45,7 +45,7 @@ class GeneratedNumber:
         return self.image.astype(np.float32) / np.float32(255)
 
     def to_png(self) -> bytes:
-        from hng.encode import encode_png
+        from hng.core.png import encode_png
 
         return encode_png(self.image)
 

@@ -6,7 +6,6 @@ cached augmentation pipelines and the S3 client, so that nothing is loaded per r
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from hng import __version__
-from hng.api_models import (
+from hng.core.generation import Generator
+from hng.core.ids import new_task_id
+from hng.errors import Unavailable
+from hng.mnist.load import MnistData, load_mnist
+from hng.mnist.locate import configured_source
+from hng.service.models import (
     DigitBoxModel,
     GenerateRequest,
     GenerateResponse,
@@ -25,11 +29,8 @@ from hng.api_models import (
     MnistStatus,
     TaskResponse,
 )
-from hng.generation import Generator
-from hng.ids import new_task_id
-from hng.mnist.dataset import MnistData, load_mnist
-from hng.mnist.locate import configured_source
-from hng.store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
+from hng.service.task_store import DEFAULT_URL_EXPIRY, TaskStore, check_url_expiry
+from hng.settings import load_settings
 
 # generatedImage's values: k/255 rounded to 4 decimals, as float64 so that each serializes as its
 # shortest decimal ("0.0863", not float32's "0.08630000054836273"): 4 places keep all 256 levels apart.
@@ -41,7 +42,7 @@ def pixel_rows(image: np.ndarray) -> list[list[float]]:
     return PIXEL_VALUES[image].tolist()
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailable(Unavailable):
     """The service cannot generate right now (no MNIST data, no bucket configured)."""
 
 
@@ -51,15 +52,9 @@ class ServiceConfig:
     url_expiry: int = DEFAULT_URL_EXPIRY
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServiceConfig:
-        raw_expiry = environ.get("HNG_URL_EXPIRES", str(DEFAULT_URL_EXPIRY))
-        try:
-            expiry = int(raw_expiry)
-        except ValueError:
-            raise ValueError(
-                f"HNG_URL_EXPIRES must be a whole number of seconds, got {raw_expiry!r}"
-            ) from None
-        return cls(bucket=environ.get("HNG_BUCKET") or None, url_expiry=check_url_expiry(expiry))
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
+        settings = load_settings(environ)
+        return cls(bucket=settings.bucket, url_expiry=check_url_expiry(settings.url_expiry))
 
 
 @dataclass(frozen=True)

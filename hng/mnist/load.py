@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hng.compose import ink_spans
+from hng.core.compose import ink_spans
+from hng.core.params import parse_split
+from hng.errors import InvalidData
 from hng.mnist.locate import forget_download, locate_mnist
 from hng.mnist.npzfile import (
     CANONICAL_CONTENT_SHA256,
@@ -18,7 +20,6 @@ from hng.mnist.npzfile import (
     read_digit_set_npz,
     read_mnist_npz,
 )
-from hng.params import parse_split
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,18 +40,18 @@ class MnistSplit:
     @classmethod
     def from_arrays(cls, images: np.ndarray, labels: np.ndarray) -> MnistSplit:
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-            raise ValueError(f"images must be (N, 28, 28) uint8, got {images.shape} {images.dtype}")
+            raise InvalidData(f"images must be (N, 28, 28) uint8, got {images.shape} {images.dtype}")
         if labels.shape != (images.shape[0],):
-            raise ValueError(
+            raise InvalidData(
                 f"labels must have one entry per image, got {labels.shape} for {images.shape[0]}"
             )
         order = np.argsort(labels, kind="stable").astype(np.int32)
         counts = np.bincount(labels, minlength=10)
         if counts.size > 10:
-            raise ValueError("labels must be digits 0-9")
+            raise InvalidData("labels must be digits 0-9")
         missing = [d for d in range(10) if counts[d] == 0]
         if missing:
-            raise ValueError(f"the data has no sample of digit(s) {missing}")
+            raise InvalidData(f"the data has no sample of digit(s) {missing}")
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         bounds = np.concatenate([ink_spans(images, axis=2), ink_spans(images, axis=1)], axis=1)
         return cls(

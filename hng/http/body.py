@@ -12,14 +12,15 @@ import json
 import sys
 from typing import Any
 
+from hng.errors import InvalidInput
 
-class BodyError(ValueError):
-    """The body broke a rule: ``status`` (400 or 413), the ``field`` it concerns and the rule."""
+
+class BodyError(InvalidInput):
+    """The body broke a rule: ``status`` (400, 413 or 415), the ``field`` it concerns and the rule."""
 
     def __init__(self, status: int, message: str, field: str = "body", kind: str = "json_invalid") -> None:
-        super().__init__(message)
+        super().__init__(field, message)
         self.status = status
-        self.field = field
         self.kind = kind
 
 

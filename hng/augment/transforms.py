@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hng._albumentations import A
+from hng.augment.albu import A
 
 
 def affine_matrix(

@@ -1,6 +1,6 @@
 """The HTTP request rules every entry point shares: event envelopes, bodies, media types.
 
-`functions/api/app.py` applies them before Powertools routes a request, so an API Gateway event, a direct
+`hng.handlers.api` applies them before Powertools routes a request, so an API Gateway event, a direct
 invocation and ``hng serve`` meet the same rules in one place:
 
 - `event`: which kind of event arrived (REST proxy, HTTP API 2.0, direct) and whether its envelope is sound;
@@ -8,8 +8,8 @@ invocation and ``hng serve`` meet the same rules in one place:
 - `media`: Content-Type parsing and Accept negotiation (q-values).
 """
 
-from hng.web.body import BodyError, parse_json_object
-from hng.web.event import (
+from hng.http.body import BodyError, parse_json_object
+from hng.http.event import (
     EventKind,
     InvalidEvent,
     check_context,
@@ -18,7 +18,7 @@ from hng.web.event import (
     request_body,
     with_json_body,
 )
-from hng.web.media import is_json_media_type, negotiate, parse_media_type
+from hng.http.media import is_json_media_type, negotiate, parse_media_type
 
 __all__ = [
     "BodyError",

@@ -26,7 +26,7 @@ from importlib import resources
 from string import Template
 
 SWAGGER_UI_PACKAGE = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
-PAGE_PACKAGE, PAGE_FOLDER = "hng.web", "docs"  # hng/web/docs/: the page's template, init script, stylesheet
+PAGE_PACKAGE, PAGE_FOLDER = "hng.http", "docs"  # hng/http/docs/: the page's template, init script, stylesheet
 
 JAVASCRIPT = "text/javascript; charset=utf-8"
 CSS = "text/css; charset=utf-8"

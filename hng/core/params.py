@@ -1,7 +1,7 @@
 """Validation of generation parameters, shared by the Python API, the CLI and the HTTP handlers.
 
-Every error names the argument and the rule it broke: ``TypeError`` for a value of the wrong kind
-(a string where a number is expected), ``ValueError`` for a value out of range.
+Every error names the argument and the rule it broke: `InvalidType` (a TypeError) for a value of the wrong
+kind (a string where a number is expected), `InvalidInput` (a ValueError) for a value out of range.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from hng.seeding import MAX_SEED
+from hng.core.seeding import MAX_SEED
+from hng.errors import InvalidInput, InvalidType
 
 MAX_DIGITS = 64
 MAX_IMAGE_WIDTH = 4096
@@ -20,7 +21,7 @@ MAX_SPACING = 256
 DEFAULT_SPACING_RANGE = (5, 10)
 SPLITS = ("train", "test")
 FITS = ("stretch", "pad")
-# The augmentation presets (hng.augment builds them; tests check the two lists agree), and the one that
+# The augmentation presets (hng.augment.augmenter builds them; tests check the lists agree), and the one
 # `augment: true` means.
 PRESET_NAMES = ("none", "mild", "strong")
 DEFAULT_PRESET = "mild"
@@ -39,48 +40,51 @@ def _is_int(value: Any) -> bool:
 
 def check_int(name: str, value: Any, *, minimum: int, maximum: int) -> int:
     if value is None:
-        raise ValueError(f"{name} is required")
+        raise InvalidInput(name, f"{name} is required")
     if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise InvalidType(name, f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidInput(name, f"{name} must be >= {minimum}, got {value}")
     if value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise InvalidInput(name, f"{name} must be <= {maximum}, got {value}")
     return value
 
 
 def parse_number(number: Any, name: str = "number") -> str:
     """The digits to draw, as a string: "007" keeps its leading zeros; an int has none."""
     if number is None:
-        raise ValueError(f"{name} is required")
+        raise InvalidInput(name, f"{name} is required")
     if isinstance(number, np.ndarray):
         number = number.tolist()
     if isinstance(number, str):
         digits = number.strip(NUMBER_WHITESPACE)
         if not digits:
-            raise ValueError(f"{name} must not be empty")
+            raise InvalidInput(name, f"{name} must not be empty")
         if not (digits.isascii() and digits.isdigit()):
             shown = number if len(number) <= 80 else number[:80] + "..."
-            raise ValueError(f"{name} must contain only the digits 0-9, got {shown!r}")
+            raise InvalidInput(name, f"{name} must contain only the digits 0-9, got {shown!r}")
     elif _is_int(number):
         if number < 0:
-            raise ValueError(f"{name} must not be negative, got {number}")
+            raise InvalidInput(name, f"{name} must not be negative, got {number}")
         if number >= 10**MAX_DIGITS:  # before str(): a huge int would exceed Python's int-string limit
-            raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {_digit_count(number)}")
+            raise InvalidInput(
+                name, f"{name} may have at most {MAX_DIGITS} digits, got {_digit_count(number)}"
+            )
         digits = str(int(number))
     elif isinstance(number, Sequence) and not isinstance(number, bytes | bytearray):
         if len(number) == 0:
-            raise ValueError(f"{name} must not be empty")
+            raise InvalidInput(name, f"{name} must not be empty")
         digits = "".join(
             str(check_int(f"{name}[{i}]", d, minimum=0, maximum=9)) for i, d in enumerate(number)
         )
     else:
-        raise TypeError(
-            f"{name} must be an int, a string of digits or a list of digits, got {type(number).__name__}"
+        raise InvalidType(
+            name,
+            f"{name} must be an int, a string of digits or a list of digits, got {type(number).__name__}",
         )
     if len(digits) > MAX_DIGITS:
-        raise ValueError(f"{name} may have at most {MAX_DIGITS} digits, got {len(digits)}")
+        raise InvalidInput(name, f"{name} may have at most {MAX_DIGITS} digits, got {len(digits)}")
     return digits
 
 
@@ -98,26 +102,26 @@ def parse_flag(value: Any, name: str) -> bool:
     if isinstance(value, str) and value.lower() in TRUE_STRINGS + FALSE_STRINGS:
         return value.lower() in TRUE_STRINGS
     shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
-    raise ValueError(
-        f"{name} must be true or false (also 1/0 or the strings 'true'/'false'/'1'/'0'), got {shown!r}"
+    raise InvalidInput(
+        name, f"{name} must be true or false (also 1/0 or the strings 'true'/'false'/'1'/'0'), got {shown!r}"
     )
 
 
 def parse_spacing_range(spacing_range: Any, name: str = "spacing_range") -> tuple[int, int]:
     if spacing_range is None:
-        raise ValueError(f"{name} is required")
-    if type(spacing_range) not in (tuple, list) and (
-        isinstance(spacing_range, str | bytes) or not isinstance(spacing_range, Sequence)
-    ):
-        raise TypeError(
-            f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}"
+        raise InvalidInput(name, f"{name} is required")
+    if type(spacing_range) not in (tuple, list):
+        raise InvalidType(
+            name, f"{name} must be a (minimum, maximum) pair of integers, got {type(spacing_range).__name__}"
         )
     if len(spacing_range) != 2:
-        raise ValueError(f"{name} must have exactly 2 values (minimum, maximum), got {len(spacing_range)}")
+        raise InvalidInput(
+            name, f"{name} must have exactly 2 values (minimum, maximum), got {len(spacing_range)}"
+        )
     low = check_int(f"{name} minimum", spacing_range[0], minimum=0, maximum=MAX_SPACING)
     high = check_int(f"{name} maximum", spacing_range[1], minimum=0, maximum=MAX_SPACING)
     if low > high:
-        raise ValueError(f"{name}: minimum {low} must not be greater than maximum {high}")
+        raise InvalidInput(name, f"{name}: minimum {low} must not be greater than maximum {high}")
     return low, high
 
 
@@ -137,9 +141,9 @@ def parse_seed(seed: Any, name: str = "seed") -> int | None:
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """``value`` if it is one of ``choices``; TypeError for a non-string, ValueError for another string."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {', '.join(choices)}, got {type(value).__name__}")
+        raise InvalidType(name, f"{name} must be one of {', '.join(choices)}, got {type(value).__name__}")
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise InvalidInput(name, f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 

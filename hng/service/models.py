@@ -1,7 +1,7 @@
 """Request and response models of the HTTP API and of direct invocation.
 
 The same models validate API Gateway requests (through Powertools' validation, which also generates the
-OpenAPI document from them) and plain events from other AWS services. The rules are hng.params' rules,
+OpenAPI document from them) and plain events from other AWS services. The rules are hng.core.params' rules,
 so the library, the CLI and the API accept exactly the same values.
 """
 
@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from hng.params import (
+from hng.core.params import (
     DEFAULT_PRESET,
     DEFAULT_SPACING_RANGE,
     FITS,
@@ -31,7 +31,7 @@ from hng.params import (
     parse_flag,
     parse_number,
 )
-from hng.seeding import MAX_SEED
+from hng.core.seeding import MAX_SEED
 
 # The string forms of a flag, for the OpenAPI document: "true"/"false"/"1"/"0" in any case (JSON Schema
 # patterns have no case-insensitive flag, hence the character classes).

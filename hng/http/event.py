@@ -14,12 +14,16 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from hng.web.body import BodyError, parse_json_object
-from hng.web.media import is_json_media_type, parse_media_type
+from hng.errors import InvalidInput
+from hng.http.body import BodyError, parse_json_object
+from hng.http.media import is_json_media_type, parse_media_type
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(InvalidInput):
     """A directly invoked event broke a rule; the message names each key or field."""
+
+    def __init__(self, message: str, field: str = "event") -> None:
+        super().__init__(field, message)
 
 
 class EventKind(enum.Enum):

@@ -17,15 +17,19 @@ from typing import Any
 from hng.datasets.engine import mnist_sha256
 from hng.datasets.output import S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
-from hng.mnist.dataset import MnistData, load_mnist
+from hng.errors import Unavailable
+from hng.mnist.load import MnistData, load_mnist
 
 
-class MnistUnavailable(RuntimeError):
+class MnistUnavailable(Unavailable):
     """The function's MNIST data could not be loaded (the source and the rule it breaks)."""
 
 
-class MnistMismatch(RuntimeError):
-    """The dataset was planned with other MNIST data than this function loaded."""
+class MnistMismatch(Unavailable):
+    """The dataset was planned with other MNIST data than this function loaded: no retry can fix that."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class ContainerData:

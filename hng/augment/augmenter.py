@@ -25,10 +25,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hng._albumentations import A
-from hng.compose import HEIGHT
-from hng.seeding import pcg64_state
-from hng.transforms import DigitAffine
+from hng.augment.albu import A
+from hng.augment.transforms import DigitAffine
+from hng.core.compose import HEIGHT
+from hng.core.seeding import pcg64_state
 
 # Padding of the augmentation canvas: a 20-pixel digit rotated by 20 degrees and scaled by 1.2 still
 # fits in 28 + 2 * 10 columns; rows get less since only the vertical shift and distortions need them.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from hng.compose import (
+from hng.core.compose import (
     HEIGHT,
     MARGIN,
     lay_out,
@@ -24,8 +24,7 @@ from hng.compose import (
     scale_span,
     scale_spans,
 )
-from hng.mnist.dataset import MnistData, MnistSplit, load_mnist
-from hng.params import (
+from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     MAX_DIGITS,
     MAX_IMAGE_WIDTH,
@@ -36,11 +35,12 @@ from hng.params import (
     parse_spacing_range,
     parse_split,
 )
-from hng.result import DigitBox, GeneratedBatch, GeneratedNumber
-from hng.seeding import MAX_SEED, derive_seed, new_rng, new_seed, seeded_uniforms, thread_rng
+from hng.core.result import DigitBox, GeneratedBatch, GeneratedNumber
+from hng.core.seeding import MAX_SEED, derive_seed, new_rng, new_seed, seeded_uniforms, thread_rng
+from hng.mnist.load import MnistData, MnistSplit, load_mnist
 
 if TYPE_CHECKING:
-    from hng.augment import Augmenter
+    from hng.augment.augmenter import Augmenter
 
 MAX_BATCH_SIZE = 100_000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
@@ -59,7 +59,7 @@ def resolve_augment(augment: Any) -> Augmenter | None:
         raise TypeError(
             f"augment must be a bool, a preset name or an albumentations pipeline, got {augment!r}"
         )
-    from hng.augment import get_augmenter
+    from hng.augment.augmenter import get_augmenter
 
     return get_augmenter("mild" if augment is True else augment)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from hng.params import DEFAULT_SPACING_RANGE
+from hng.core.params import DEFAULT_SPACING_RANGE
 
 PAGE_FILE = "playground.html"
 API_KEY_PLACEHOLDER = "{{API_KEY}}"
@@ -38,7 +38,7 @@ class Page:
 @cache
 def _template() -> tuple[str, str, str]:
     """The page's text and the CSP sources of its one inline script and one inline style."""
-    text = resources.files("hng.web").joinpath(PAGE_FILE).read_text(encoding="utf-8")
+    text = resources.files("hng.http").joinpath(PAGE_FILE).read_text(encoding="utf-8")
     sources = []
     for kind, pattern in _INLINE.items():
         blocks = pattern.findall(text)

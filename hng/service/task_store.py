@@ -20,7 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hng.ids import is_task_id
+from hng.core.ids import is_task_id
+from hng.errors import NotFound, Unavailable
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -55,24 +56,30 @@ SAVE_WORST_CASE = 3 * S3_REQUEST_WORST_CASE
 LOAD_WORST_CASE = S3_REQUEST_WORST_CASE
 
 
-class StorageError(RuntimeError):
+class StorageError(Unavailable):
     """S3 could not be reached or refused the operation.
 
     ``orphan_key`` is set only when save() stored an image, failed to store its metadata and then
     failed to delete the image: the key of the image left in the bucket without metadata.
     """
 
-    def __init__(self, message: str, *, orphan_key: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, orphan_key: str | None = None, retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable)
         self.orphan_key = orphan_key
 
 
 class CorruptTaskMetadata(StorageError):
     """A task's stored metadata.json is not what save() writes (not JSON, not an object, no usable key)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
-class TaskNotFound(LookupError):
+
+class TaskNotFound(NotFound):
     """No task with this id is stored."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__("task", task_id)
 
 
 @dataclass(frozen=True)

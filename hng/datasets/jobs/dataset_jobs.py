@@ -9,19 +9,20 @@ datasets/{id}/shard-*, .hng/shards/*.json, manifest.json, README.md, contact_she
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hng.core.ids import is_task_id, new_task_id
 from hng.datasets.engine import mnist_sha256
 from hng.datasets.jobs.engines import Engine, EngineRun, LocalEngine, StepFunctionsEngine
 from hng.datasets.output import RECORDS, S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
 from hng.datasets.shard import shard_bounds
 from hng.datasets.spec import DatasetSpec, SpecError
-from hng.ids import is_task_id, new_task_id
-from hng.mnist.dataset import MnistData
+from hng.errors import Conflict, NotFound
+from hng.mnist.load import MnistData
+from hng.settings import load_settings
 
 PREFIX = "datasets"
 ITEMS_FILE = "items.json"
@@ -34,11 +35,14 @@ DEFAULT_MAX_IMAGES = 10_000_000
 MAX_SHARDS = 50_000
 
 
-class DatasetNotFound(LookupError):
+class DatasetNotFound(NotFound):
     """No dataset with this id."""
 
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__("dataset", dataset_id)
 
-class DatasetConflict(RuntimeError):
+
+class DatasetConflict(Conflict):
     """The dataset is not in a state that allows the request (e.g. restarting a running one)."""
 
 
@@ -64,21 +68,18 @@ class DatasetJobs:
         *,
         client: Any = None,
         url_expiry: int = 3600,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] | None = None,
     ) -> DatasetJobs | None:
         """Step Functions when HNG_DATASET_STATE_MACHINE_ARN is set (the stack), the local engine when
         HNG_DATASET_ENGINE=local (``hng serve``); None (dataset routes answer 503) otherwise."""
         if not bucket:
             return None
-        raw_max = environ.get("HNG_MAX_DATASET_IMAGES", str(DEFAULT_MAX_IMAGES))
-        try:
-            max_images = int(raw_max)
-        except ValueError:
-            raise ValueError(f"HNG_MAX_DATASET_IMAGES must be a whole number, got {raw_max!r}") from None
+        settings = load_settings(environ)
+        max_images = settings.max_dataset_images
         engine: Engine
-        if environ.get("HNG_DATASET_STATE_MACHINE_ARN"):
-            engine = StepFunctionsEngine(environ["HNG_DATASET_STATE_MACHINE_ARN"])
-        elif environ.get("HNG_DATASET_ENGINE") == "local":
+        if settings.dataset_state_machine_arn:
+            engine = StepFunctionsEngine(settings.dataset_state_machine_arn)
+        elif settings.dataset_engine == "local":
             engine = LocalEngine()
         else:
             return None

@@ -1,0 +1,5 @@
+import sys
+
+from hng.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,471 @@
+"""The hng API Lambda: API Gateway (REST, proxy) routes and direct invocation, on AWS Lambda Powertools.
+
+Routes parse the request, call one library function and shape the answer; the work is in hng.service.
+The MNIST data loads when the container starts (module import), never per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from hng import __version__
+from hng.datasets.jobs import DatasetJobs
+from hng.datasets.spec import DatasetSpec, SpecError
+from hng.errors import Conflict, HngError, InvalidInput, NotFound, Unavailable, blamed_field
+from hng.http import (
+    BodyError,
+    EventKind,
+    InvalidEvent,
+    check_context,
+    classify_event,
+    docs_page,
+    negotiate,
+    request_body,
+    with_json_body,
+)
+from hng.http.playground import playground_page
+from hng.service.image_service import GenerationService, ServiceUnavailable
+from hng.service.models import (
+    DatasetStarted,
+    DatasetStatus,
+    DatasetStopped,
+    ErrorResponse,
+    GenerateRequest,
+    GenerateResponse,
+    HealthResponse,
+    TaskResponse,
+)
+from hng.settings import load_settings
+
+API_DESCRIPTION = (
+    "Images of handwritten numbers made from real MNIST digits, for OCR and digit-sequence training data. "
+    "`POST /generate` makes one image, stores the PNG in S3 and answers with a presigned URL; "
+    "`POST /datasets` makes a labelled dataset in shards. The playground is at `/`, these docs at `/docs`."
+)
+MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
+JSON = content_types.APPLICATION_JSON
+PNG = "image/png"
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """A path's methods (for 405 answers: Powertools reports a known path with another method as 404),
+    and, for the methods that take a JSON body, what the body must hold at least."""
+
+    methods: tuple[str, ...]
+    body: dict[str, str] = field(default_factory=dict)
+
+
+ROUTES = {
+    re.compile(r"^/$"): RouteRule(("GET",)),
+    re.compile(r"^/health/?$"): RouteRule(("GET",)),
+    re.compile(r"^/generate/?$"): RouteRule(("POST",), body={"POST": "with at least `number`"}),
+    re.compile(r"^/generate/[^/]+/?$"): RouteRule(("GET",)),
+    re.compile(r"^/openapi\.json$"): RouteRule(("GET",)),
+    re.compile(r"^/docs/*$"): RouteRule(("GET",)),
+    re.compile(r"^/docs/[^/]+/*$"): RouteRule(("GET",)),
+    re.compile(r"^/datasets/?$"): RouteRule(("POST",), body={"POST": "with at least `count`"}),
+    re.compile(r"^/datasets/[^/]+/?$"): RouteRule(("GET", "POST", "DELETE")),
+}
+_ERROR_JSON = {JSON: {"model": ErrorResponse}}
+
+
+def _answer(description: str, model: type[BaseModel], *others: str) -> dict[str, Any]:
+    """An OpenAPI success response: the JSON model with the model's example (and other media types)."""
+    example = model.model_config["json_schema_extra"]["examples"][0]
+    json_content = {"model": model, "examples": {"example": {"value": example}}}
+    return {"description": description, "content": {JSON: json_content, **{other: {} for other in others}}}
+
+
+ERROR_RESPONSES = {
+    status: {"description": description, "content": _ERROR_JSON}
+    for status, description in (
+        (
+            400,
+            "Malformed JSON, a body that is not an object, or fields that break a rule "
+            "(each named in `errors`)",
+        ),
+        (406, "Accept allows neither application/json nor image/png"),
+        (413, f"Body over {MAX_BODY_BYTES} bytes"),
+        (415, "Content-Type is not application/json (or a +json type) with UTF-8"),
+        (503, "S3 or the MNIST data unavailable"),
+    )
+}
+
+NO_SUCH_DATASET = {"description": "No such dataset", "content": _ERROR_JSON}
+
+# The template's environment, read once per container (hng.settings names a variable that breaks a rule).
+settings = load_settings()
+SERVICE_NAME = settings.service_name
+# GET /health and refused requests legitimately publish no metric: Powertools would warn on each.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=settings.metrics_namespace, service=SERVICE_NAME)
+app = APIGatewayRestResolver(enable_validation=True)
+service = GenerationService.from_env(log=logger)
+datasets = DatasetJobs.from_env(
+    service.config.bucket,
+    client=service.store.client if service.store is not None else None,
+    url_expiry=service.config.url_expiry,
+)
+
+
+def _error_body(
+    status: int, message: str, errors: list[dict[str, str]] | None, request_id: str | None
+) -> str:
+    body = ErrorResponse(statusCode=status, message=message, errors=errors, requestId=request_id)
+    return body.model_dump_json(exclude_none=True)
+
+
+def _error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
+    request_id = app.lambda_context.aws_request_id if getattr(app, "lambda_context", None) else None
+    return Response(status, JSON, _error_body(status, message, errors, request_id))
+
+
+@app.get("/", summary="The browser playground", include_in_schema=False)
+def playground():  # no return annotation: no response validation
+    origin = service.store.url_origin() if service.store is not None else None
+    page = playground_page(
+        image_origins=[origin] if origin else [],
+        api_key_required=settings.api_key_required,
+    )
+    return Response(HTTPStatus.OK, page.headers["Content-Type"], page.html, headers=page.headers)
+
+
+@app.get(
+    "/health",
+    summary="Service status and whether the MNIST data is loaded",
+    responses={200: _answer("The service's status", HealthResponse)},
+)
+def health() -> HealthResponse:
+    return service.health()
+
+
+@app.post(
+    "/generate",
+    summary="Generate a number image, store it in S3 and answer with a presigned URL",
+    description="With `Accept: image/png` the answer is the PNG itself (headers carry the task id and URL).",
+    responses={
+        200: _answer("The generated image's URL and facts (or the PNG itself)", GenerateResponse, PNG),
+        **ERROR_RESPONSES,
+    },
+)
+# No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
+def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
+    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, PNG))
+    if answer_as is None:
+        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {PNG}")
+    started = time.perf_counter()
+    task = service.generate(request)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.add_metric(name="GenerationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
+    logger.append_keys(task_id=task.response.taskId)
+    logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
+    if answer_as == PNG:
+        headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
+        return Response(HTTPStatus.OK, PNG, task.png, headers=headers)
+    return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
+
+
+@app.get(
+    "/generate/<task_id>",
+    summary="A stored task's metadata and a fresh presigned URL",
+    responses={
+        200: _answer("The task's metadata and a fresh presigned URL", TaskResponse),
+        404: {"description": "No such task", "content": _ERROR_JSON},
+    },
+)
+def get_task(
+    task_id: Annotated[str, Path(description="The taskId returned by POST /generate")],
+) -> TaskResponse:
+    return service.describe(task_id)
+
+
+def _dataset_jobs() -> DatasetJobs:
+    if datasets is None:
+        raise ServiceUnavailable(
+            "dataset jobs are not configured (HNG_DATASET_STATE_MACHINE_ARN on AWS; hng serve runs them)"
+        )
+    return datasets
+
+
+def _public_url(path: str) -> str:
+    """An absolute URL of this API for ``path``: API Gateway's own domain carries the stage in its paths."""
+    event = app.current_event
+    context = event.get("requestContext") or {}
+    domain = context.get("domainName") or event.headers.get("host") or "localhost"
+    stage_domain = ".execute-api." in domain
+    scheme = event.headers.get("x-forwarded-proto") or ("https" if stage_domain else "http")
+    stage = f"/{context['stage']}" if stage_domain and context.get("stage") else ""
+    return f"{scheme}://{domain}{stage}{path}"
+
+
+@app.post(
+    "/datasets",
+    summary="Start a dataset job: shards made by Step Functions (or hng serve's local engine) in S3",
+    description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
+    responses={
+        202: _answer("Started", DatasetStarted),
+        **ERROR_RESPONSES,
+    },
+)
+def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
+    answer = _dataset_jobs().start(spec, service.require_data())
+    answer["statusUrl"] = _public_url(f"/datasets/{answer['datasetId']}")
+    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
+    metrics.add_metric(name="DatasetsStarted", unit=MetricUnit.Count, value=1)
+    return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
+
+
+@app.get(
+    "/datasets/<dataset_id>",
+    summary="A dataset job's status, progress and, once done, its manifest and shards (presigned URLs)",
+    responses={
+        200: _answer("The job's state (the example: a finished job)", DatasetStatus),
+        404: NO_SUCH_DATASET,
+        503: ERROR_RESPONSES[503],
+    },
+)
+def describe_dataset(
+    dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")],
+) -> DatasetStatus:
+    return DatasetStatus(**_dataset_jobs().describe(dataset_id))
+
+
+@app.post(
+    "/datasets/<dataset_id>",
+    summary="Run a failed or stopped dataset job again: shards already made are kept",
+    responses={
+        202: _answer("Started again", DatasetStarted),
+        404: NO_SUCH_DATASET,
+        409: {"description": "Still running, or complete", "content": _ERROR_JSON},
+        503: ERROR_RESPONSES[503],
+    },
+)
+def restart_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
+    answer = _dataset_jobs().restart(dataset_id)
+    answer["statusUrl"] = _public_url(f"/datasets/{dataset_id}")
+    return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
+
+
+@app.delete(
+    "/datasets/<dataset_id>",
+    summary="Stop a running dataset job (shards already made stay)",
+    responses={
+        202: _answer("Stopped (or already ended): the job's state", DatasetStopped),
+        404: NO_SUCH_DATASET,
+        503: ERROR_RESPONSES[503],
+    },
+)
+def stop_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
+    stopped = DatasetStopped(**_dataset_jobs().stop(dataset_id))
+    return Response(HTTPStatus.ACCEPTED, JSON, stopped.model_dump_json())
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+def openapi():  # no return annotation: no response validation
+    return Response(HTTPStatus.OK, JSON, openapi_document())
+
+
+@app.get("/docs", summary="Swagger UI over this API's OpenAPI document", include_in_schema=False)
+def docs():  # no return annotation: no response validation
+    return _web_answer(docs_page.page(app.current_event.path))
+
+
+@app.get("/docs/<asset>", summary="The files of the /docs page", include_in_schema=False)
+def docs_asset(asset: str):
+    answer = docs_page.asset(asset)
+    if answer is None:
+        return _error(HTTPStatus.NOT_FOUND, f"nothing at {app.current_event.path}")
+    return _web_answer(answer)
+
+
+def _web_answer(answer: docs_page.WebAnswer) -> Response:
+    return Response(answer.status, answer.content_type, answer.body, headers=answer.headers)
+
+
+@functools.cache
+def openapi_document() -> str:
+    schema = app.get_openapi_json_schema(title="hng", version=__version__, description=API_DESCRIPTION)
+    document = json.loads(schema)
+    # Powertools documents a 422 for every validated route; this API answers validation errors with 400.
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(unused, None)
+    return json.dumps(document)
+
+
+def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic error dicts as {field, message, type}, with the field named as the client sent it."""
+    out = []
+    for error in errors:
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        field = blamed_field(error) or "body"
+        out.append({"field": field, "message": message, "type": str(error.get("type", "value_error"))})
+    return out
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, "invalid request", field_errors(error.errors()))
+
+
+@app.exception_handler(HngError)
+def hng_error(error: HngError) -> Response:
+    """hng's errors as HTTP answers: the one place that maps the kinds of hng.errors to statuses."""
+    if isinstance(error, InvalidInput):
+        errors = [{"field": field, "message": rule, "type": "value_error"} for field, rule in error.problems]
+        return _error(HTTPStatus.BAD_REQUEST, "invalid request", errors)
+    if isinstance(error, NotFound):
+        return _error(HTTPStatus.NOT_FOUND, str(error))
+    if isinstance(error, Conflict):
+        return _error(HTTPStatus.CONFLICT, str(error))
+    if isinstance(error, Unavailable):
+        logger.error("service unavailable", extra={"reason": str(error), "retryable": error.retryable})
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        orphan = getattr(error, "orphan_key", None)
+        if orphan:
+            # The lifecycle rule expires it; until then it is an image without metadata.
+            logger.error("orphaned image left in the bucket", extra={"key": orphan})
+            metrics.add_metric(name="OrphanedImages", unit=MetricUnit.Count, value=1)
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(error))
+    return internal_error(error)
+
+
+@app.not_found
+def not_found(error: NotFoundError) -> Response:
+    path, method = app.current_event.path, app.current_event.http_method
+    rule = route_rule(path)
+    if rule is not None and method not in rule.methods:
+        response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
+        response.headers["Allow"] = ", ".join(rule.methods)
+        return response
+    # A known path and method that Powertools' router did not match: a path parameter with characters
+    # no id has (NUL, backslash, CR/LF...), i.e. no such resource.
+    return _error(HTTPStatus.NOT_FOUND, f"no route {path}" if rule is None else f"nothing at {path}")
+
+
+def route_rule(path: str) -> RouteRule | None:
+    return next((rule for pattern, rule in ROUTES.items() if pattern.match(path)), None)
+
+
+@app.exception_handler(Exception)
+def internal_error(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+
+def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
+    """A plain event from Step Functions, EventBridge or another Lambda: the same fields as POST /generate,
+    or ``{"dataset": {spec}}`` (POST /datasets) / ``{"datasetId": id}`` (GET /datasets/{id})."""
+    if "dataset" in event or "datasetId" in event:
+        return invoke_dataset(event)
+    try:
+        request = GenerateRequest.model_validate(event)
+    except ValidationError as error:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
+        raise InvalidEvent(f"invalid event: {problems}") from None
+    return json.loads(service.generate(request).response.model_dump_json(exclude_none=True))
+
+
+def invoke_dataset(event: dict[str, Any]) -> dict[str, Any]:
+    if set(event) == {"datasetId"}:
+        if not isinstance(event["datasetId"], str):
+            raise InvalidEvent("invalid event: datasetId must be a string")
+        return DatasetStatus(**_dataset_jobs().describe(event["datasetId"])).model_dump()
+    if set(event) != {"dataset"} or not isinstance(event["dataset"], dict):
+        raise InvalidEvent(
+            'invalid event: a dataset event is {"dataset": {the POST /datasets fields}} or {"datasetId": id}'
+        )
+    try:
+        spec = DatasetSpec.model_validate(event["dataset"])
+        answer = _dataset_jobs().start(spec, service.require_data())
+    except ValidationError as error:
+        problems = "; ".join(f"dataset.{e['field']}: {e['message']}" for e in field_errors(error.errors()))
+        raise InvalidEvent(f"invalid event: {problems}") from None
+    except SpecError as error:
+        problems = "; ".join(f"dataset.{field}: {message}" for field, message in error.errors)
+        raise InvalidEvent(f"invalid event: {problems}") from None
+    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
+    return answer
+
+
+class Refused(Exception):
+    """A request answered before routing, with `response(request_id)` as the proxy response."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+
+    def response(self, request_id: str) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": JSON},
+            "body": _error_body(self.status, self.message, self.errors, request_id),
+            "isBase64Encoded": False,
+        }
+
+
+def check_request(event: dict[str, Any]) -> dict[str, Any]:
+    """hng.http's body rules, before routing: the REST event to route, or `Refused`.
+
+    Every body is counted in bytes after base64 decoding (413); a route that takes JSON (see ROUTES) gets
+    its Content-Type and body checked once, here.
+    """
+    raw = request_body(event)
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    rule = route_rule(event["path"])
+    required = rule.body.get(event["httpMethod"]) if rule else None
+    if required is None:
+        return event
+    try:
+        return with_json_body(event, required=required, max_bytes=MAX_BODY_BYTES)
+    except BodyError as error:
+        if error.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
+            raise Refused(error.status, str(error)) from None
+        errors = [{"field": error.field, "message": str(error), "type": error.kind}]
+        raise Refused(error.status, "invalid request", errors) from None
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway REST proxy events, and direct invocations with the POST /generate fields."""
+    check_context(context)
+    return _handle(event, context)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+# Responses hold presigned URLs (bearer credentials) and whole images: never copy them into X-Ray.
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if classify_event(event) is EventKind.DIRECT:
+        return invoke_direct(event)
+    try:
+        checked = check_request(event)
+    except Refused as refusal:
+        return refusal.response(context.aws_request_id)
+    return app.resolve(checked, context)
