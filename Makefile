@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data browser run samples screenshots test test-unit bench bench-dataset bench-api bench-aws lint clean
+.PHONY: setup data browser run samples screenshots test test-unit bench bench-dataset bench-api bench-aws lint docs docs-build clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -71,6 +71,15 @@ bench-aws: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The documentation site (mkdocs.yml, docs/): served on http://127.0.0.1:8000 and rebuilt as pages change.
+# It needs the packages only (the dev extra includes docs), not the MNIST data.
+docs: $(INSTALLED)
+	$(BIN)/mkdocs serve
+
+# The site as files, in build/site; --strict fails on broken links and on docstrings mkdocstrings cannot render.
+docs-build: $(INSTALLED)
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) build .aws-sam layers/mnist/mnist out .pytest_cache .ruff_cache
