@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
@@ -151,10 +151,11 @@ class Augmenter:
     def _augment_one(self, digit: np.ndarray) -> np.ndarray:
         canvas = np.zeros(CANVAS_SHAPE, dtype=np.uint8)
         canvas[CANVAS_PAD_ROWS : CANVAS_PAD_ROWS + HEIGHT, CANVAS_PAD : CANVAS_PAD + digit.shape[1]] = digit
+        ink: np.ndarray | None
         if self._tone is None:
             ink = cv2.dilate((canvas > 0).view(np.uint8), _DILATE_KERNEL)
             out = _run(self._shaping, image=canvas, mask=ink)
-            image, ink = self._checked(out["image"], canvas), out["mask"]
+            image, ink = self._checked(out["image"], canvas), out["mask"]  # ink: the warped mask
         else:
             shaped = self._checked(_run(self._shaping, image=canvas)["image"], canvas)
             image = self._checked(_run(self._tone, image=shaped)["image"], canvas)
@@ -201,7 +202,7 @@ def _check_transform(transform: Any) -> None:
         )
 
 
-def _run(transforms: list, **data: np.ndarray) -> dict[str, Any]:
+def _run(transforms: Sequence[Any], **data: np.ndarray) -> dict[str, Any]:
     for transform in transforms:
         data = transform(**data)
     return data

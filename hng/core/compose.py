@@ -20,7 +20,7 @@ def ink_spans(images: np.ndarray, axis: int) -> np.ndarray:
 
     An empty image gets (0, 0).
     """
-    present = images.any(axis=1 if axis == 2 else 2)
+    present = np.asarray(images.any(axis=1 if axis == 2 else 2))
     length = present.shape[1]
     start = present.argmax(axis=1)
     stop = length - present[:, ::-1].argmax(axis=1)
@@ -74,11 +74,11 @@ def lay_out(crops: list[np.ndarray], gaps: list[int]) -> tuple[np.ndarray, list[
     return strip, offsets
 
 
-def _squeeze_bounds(start: Any, stop: Any, source_width: Any, output_width: int) -> tuple[Any, Any]:
+def _squeeze_bounds(start: Any, stop: Any, source_width: Any, output_width: Any) -> tuple[Any, Any]:
     return start * output_width // source_width, -(-stop * output_width // source_width)
 
 
-def _stretch_bounds(start: Any, stop: Any, source_width: Any, output_width: int) -> tuple[Any, Any]:
+def _stretch_bounds(start: Any, stop: Any, source_width: Any, output_width: Any) -> tuple[Any, Any]:
     # floor(((2s - 1) W - L) / 2L) + 1 and ceil(((2e + 1) W - L) / 2L), before clipping to the image.
     first = ((2 * start - 1) * output_width - source_width) // (2 * source_width) + 1
     last = -(-((2 * stop + 1) * output_width - source_width) // (2 * source_width))

@@ -149,7 +149,7 @@ class Generator:
         self,
         numbers: Sequence[int | str | Sequence[int]],
         *,
-        image_width: int | Sequence[int],
+        image_width: int | Sequence[int] | np.ndarray,
         spacing_range: tuple[int, int] = DEFAULT_SPACING_RANGE,
         augment: Any = None,
         seed: int | None = None,
@@ -194,6 +194,7 @@ class Generator:
         image_of_digit = np.repeat(np.arange(len(labels)), lengths)
         position = np.arange(digits.size) - digit_offsets[image_of_digit]
         if per_image_seeds is None:
+            assert seed is not None  # drawn above when neither was given
             draws = new_rng(seed).random(int(2 * lengths.sum()))
             draw_base = 2 * digit_offsets[image_of_digit]
         else:
@@ -319,11 +320,11 @@ def _compose(
             for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True)
         )
         return (strip if width == natural else pad_columns(strip, width)), boxes
-    boxes = []
+    scaled = []
     for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True):
         x0, x1 = scale_span(x, x + crop.shape[1], natural, target)
-        boxes.append(DigitBox(digit, x0, y0, x1, y1))
-    return resample_columns(strip, target), tuple(boxes)
+        scaled.append(DigitBox(digit, x0, y0, x1, y1))
+    return resample_columns(strip, target), tuple(scaled)
 
 
 def _compose_batch(

@@ -91,13 +91,15 @@ class GeneratedBatch:
             raise IndexError(f"batch index {i} out of range for {len(self)} images")
         i %= len(self)
         rows = slice(int(self.digit_offsets[i]), int(self.digit_offsets[i + 1]))
+        seed = int(self.seeds[i]) if self.seeds is not None else self.seed
+        assert seed is not None  # a batch has one stream's seed or a seed per image
         return GeneratedNumber(
             image=self.images[i, :, : int(self.widths[i])],
             label=self.labels[i],
             boxes=tuple(DigitBox(*map(int, row)) for row in self.boxes[rows]),
             gaps=tuple(int(g) for g in self.gaps[rows][:-1]),
             indices=tuple(int(k) for k in self.indices[rows]),
-            seed=self.seed if self.seeds is None else int(self.seeds[i]),
+            seed=seed,
             split=self.split,
             augment=self.augment,
             spacing_range=self.spacing_range,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def pcg64_state(seed: int) -> dict:
+def pcg64_state(seed: int) -> dict[str, Any]:
     """A PCG64 state dict for ``seed``, to assign to ``bit_generator.state``."""
     high = _splitmix64(seed)
     low = _splitmix64(seed ^ 0x6A09E667F3BCC909)
@@ -49,7 +50,7 @@ def pcg64_state(seed: int) -> dict:
 def new_rng(seed: int) -> np.random.Generator:
     """An independent generator for ``seed`` (for batches and anything that keeps the generator)."""
     bit_generator = np.random.PCG64()
-    bit_generator.state = pcg64_state(seed)
+    bit_generator.state = pcg64_state(seed)  # type: ignore[assignment]  # numpy's TypedDict, same keys
     return np.random.Generator(bit_generator)
 
 

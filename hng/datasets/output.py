@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hng.aws.clients import BULK, is_missing, make_client
 from hng.core.files import sha256_file, write_atomically
 from hng.errors import InvalidData, InvalidInput, Unavailable
 
@@ -208,13 +209,9 @@ class S3Output(Output):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Adaptive retries: exponential backoff with jitter on throttling (SlowDown, 503) and
-            # transient faults, plus client-side rate limiting once S3 starts throttling.
-            config = Config(retries={"max_attempts": 10, "mode": "adaptive"})
-            self._client = boto3.client("s3", config=config)
+            # Adaptive retries: backoff with jitter on throttling (SlowDown, 503) and transient faults,
+            # plus client-side rate limiting once S3 starts throttling.
+            self._client = make_client("s3", BULK)
         return self._client
 
     def _key(self, name: str) -> str:
@@ -235,7 +232,7 @@ class S3Output(Output):
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
                 return body.read()
         except OutputError as error:
-            if isinstance(error.__cause__, ClientError) and _missing(error.__cause__):
+            if isinstance(error.__cause__, ClientError) and is_missing(error.__cause__):
                 return None
             raise
 
@@ -244,7 +241,7 @@ class S3Output(Output):
             self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
 
     def names(self, prefix: str = "") -> list[str]:
-        found = []
+        found: list[str] = []
         base = self._key("")
         with self._errors("cannot list"):
             paginator = self.client.get_paginator("list_objects_v2")
@@ -254,7 +251,7 @@ class S3Output(Output):
 
     def top_level(self) -> list[str]:
         # One level only (Delimiter): an imagefolder dataset holds a million keys below its shards.
-        found = set()
+        found: set[str] = set()
         base = self._key("")
         with self._errors("cannot list"):
             paginator = self.client.get_paginator("list_objects_v2")
@@ -297,7 +294,7 @@ class S3Output(Output):
             with self._errors("cannot read"):
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except OutputError as error:
-            if isinstance(error.__cause__, ClientError) and _missing(error.__cause__):
+            if isinstance(error.__cause__, ClientError) and is_missing(error.__cause__):
                 return False
             raise
         if record.get("folder"):
@@ -322,11 +319,6 @@ class S3Output(Output):
     def staging(self) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="hng-shard-") as folder:
             yield Path(folder)
-
-
-def _missing(error: Any) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    return code in ("404", "NoSuchKey", "NotFound")
 
 
 @contextlib.contextmanager

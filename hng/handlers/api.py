@@ -1,6 +1,8 @@
 """The hng API Lambda: API Gateway (REST, proxy) routes and direct invocation, on AWS Lambda Powertools.
 
-Routes parse the request, call one library function and shape the answer; the work is in hng.service.
+Routes parse the request, call one operation and shape the answer; the work is in hng.service and
+hng.datasets, the protocol in hng.http. A direct invocation (hng.http.direct) reaches the same operations,
+so it gets the same log lines and metrics. hng's errors become HTTP answers in one place (`hng_error`).
 The MNIST data loads when the container starts (module import), never per request.
 """
 
@@ -8,10 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 import warnings
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -23,16 +23,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
 
 from hng import __version__
 from hng.datasets.jobs import DatasetJobs
 from hng.datasets.spec import DatasetSpec, SpecError
-from hng.errors import Conflict, HngError, InvalidInput, NotFound, Unavailable, blamed_field
+from hng.errors import Conflict, HngError, InvalidInput, NotFound, Unavailable
 from hng.http import (
     BodyError,
     EventKind,
-    InvalidEvent,
     check_context,
     classify_event,
     docs_page,
@@ -40,13 +38,24 @@ from hng.http import (
     request_body,
     with_json_body,
 )
+from hng.http import openapi as answers_doc
+from hng.http.answers import Refused, error_body, field_error, field_errors, public_url
+from hng.http.direct import (
+    DescribeDatasetCall,
+    GenerateCall,
+    StartDatasetCall,
+    invalid_fields,
+    parse_direct_event,
+)
 from hng.http.playground import playground_page
-from hng.service.image_service import GenerationService, ServiceUnavailable
+from hng.http.routes import RouteRule, RouteTable
+from hng.service.image_service import GeneratedTask, GenerationService, ServiceUnavailable
 from hng.service.models import (
     DatasetStarted,
     DatasetStatus,
     DatasetStopped,
     ErrorResponse,
+    FieldError,
     GenerateRequest,
     GenerateResponse,
     HealthResponse,
@@ -63,39 +72,8 @@ MAX_BODY_BYTES = 16 * 1024  # counted in bytes, after base64 decoding
 JSON = content_types.APPLICATION_JSON
 PNG = "image/png"
 
-
-@dataclass(frozen=True)
-class RouteRule:
-    """A path's methods (for 405 answers: Powertools reports a known path with another method as 404),
-    and, for the methods that take a JSON body, what the body must hold at least."""
-
-    methods: tuple[str, ...]
-    body: dict[str, str] = field(default_factory=dict)
-
-
-ROUTES = {
-    re.compile(r"^/$"): RouteRule(("GET",)),
-    re.compile(r"^/health/?$"): RouteRule(("GET",)),
-    re.compile(r"^/generate/?$"): RouteRule(("POST",), body={"POST": "with at least `number`"}),
-    re.compile(r"^/generate/[^/]+/?$"): RouteRule(("GET",)),
-    re.compile(r"^/openapi\.json$"): RouteRule(("GET",)),
-    re.compile(r"^/docs/*$"): RouteRule(("GET",)),
-    re.compile(r"^/docs/[^/]+/*$"): RouteRule(("GET",)),
-    re.compile(r"^/datasets/?$"): RouteRule(("POST",), body={"POST": "with at least `count`"}),
-    re.compile(r"^/datasets/[^/]+/?$"): RouteRule(("GET", "POST", "DELETE")),
-}
-_ERROR_JSON = {JSON: {"model": ErrorResponse}}
-
-
-def _answer(description: str, model: type[BaseModel], *others: str) -> dict[str, Any]:
-    """An OpenAPI success response: the JSON model with the model's example (and other media types)."""
-    example = model.model_config["json_schema_extra"]["examples"][0]
-    json_content = {"model": model, "examples": {"example": {"value": example}}}
-    return {"description": description, "content": {JSON: json_content, **{other: {} for other in others}}}
-
-
 ERROR_RESPONSES = {
-    status: {"description": description, "content": _ERROR_JSON}
+    status: answers_doc.error(description, ErrorResponse)
     for status, description in (
         (
             400,
@@ -108,18 +86,17 @@ ERROR_RESPONSES = {
         (503, "S3 or the MNIST data unavailable"),
     )
 }
-
-NO_SUCH_DATASET = {"description": "No such dataset", "content": _ERROR_JSON}
+NO_SUCH_DATASET = answers_doc.error("No such dataset", ErrorResponse)
 
 # The template's environment, read once per container (hng.settings names a variable that breaks a rule).
 settings = load_settings()
-SERVICE_NAME = settings.service_name
 # GET /health and refused requests legitimately publish no metric: Powertools would warn on each.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
-metrics = Metrics(namespace=settings.metrics_namespace, service=SERVICE_NAME)
+logger = Logger(service=settings.service_name)
+tracer = Tracer(service=settings.service_name)
+metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 app = APIGatewayRestResolver(enable_validation=True)
+routes = RouteTable()
 service = GenerationService.from_env(log=logger)
 datasets = DatasetJobs.from_env(
     service.config.bucket,
@@ -128,51 +105,15 @@ datasets = DatasetJobs.from_env(
 )
 
 
-def _error_body(
-    status: int, message: str, errors: list[dict[str, str]] | None, request_id: str | None
-) -> str:
-    body = ErrorResponse(statusCode=status, message=message, errors=errors, requestId=request_id)
-    return body.model_dump_json(exclude_none=True)
-
-
-def _error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
+def _error(status: int, message: str, errors: list[FieldError] | None = None) -> Response:
     request_id = app.lambda_context.aws_request_id if getattr(app, "lambda_context", None) else None
-    return Response(status, JSON, _error_body(status, message, errors, request_id))
+    return Response(status, JSON, error_body(status, message, errors, request_id))
 
 
-@app.get("/", summary="The browser playground", include_in_schema=False)
-def playground():  # no return annotation: no response validation
-    origin = service.store.url_origin() if service.store is not None else None
-    page = playground_page(
-        image_origins=[origin] if origin else [],
-        api_key_required=settings.api_key_required,
-    )
-    return Response(HTTPStatus.OK, page.headers["Content-Type"], page.html, headers=page.headers)
+# --- the operations: the same for a route and a direct invocation (logs and metrics included) ------------
 
 
-@app.get(
-    "/health",
-    summary="Service status and whether the MNIST data is loaded",
-    responses={200: _answer("The service's status", HealthResponse)},
-)
-def health() -> HealthResponse:
-    return service.health()
-
-
-@app.post(
-    "/generate",
-    summary="Generate a number image, store it in S3 and answer with a presigned URL",
-    description="With `Accept: image/png` the answer is the PNG itself (headers carry the task id and URL).",
-    responses={
-        200: _answer("The generated image's URL and facts (or the PNG itself)", GenerateResponse, PNG),
-        **ERROR_RESPONSES,
-    },
-)
-# No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
-def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
-    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, PNG))
-    if answer_as is None:
-        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {PNG}")
+def generate_task(request: GenerateRequest) -> GeneratedTask:
     started = time.perf_counter()
     task = service.generate(request)
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -180,24 +121,7 @@ def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
     logger.append_keys(task_id=task.response.taskId)
     logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
-    if answer_as == PNG:
-        headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
-        return Response(HTTPStatus.OK, PNG, task.png, headers=headers)
-    return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
-
-
-@app.get(
-    "/generate/<task_id>",
-    summary="A stored task's metadata and a fresh presigned URL",
-    responses={
-        200: _answer("The task's metadata and a fresh presigned URL", TaskResponse),
-        404: {"description": "No such task", "content": _ERROR_JSON},
-    },
-)
-def get_task(
-    task_id: Annotated[str, Path(description="The taskId returned by POST /generate")],
-) -> TaskResponse:
-    return service.describe(task_id)
+    return task
 
 
 def _dataset_jobs() -> DatasetJobs:
@@ -208,39 +132,105 @@ def _dataset_jobs() -> DatasetJobs:
     return datasets
 
 
-def _public_url(path: str) -> str:
-    """An absolute URL of this API for ``path``: API Gateway's own domain carries the stage in its paths."""
-    event = app.current_event
-    context = event.get("requestContext") or {}
-    domain = context.get("domainName") or event.headers.get("host") or "localhost"
-    stage_domain = ".execute-api." in domain
-    scheme = event.headers.get("x-forwarded-proto") or ("https" if stage_domain else "http")
-    stage = f"/{context['stage']}" if stage_domain and context.get("stage") else ""
-    return f"{scheme}://{domain}{stage}{path}"
+def start_dataset_job(spec: DatasetSpec) -> dict[str, Any]:
+    answer = _dataset_jobs().start(spec, service.require_data())
+    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
+    metrics.add_metric(name="DatasetsStarted", unit=MetricUnit.Count, value=1)
+    return answer
 
 
-@app.post(
-    "/datasets",
-    summary="Start a dataset job: shards made by Step Functions (or hng serve's local engine) in S3",
-    description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
+# --- routes ---------------------------------------------------------------------------------------------
+
+
+@routes.route(app, "GET", "/", summary="The browser playground", include_in_schema=False)
+def playground():  # no return annotation: no response validation
+    origin = service.store.url_origin() if service.store is not None else None
+    page = playground_page(
+        image_origins=[origin] if origin else [],
+        api_key_required=settings.api_key_required,
+    )
+    return Response(HTTPStatus.OK, page.headers["Content-Type"], page.html, headers=page.headers)
+
+
+@routes.route(
+    app,
+    "GET",
+    "/health",
+    summary="Service status and whether the MNIST data is loaded",
+    responses={200: answers_doc.success("The service's status", HealthResponse)},
+)
+def health() -> HealthResponse:
+    return service.health()
+
+
+@routes.route(
+    app,
+    "POST",
+    "/generate",
+    json_body="with at least `number`",
+    summary="Generate a number image, store it in S3 and answer with a presigned URL",
+    description="With `Accept: image/png` the answer is the PNG itself (headers carry the task id and URL).",
     responses={
-        202: _answer("Started", DatasetStarted),
+        200: answers_doc.success(
+            "The generated image's URL and facts (or the PNG itself)", GenerateResponse, PNG
+        ),
         **ERROR_RESPONSES,
     },
 )
+# No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
+def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
+    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, PNG))
+    if answer_as is None:
+        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {PNG}")
+    task = generate_task(request)
+    if answer_as == PNG:
+        headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
+        return Response(HTTPStatus.OK, PNG, task.png, headers=headers)
+    return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
+
+
+@routes.route(
+    app,
+    "GET",
+    "/generate/<task_id>",
+    summary="A stored task's metadata and a fresh presigned URL",
+    responses={
+        200: answers_doc.success("The task's metadata and a fresh presigned URL", TaskResponse),
+        404: answers_doc.error("No such task", ErrorResponse),
+    },
+)
+def get_task(
+    task_id: Annotated[str, Path(description="The taskId returned by POST /generate")],
+) -> TaskResponse:
+    return service.describe(task_id)
+
+
+def _status_url(dataset_id: str) -> str:
+    return public_url(app.current_event, app.current_event.headers, f"/datasets/{dataset_id}")
+
+
+@routes.route(
+    app,
+    "POST",
+    "/datasets",
+    json_body="with at least `count`",
+    summary="Start a dataset job: shards made by Step Functions (or hng serve's local engine) in S3",
+    description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
+    responses={202: answers_doc.success("Started", DatasetStarted), **ERROR_RESPONSES},
+)
 def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
-    answer = _dataset_jobs().start(spec, service.require_data())
-    answer["statusUrl"] = _public_url(f"/datasets/{answer['datasetId']}")
-    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
-    metrics.add_metric(name="DatasetsStarted", unit=MetricUnit.Count, value=1)
+    answer = start_dataset_job(spec)
+    answer["statusUrl"] = _status_url(answer["datasetId"])
     return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
 
 
-@app.get(
+@routes.route(
+    app,
+    "GET",
     "/datasets/<dataset_id>",
     summary="A dataset job's status, progress and, once done, its manifest and shards (presigned URLs)",
     responses={
-        200: _answer("The job's state (the example: a finished job)", DatasetStatus),
+        200: answers_doc.success("The job's state (the example: a finished job)", DatasetStatus),
         404: NO_SUCH_DATASET,
         503: ERROR_RESPONSES[503],
     },
@@ -251,27 +241,31 @@ def describe_dataset(
     return DatasetStatus(**_dataset_jobs().describe(dataset_id))
 
 
-@app.post(
+@routes.route(
+    app,
+    "POST",
     "/datasets/<dataset_id>",
     summary="Run a failed or stopped dataset job again: shards already made are kept",
     responses={
-        202: _answer("Started again", DatasetStarted),
+        202: answers_doc.success("Started again", DatasetStarted),
         404: NO_SUCH_DATASET,
-        409: {"description": "Still running, or complete", "content": _ERROR_JSON},
+        409: answers_doc.error("Still running, or complete", ErrorResponse),
         503: ERROR_RESPONSES[503],
     },
 )
 def restart_dataset(dataset_id: Annotated[str, Path(description="The datasetId returned by POST /datasets")]):
     answer = _dataset_jobs().restart(dataset_id)
-    answer["statusUrl"] = _public_url(f"/datasets/{dataset_id}")
+    answer["statusUrl"] = _status_url(dataset_id)
     return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
 
 
-@app.delete(
+@routes.route(
+    app,
+    "DELETE",
     "/datasets/<dataset_id>",
     summary="Stop a running dataset job (shards already made stay)",
     responses={
-        202: _answer("Stopped (or already ended): the job's state", DatasetStopped),
+        202: answers_doc.success("Stopped (or already ended): the job's state", DatasetStopped),
         404: NO_SUCH_DATASET,
         503: ERROR_RESPONSES[503],
     },
@@ -281,17 +275,19 @@ def stop_dataset(dataset_id: Annotated[str, Path(description="The datasetId retu
     return Response(HTTPStatus.ACCEPTED, JSON, stopped.model_dump_json())
 
 
-@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+@routes.route(app, "GET", "/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi():  # no return annotation: no response validation
     return Response(HTTPStatus.OK, JSON, openapi_document())
 
 
-@app.get("/docs", summary="Swagger UI over this API's OpenAPI document", include_in_schema=False)
+@routes.route(
+    app, "GET", "/docs", summary="Swagger UI over this API's OpenAPI document", include_in_schema=False
+)
 def docs():  # no return annotation: no response validation
     return _web_answer(docs_page.page(app.current_event.path))
 
 
-@app.get("/docs/<asset>", summary="The files of the /docs page", include_in_schema=False)
+@routes.route(app, "GET", "/docs/<asset>", summary="The files of the /docs page", include_in_schema=False)
 def docs_asset(asset: str):
     answer = docs_page.asset(asset)
     if answer is None:
@@ -306,25 +302,14 @@ def _web_answer(answer: docs_page.WebAnswer) -> Response:
 @functools.cache
 def openapi_document() -> str:
     schema = app.get_openapi_json_schema(title="hng", version=__version__, description=API_DESCRIPTION)
-    document = json.loads(schema)
-    # Powertools documents a 422 for every validated route; this API answers validation errors with 400.
-    for path in document.get("paths", {}).values():
-        for operation in path.values():
-            operation.get("responses", {}).pop("422", None)
-    schemas = document.get("components", {}).get("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        schemas.pop(unused, None)
-    return json.dumps(document)
+    return answers_doc.without_validation_errors(schema)
 
 
-def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Pydantic error dicts as {field, message, type}, with the field named as the client sent it."""
-    out = []
-    for error in errors:
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        field = blamed_field(error) or "body"
-        out.append({"field": field, "message": message, "type": str(error.get("type", "value_error"))})
-    return out
+def route_rule(path: str) -> RouteRule | None:
+    return routes.rule(path)
+
+
+# --- errors: hng's kinds as HTTP answers, in this one place ---------------------------------------------
 
 
 @app.exception_handler(RequestValidationError)
@@ -334,9 +319,8 @@ def invalid_request(error: RequestValidationError) -> Response:
 
 @app.exception_handler(HngError)
 def hng_error(error: HngError) -> Response:
-    """hng's errors as HTTP answers: the one place that maps the kinds of hng.errors to statuses."""
     if isinstance(error, InvalidInput):
-        errors = [{"field": field, "message": rule, "type": "value_error"} for field, rule in error.problems]
+        errors = [field_error(field, rule) for field, rule in error.problems]
         return _error(HTTPStatus.BAD_REQUEST, "invalid request", errors)
     if isinstance(error, NotFound):
         return _error(HTTPStatus.NOT_FOUND, str(error))
@@ -357,7 +341,7 @@ def hng_error(error: HngError) -> Response:
 @app.not_found
 def not_found(error: NotFoundError) -> Response:
     path, method = app.current_event.path, app.current_event.http_method
-    rule = route_rule(path)
+    rule = routes.rule(path)
     if rule is not None and method not in rule.methods:
         response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
         response.headers["Allow"] = ", ".join(rule.methods)
@@ -367,10 +351,6 @@ def not_found(error: NotFoundError) -> Response:
     return _error(HTTPStatus.NOT_FOUND, f"no route {path}" if rule is None else f"nothing at {path}")
 
 
-def route_rule(path: str) -> RouteRule | None:
-    return next((rule for pattern, rule in ROUTES.items() if pattern.match(path)), None)
-
-
 @app.exception_handler(Exception)
 def internal_error(error: Exception) -> Response:
     logger.exception("unhandled error")
@@ -378,67 +358,33 @@ def internal_error(error: Exception) -> Response:
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 
 
+# --- the entry point ------------------------------------------------------------------------------------
+
+
 def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
-    """A plain event from Step Functions, EventBridge or another Lambda: the same fields as POST /generate,
-    or ``{"dataset": {spec}}`` (POST /datasets) / ``{"datasetId": id}`` (GET /datasets/{id})."""
-    if "dataset" in event or "datasetId" in event:
-        return invoke_dataset(event)
+    """A direct invocation (hng.http.direct): the answer the matching route gives, as a plain object."""
+    call = parse_direct_event(event)
+    if isinstance(call, GenerateCall):
+        return json.loads(generate_task(call.request).response.model_dump_json(exclude_none=True))
+    if isinstance(call, DescribeDatasetCall):
+        return DatasetStatus(**_dataset_jobs().describe(call.dataset_id)).model_dump()
+    assert isinstance(call, StartDatasetCall)
     try:
-        request = GenerateRequest.model_validate(event)
-    except ValidationError as error:
-        problems = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.errors()))
-        raise InvalidEvent(f"invalid event: {problems}") from None
-    return json.loads(service.generate(request).response.model_dump_json(exclude_none=True))
-
-
-def invoke_dataset(event: dict[str, Any]) -> dict[str, Any]:
-    if set(event) == {"datasetId"}:
-        if not isinstance(event["datasetId"], str):
-            raise InvalidEvent("invalid event: datasetId must be a string")
-        return DatasetStatus(**_dataset_jobs().describe(event["datasetId"])).model_dump()
-    if set(event) != {"dataset"} or not isinstance(event["dataset"], dict):
-        raise InvalidEvent(
-            'invalid event: a dataset event is {"dataset": {the POST /datasets fields}} or {"datasetId": id}'
-        )
-    try:
-        spec = DatasetSpec.model_validate(event["dataset"])
-        answer = _dataset_jobs().start(spec, service.require_data())
-    except ValidationError as error:
-        problems = "; ".join(f"dataset.{e['field']}: {e['message']}" for e in field_errors(error.errors()))
-        raise InvalidEvent(f"invalid event: {problems}") from None
-    except SpecError as error:
-        problems = "; ".join(f"dataset.{field}: {message}" for field, message in error.errors)
-        raise InvalidEvent(f"invalid event: {problems}") from None
-    logger.info("dataset started", extra={"dataset_id": answer["datasetId"], "images": spec.count})
-    return answer
-
-
-class Refused(Exception):
-    """A request answered before routing, with `response(request_id)` as the proxy response."""
-
-    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors
-
-    def response(self, request_id: str) -> dict[str, Any]:
-        return {
-            "statusCode": self.status,
-            "headers": {"Content-Type": JSON},
-            "body": _error_body(self.status, self.message, self.errors, request_id),
-            "isBase64Encoded": False,
-        }
+        return start_dataset_job(call.spec)
+    except SpecError as error:  # the service's own limits, named as the event's fields
+        raise invalid_fields(error.problems, "dataset.") from None
 
 
 def check_request(event: dict[str, Any]) -> dict[str, Any]:
     """hng.http's body rules, before routing: the REST event to route, or `Refused`.
 
-    Every body is counted in bytes after base64 decoding (413); a route that takes JSON (see ROUTES) gets
-    its Content-Type and body checked once, here.
+    Every body is counted in bytes after base64 decoding (413); a route declared with a JSON body gets its
+    Content-Type and body checked once, here.
     """
     raw = request_body(event)
     if len(raw) > MAX_BODY_BYTES:
         raise Refused(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
-    rule = route_rule(event["path"])
+    rule = routes.rule(event["path"])
     required = rule.body.get(event["httpMethod"]) if rule else None
     if required is None:
         return event
@@ -447,12 +393,12 @@ def check_request(event: dict[str, Any]) -> dict[str, Any]:
     except BodyError as error:
         if error.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
             raise Refused(error.status, str(error)) from None
-        errors = [{"field": error.field, "message": str(error), "type": error.kind}]
+        errors = [field_error(error.field, str(error), error.kind)]
         raise Refused(error.status, "invalid request", errors) from None
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """API Gateway REST proxy events, and direct invocations with the POST /generate fields."""
+    """API Gateway REST proxy events, and direct invocations (hng.http.direct)."""
     check_context(context)
     return _handle(event, context)
 

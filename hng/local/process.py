@@ -29,10 +29,12 @@ class ServeProcess:
         startup_timeout: float = 120.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        root = Path(__file__).resolve().parents[2]  # the child runs this very hng
         self.cwd = cwd or Path.cwd()
         base = dict(os.environ if env is None else env)
-        base["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), base.get("PYTHONPATH")) if p)
+        if python == sys.executable:
+            # The child runs this very hng; another interpreter (a wheel's virtual environment) its own.
+            root = Path(__file__).resolve().parents[2]
+            base["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), base.get("PYTHONPATH")) if p)
         self.env = base
         self.command = [python, "-m", "hng.cli", "serve", "--port", "0", *args]
         self.startup_timeout, self.stop_timeout = startup_timeout, stop_timeout

@@ -233,6 +233,7 @@ def _request_line_problem(line: bytes) -> Error | None:
 
 class _Parser(HTTPRequestParser):
     raw_headers: list[tuple[str, str]] | None = None
+    completed: bool  # set by waitress's parser; declared for the type checker
 
     def received(self, data: bytes) -> int:
         # waitress reads a request line and its headers up to the blank line before it looks at them; a

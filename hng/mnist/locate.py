@@ -116,23 +116,24 @@ def forget_download(uri: str) -> None:
 
 
 def _fetch(uri: str, bucket: str, key: str, target: Path) -> None:
-    import boto3  # lazily: only this case needs it, and it costs ~0.2 s to import
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # lazily: ~0.2 s to import
+
+    from hng.aws.clients import ACCESS_DENIED_CODES, BULK, MISSING_CODES, error_code, make_client
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+            body = make_client("s3", BULK).get_object(Bucket=bucket, Key=key)["Body"]
             with contextlib.closing(body):
                 shutil.copyfileobj(body, fh, 1 << 20)
         os.replace(tmp_name, target)
     except ClientError as exc:
         Path(tmp_name).unlink(missing_ok=True)
         error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if code in {"404", "NoSuchKey", "NoSuchBucket"}:
+        code = error_code(exc)
+        if code in MISSING_CODES:
             raise MnistSourceUnavailable(f"no object at {ENV_S3_URI}={uri} ({code})") from exc
-        if code in {"403", "AccessDenied"}:
+        if code in ACCESS_DENIED_CODES:
             raise MnistSourceUnavailable(
                 f"access denied reading {ENV_S3_URI}={uri}: the function needs s3:GetObject on "
                 f"arn:aws:s3:::{bucket}/{key} (the template grants it when MnistS3Uri is set); without "

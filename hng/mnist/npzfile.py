@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -150,7 +151,7 @@ def mnist_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
         if array.dtype != np.uint8:
             raise InvalidData(f"{key}: dtype must be uint8, got {array.dtype}")
         digest.update(idx_header(array, name=key))
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        digest.update(np.ascontiguousarray(array).data.cast("B"))
     return digest.hexdigest()
 
 
@@ -162,8 +163,8 @@ def _zip_info(name: str, compress: bool) -> zipfile.ZipInfo:
     return info
 
 
-def _write_members(fh: object, arrays: Mapping[str, np.ndarray], compress: bool) -> None:
-    with zipfile.ZipFile(fh, "w") as zf:  # type: ignore[arg-type]
+def _write_members(fh: IO[bytes], arrays: Mapping[str, np.ndarray], compress: bool) -> None:
+    with zipfile.ZipFile(fh, "w") as zf:
         for key in MNIST_KEYS:
             array = np.ascontiguousarray(arrays[key])
             with zf.open(_zip_info(f"{key}.npy", compress), "w", force_zip64=array.nbytes > 2**31) as member:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from typing import IO, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy._core.multiarray import _reconstruct
@@ -30,6 +30,14 @@ SPLIT_SIZES = (50_000, 10_000, 10_000)
 IMAGE_PIXELS = 28 * 28
 
 
+class BinaryReader(Protocol):
+    """What pickle reads from: a binary file, a GzipFile, a BytesIO."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def readline(self, size: int = ..., /) -> bytes: ...
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the numpy array reconstruction globals."""
 
@@ -42,7 +50,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
-def restricted_load(file: IO[bytes]) -> Any:
+def restricted_load(file: BinaryReader) -> Any:
     """Unpickle from a binary file with `RestrictedUnpickler` (latin1 for Python 2 str payloads).
 
     A pickle may declare an array larger than memory: that is invalid data, not an out-of-memory crash.

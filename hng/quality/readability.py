@@ -50,7 +50,7 @@ def _deskew(crop: np.ndarray) -> np.ndarray:
     if mu02 <= 1e-3 * mass:
         return crop
     skew = float(np.clip(mu11 / mu02, -1.0, 1.0))
-    matrix = np.float32([[1, -skew, skew * centre_y + height], [0, 1, 0]])
+    matrix = np.array([[1, -skew, skew * centre_y + height], [0, 1, 0]], dtype=np.float32)
     sheared = cv2.warpAffine(crop, matrix, (width + 2 * height, height), flags=cv2.INTER_LINEAR)
     return _crop(sheared) if sheared.any() else crop
 

@@ -20,6 +20,15 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hng.aws.clients import (
+    ACCESS_DENIED_CODES,
+    INTERACTIVE,
+    S3_CALL_DEADLINE,
+    error_code,
+    is_missing,
+)
+from hng.aws.clients import client_config as aws_client_config
+from hng.aws.clients import make_client as make_aws_client
 from hng.core.ids import is_task_id
 from hng.errors import NotFound, Unavailable
 
@@ -43,15 +52,11 @@ DEFAULT_URL_EXPIRY = 3600
 # follows AWS's advice for small objects (retry a GET or PUT under 512 KB after 2 s, on a new
 # connection: botocore opens one after a timeout); metadata.json is a few KB, a PNG at most about
 # 115 KB (28 × 4096 pixels). Not counted: botocore's 1 s wait for "100 Continue" (switched off, see
-# _no_expect_continue), a retry delay S3 itself asks for (x-amz-retry-after: an answer, not a stall).
+# hng.aws.clients), a retry delay S3 itself asks for (x-amz-retry-after: an answer, not a stall).
 # The connect timeout applies to each address DNS returns and the read timeout to each socket read, so
-# these bound a stalled server, not one trickling bytes.
-S3_CONNECT_TIMEOUT = 1.0
-S3_READ_TIMEOUT = 2.0
-S3_MAX_ATTEMPTS = 2
-S3_REQUEST_WORST_CASE = S3_MAX_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) + sum(
-    2.0 ** (i - 1) for i in range(1, S3_MAX_ATTEMPTS)
-)
+# these bound a stalled server, not one trickling bytes: for that one, each call also ends at this same
+# bound (hng.aws.clients.DeadlineClient), so the figures hold whatever the server does.
+S3_REQUEST_WORST_CASE = S3_CALL_DEADLINE
 SAVE_WORST_CASE = 3 * S3_REQUEST_WORST_CASE
 LOAD_WORST_CASE = S3_REQUEST_WORST_CASE
 
@@ -106,32 +111,14 @@ def check_url_expiry(seconds: int) -> int:
 
 
 def client_config() -> Config:
-    """The botocore Config of the store's S3 client: SigV4, fast timeouts, few attempts."""
-    from botocore.config import Config
-
-    # Signature v4 always: the only kind of presigned URL every region accepts.
-    return Config(
-        signature_version="s3v4",
-        connect_timeout=S3_CONNECT_TIMEOUT,
-        read_timeout=S3_READ_TIMEOUT,
-        retries={"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS},
-    )
+    """The botocore Config of the store's S3 client (hng.aws.clients.INTERACTIVE): SigV4, fast timeouts."""
+    return aws_client_config(INTERACTIVE)
 
 
 def make_client(endpoint_url: str | None = None) -> Any:
-    """An S3 client with `client_config()`; without `endpoint_url`, boto3's (AWS_ENDPOINT_URL_S3 or AWS)."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint_url, config=client_config())
-    client.meta.events.register_last("before-call.s3", _no_expect_continue)
-    return client
-
-
-def _no_expect_continue(params: dict[str, Any], **kwargs: Any) -> None:
-    # botocore sends a PutObject with "Expect: 100-continue" and waits up to 1 s for the 100 before
-    # sending the body anyway. Our bodies are small, so that buys nothing, and against a stalled S3 it
-    # adds 1 s to every attempt, outside the timeouts above. (Expect is not a signed header.)
-    params["headers"].pop("Expect", None)
+    """The store's S3 client; without `endpoint_url`, boto3's (AWS_ENDPOINT_URL_S3 or AWS). Each call ends
+    within S3_CALL_DEADLINE seconds, even against a server that trickles bytes."""
+    return make_aws_client("s3", INTERACTIVE, endpoint_url=endpoint_url)
 
 
 class TaskStore:
@@ -190,10 +177,9 @@ class TaskStore:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             raw = response["Body"].read()
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404", "NotFound"):
+            if is_missing(error):
                 raise TaskNotFound(task_id) from error
-            if code in ("AccessDenied", "403", "Forbidden"):
+            if error_code(error) in ACCESS_DENIED_CODES:
                 # With s3:ListBucket (the template grants it on tasks/*) a missing key is a 404, so a 403
                 # means the function may not read its own bucket: a broken policy, not an unknown task.
                 raise StorageError(

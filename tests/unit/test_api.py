@@ -13,6 +13,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 import hng
+from hng.http import InvalidEvent
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 
@@ -361,12 +362,12 @@ def test_direct_invocation_returns_the_same_fields(api, s3):
     [({"number": "x1"}, "number"), ({"number": 1, "image_width": -4}, "image_width"), ({}, "number")],
 )
 def test_direct_invocation_with_a_bad_event_raises_naming_the_field(api, event, field):
-    with pytest.raises(api.InvalidEvent, match=field):
+    with pytest.raises(InvalidEvent, match=field):
         api.lambda_handler(event, FakeContext())
 
 
 def test_direct_invocation_rejects_a_non_object_event(api):
-    with pytest.raises(api.InvalidEvent, match="JSON object"):
+    with pytest.raises(InvalidEvent, match="JSON object"):
         api.lambda_handler(["number", 1], FakeContext())
 
 

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,15 +19,13 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from hng.aws.clients import S3_CONNECT_TIMEOUT, S3_MAX_ATTEMPTS, S3_READ_TIMEOUT
 from hng.core.ids import new_task_id
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import (
     DEFAULT_URL_EXPIRY,
     LOAD_WORST_CASE,
     MAX_URL_EXPIRY,
-    S3_CONNECT_TIMEOUT,
-    S3_MAX_ATTEMPTS,
-    S3_READ_TIMEOUT,
     SAVE_WORST_CASE,
     CorruptTaskMetadata,
     StorageError,
@@ -447,3 +446,59 @@ def test_url_expiry_of_another_type_is_a_type_error(seconds):
 def test_bucket_is_required():
     with pytest.raises(ValueError, match="bucket name is required"):
         TaskStore("")
+
+
+# A server that trickles bytes defeats the socket timeouts: each call also has a deadline.
+
+
+class TricklingServer(StalledServer):
+    """Answers every request with an endless status line and headers, one byte at a time, each well
+    inside the client's read timeout: botocore's timeouts alone would wait for ever."""
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections.append(connection)
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        answer = b"HTTP/1.1 200 OK\r\n" + b"x-amz-trickle: " + b"a" * 10_000
+        for byte in answer:
+            if self._stop.wait(0.2):  # paces the server; no assertion depends on it
+                return
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+
+@pytest.fixture
+def trickling(aws_env) -> Iterator[TricklingServer]:
+    server = TricklingServer()
+    yield server
+    server.close()
+
+
+def test_a_trickling_s3_ends_at_the_call_deadline(trickling):
+    from hng.aws.clients import INTERACTIVE, DeadlineClient, DeadlineExceeded, make_client
+
+    raw = make_client("s3", replace(INTERACTIVE, deadline=None), endpoint_url=trickling.url)
+    store = TaskStore(BUCKET, client=DeadlineClient(raw, 0.5))
+    error, _ = run_bounded(lambda: store.load_metadata(new_task_id()))
+    assert isinstance(error, StorageError), error
+    assert isinstance(error.__cause__, DeadlineExceeded), error.__cause__
+    assert "did not finish within 0.5 s" in str(error)
+
+
+def test_the_store_client_has_a_deadline_that_bounds_each_call(aws_env):
+    from hng.aws.clients import S3_CALL_DEADLINE, DeadlineClient
+
+    client = TaskStore(BUCKET).client
+    assert isinstance(client, DeadlineClient) and client.deadline == S3_CALL_DEADLINE == LOAD_WORST_CASE
+    assert SAVE_WORST_CASE == 3 * S3_CALL_DEADLINE <= 21
+    # Presigning is local: never through a thread or a deadline.
+    url = client.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "k"}, ExpiresIn=60)
+    assert "X-Amz-Signature=" in url

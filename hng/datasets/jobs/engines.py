@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from hng.aws.clients import CONTROL, make_client
 from hng.errors import Unavailable
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
@@ -70,13 +71,7 @@ class StepFunctionsEngine:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(
-                connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}
-            )
-            self._client = boto3.client("stepfunctions", config=config)
+            self._client = make_client("stepfunctions", CONTROL)
         return self._client
 
     def _call(self, action: str, **parameters: Any) -> dict[str, Any]:
