@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from hng.cli.options import UsageParser
+from hng.cli.options import UsageParser, print_library_logs
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -46,13 +45,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run_fetch(args: argparse.Namespace) -> int:
     from hng.mnist.build import fetch_mnist
 
+    print_library_logs()
     # Unreachable, corrupt or non-canonical data raise hng's Unavailable kinds: exit 1 (hng.cli.main).
     report = fetch_mnist(
         args.source,
         args.out,
         force=args.force,
         allow_custom=args.allow_custom,
-        log=lambda line: print(line, file=sys.stderr),
     )
     kind = "canonical MNIST" if report.canonical else f"CUSTOM data, content sha256 {report.content_sha256}"
     print(f"{report.path}  sha256 {report.sha256}  (source: {report.source}; {kind})")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from hng.cli.options import UsageParser, add_spacing_options, plural
+from hng.cli.options import UsageParser, add_spacing_options, plural, print_library_logs
 from hng.errors import InvalidInput
 
 
@@ -134,20 +133,18 @@ def _check_workers(workers: int | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    print_library_logs()
     if not args.out:
         raise InvalidInput("--out", "--out is required (a folder, or s3://bucket/prefix)")
     if args.dataset_command == "finalize":
         from hng.datasets.finalize import finalize_dataset
 
-        manifest = finalize_dataset(args.out, log=log)
+        manifest = finalize_dataset(args.out)
     elif args.dataset_command == "resume":
         from hng.datasets.engine import resume_dataset
 
         _check_workers(args.workers)
-        manifest = resume_dataset(args.out, workers=args.workers, progress=None, log=log)
+        manifest = resume_dataset(args.out, workers=args.workers, progress=None)
     else:
         from hng.datasets.engine import make_dataset
 
@@ -160,7 +157,6 @@ def run(args: argparse.Namespace) -> int:
             shards=args.shards,
             overwrite=args.overwrite,
             progress=None,
-            log=log,
         )
         if "report" not in result:
             run = result["run"]

@@ -4,7 +4,9 @@ library's field names as the options that set them."""
 from __future__ import annotations
 
 import argparse
+import logging
 import re
+import sys
 from typing import NoReturn
 
 from hng.core.params import DEFAULT_SPACING_RANGE
@@ -70,3 +72,27 @@ def as_options(error: InvalidInput) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+class _StderrLines(logging.StreamHandler):
+    """The library's log records as plain lines on the current stderr (looked up per record, so a test
+    that captures stderr sees them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+_LINES = _StderrLines()
+
+
+def print_library_logs() -> None:
+    """Show what the library logs (the ``hng`` loggers: data fetch progress, shard lines) on stderr."""
+    library = logging.getLogger("hng")
+    if _LINES not in library.handlers:
+        library.addHandler(_LINES)
+    library.setLevel(logging.INFO)

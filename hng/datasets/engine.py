@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -41,7 +42,7 @@ from hng.datasets.spec import DatasetSpec
 from hng.errors import InvalidInput, InvalidType
 from hng.mnist.load import MnistData, load_mnist
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,7 +117,6 @@ def make_dataset(
     finalize: bool | None = None,
     data: MnistData | str | os.PathLike[str] | None = None,
     progress: bool | None = False,
-    log: Log | None = None,
 ) -> dict[str, Any]:
     """Make the dataset ``spec`` describes in ``out`` (a folder or ``s3://bucket/prefix``).
 
@@ -128,12 +128,11 @@ def make_dataset(
     started = time.perf_counter()
     spec = as_spec(spec)
     workers = default_workers() if workers is None else _check_workers(workers)
-    log = log or (lambda line: None)
     first, stop = parse_shard_range(shards, spec.num_shards)  # before anything is written
     output = open_output(out)
     output.check_writable()
     mnist = data if isinstance(data, MnistData) else load_mnist(data)
-    plan = _open_plan(output, spec, mnist, overwrite=overwrite, log=log)
+    plan = _open_plan(output, spec, mnist, overwrite=overwrite)
     spec = plan.spec
     finalize = (first, stop) == (0, plan.num_shards) if finalize is None else finalize
 
@@ -145,10 +144,10 @@ def make_dataset(
         else:
             pending.append(k)
     if stats.shards_skipped:
-        log(f"resuming: {stats.shards_skipped} of {stop - first} shards already made and verified")
+        logger.info(f"resuming: {stats.shards_skipped} of {stop - first} shards already made and verified")
     generator = Generator(mnist)
     if pending:
-        _run_shards(plan, output, generator, pending, workers, stats, started, progress, log)
+        _run_shards(plan, output, generator, pending, workers, stats, started, progress)
     stats.seconds = time.perf_counter() - started
     if not finalize:
         return {"run": stats.to_json(), "plan": plan.to_json()}
@@ -156,13 +155,13 @@ def make_dataset(
 
     existing = output.read_text(MANIFEST_FILE) if not pending else None
     if existing is not None:
-        log(f"{output.url} is already complete: every shard verified, manifest kept")
+        logger.info(f"{output.url} is already complete: every shard verified, manifest kept")
         manifest = json.loads(existing)
         manifest["run"] = stats.to_json()
         return manifest
 
     # Every shard was hashed by this run, as it was written or when its resume verified it.
-    return finalize_dataset(output, run=stats, data=mnist, verify="size", log=log)
+    return finalize_dataset(output, run=stats, data=mnist, verify="size")
 
 
 def resume_dataset(
@@ -171,7 +170,6 @@ def resume_dataset(
     workers: int | None = None,
     data: MnistData | str | os.PathLike[str] | None = None,
     progress: bool | None = False,
-    log: Log | None = None,
 ) -> dict[str, Any]:
     """Make the rest of the dataset whose plan.json is in ``out``, and finalize it (what a job started
     elsewhere, e.g. by POST /datasets, leaves to an engine)."""
@@ -179,7 +177,7 @@ def resume_dataset(
     if text is None:
         raise InvalidInput("out", f"out {out} holds no hng dataset ({PLAN_FILE} is missing)")
     plan = Plan.loads(text, str(out))
-    return make_dataset(plan.spec, out, workers=workers, data=data, progress=progress, log=log)
+    return make_dataset(plan.spec, out, workers=workers, data=data, progress=progress)
 
 
 def _check_workers(workers: Any) -> int:
@@ -207,7 +205,7 @@ def _sha256_cached(path: str) -> str:
     return _sha_cache[key]
 
 
-def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite: bool, log: Log) -> Plan:
+def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite: bool) -> Plan:
     """The plan in ``output`` if it is this spec's (resume), else a new one; refuses to mix datasets."""
     sha = mnist_sha256(data)
     existing_text = output.read_text(PLAN_FILE)
@@ -228,7 +226,7 @@ def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite:
                 f"{output.url} holds another dataset ({'; '.join(changed)}): use an empty folder, "
                 "the same options, or --overwrite to replace it",
             )
-        log(f"--overwrite: replacing the dataset in {output.url}")
+        logger.info(f"--overwrite: replacing the dataset in {output.url}")
         _remove_dataset(output)
     else:
         foreign = [name for name in output.top_level() if name != ".hng"]
@@ -388,7 +386,6 @@ def _run_shards(
     stats: RunStats,
     started: float,
     progress: bool | None,
-    log: Log,
 ) -> None:
     total_images = sum(min(plan.spec.shard_size, plan.spec.count - k * plan.spec.shard_size) for k in pending)
     if plan.spec.preset == "none":
@@ -405,7 +402,7 @@ def _run_shards(
             bar.update(record["images"])
         else:
             elapsed = time.perf_counter() - started
-            log(
+            logger.info(
                 f"{record['name']}: {record['images']} images, sha256 {record['sha256'][:12]}… "
                 f"({stats.shards_made}/{len(pending)} shards, {stats.images_made / elapsed:,.0f} images/s)"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
 from hng.datasets.shard import PAD, Shard, shard_bounds
 from hng.errors import Conflict, InvalidInput
 from hng.mnist.load import MnistData, load_mnist
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -56,7 +59,6 @@ def finalize_dataset(
     sample_images: int = SAMPLE_IMAGES,
     verify: str = "load",
     allow_missing: bool = False,
-    log: Any = None,
 ) -> dict[str, Any]:
     """Check the shards, write manifest.json, the dataset card README.md and contact_sheet.png.
 
@@ -73,7 +75,6 @@ def finalize_dataset(
     if verify not in VERIFY_LEVELS:
         raise InvalidInput("verify", f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
     output = out if isinstance(out, Output) else open_output(out)
-    log = log or (lambda line: None)
     text = output.read_text(PLAN_FILE)
     if text is None:
         raise InvalidInput("out", f"{output.url} holds no hng dataset ({PLAN_FILE} is missing)")
@@ -152,7 +153,7 @@ def finalize_dataset(
     output.write_text(CARD_FILE, render_card(manifest))
     output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     output.clean_staging()
-    log(
+    logger.info(
         f"finalized {output.url}: {images:,} images in {len(records)} shard"
         f"{'' if len(records) == 1 else 's'}"
         f"{f' ({len(missing)} missing)' if missing else ''}, "

@@ -15,7 +15,7 @@ import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -28,6 +28,7 @@ from hng import __version__
 from hng.datasets.jobs import DatasetJobs
 from hng.datasets.spec import DatasetSpec, SpecError
 from hng.errors import Conflict, HngError, InvalidInput, NotFound, Unavailable
+from hng.handlers.observability import logger_and_tracer
 from hng.http import (
     BodyError,
     EventKind,
@@ -92,12 +93,11 @@ NO_SUCH_DATASET = answers_doc.error("No such dataset", ErrorResponse)
 settings = load_settings()
 # GET /health and refused requests legitimately publish no metric: Powertools would warn on each.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-logger = Logger(service=settings.service_name)
-tracer = Tracer(service=settings.service_name)
+logger, tracer = logger_and_tracer(settings)
 metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 app = APIGatewayRestResolver(enable_validation=True)
 routes = RouteTable()
-service = GenerationService.from_env(log=logger)
+service = GenerationService.from_env()
 datasets = DatasetJobs.from_env(
     service.config.bucket,
     client=service.store.client if service.store is not None else None,

@@ -10,6 +10,7 @@ the load and fail with its reason, which the state machine records in failure.js
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -32,12 +33,14 @@ class MnistMismatch(Unavailable):
         super().__init__(message, retryable=False)
 
 
+logger = logging.getLogger(__name__)
+
+
 class ContainerData:
     """The MNIST data of one container: loaded at once, retried by `get` while it is missing."""
 
-    def __init__(self, loader: Callable[[], MnistData] = load_mnist, log: Any = None) -> None:
+    def __init__(self, loader: Callable[[], MnistData] = load_mnist) -> None:
         self._loader = loader
-        self._log = log
         self._lock = threading.Lock()
         self._checked: set[tuple[str, str]] = set()
         self.data: MnistData | None = None
@@ -52,8 +55,7 @@ class ContainerData:
                 self.data, self.error = self._loader(), None
             except (OSError, ValueError) as error:
                 self.error = str(error)
-                if self._log is not None:
-                    self._log.error("MNIST data not loaded", extra={"reason": self.error})
+                logger.error("MNIST data not loaded", extra={"reason": self.error})
 
     def get(self) -> MnistData:
         """The data; MnistUnavailable with the reason if it still cannot be loaded."""

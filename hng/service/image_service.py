@@ -6,12 +6,12 @@ cached augmentation pipelines and the S3 client, so that nothing is loaded per r
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ def pixel_rows(image: np.ndarray) -> list[list[float]]:
 
 class ServiceUnavailable(Unavailable):
     """The service cannot generate right now (no MNIST data, no bucket configured)."""
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,16 @@ class GenerationService:
         self.data_source = data.source if data is not None else data_source
         self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
         self._load_lock = threading.Lock()
-        self._log: Any = None
         if store is None and config.bucket:
             store = TaskStore(config.bucket)
         self.store = store
 
     @classmethod
-    def from_env(cls, log: Any = None) -> GenerationService:
+    def from_env(cls) -> GenerationService:
         """Config from the environment; the MNIST data loaded now, or None (reported by health, retried
         later) if it is missing or breaks a rule: a bad data source must not stop the container."""
         config = ServiceConfig.from_env()
         service = cls(config, None, loader=load_mnist, data_source=configured_source())
-        service._log = log
         service._load()
         return service
 
@@ -124,13 +125,11 @@ class GenerationService:
             except (OSError, ValueError) as error:
                 self.data_error = str(error)
                 self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
-                if self._log is not None:
-                    self._log.error("MNIST data not loaded", extra={"reason": self.data_error})
+                logger.error("MNIST data not loaded", extra={"reason": self.data_error})
                 return
             self._generator = Generator(data)
             self._data, self.data_error, self.data_source = data, None, data.source
-            if self._log is not None:
-                self._log.info("MNIST data loaded", extra={"source": data.source, "digits": len(data)})
+            logger.info("MNIST data loaded", extra={"source": data.source, "digits": len(data)})
 
     def health(self) -> HealthResponse:
         data = self.data

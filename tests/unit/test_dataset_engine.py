@@ -4,6 +4,7 @@ resume after an interruption, refusals, --shards + finalize, S3 output (moto in-
 from __future__ import annotations
 
 import json
+import logging
 
 import boto3
 import numpy as np
@@ -68,7 +69,7 @@ def test_duplicates_are_counted(tmp_path, sample_data):
     assert f"--numbers-file {tmp_path / 'numbers.txt'} --numbers-mode cycle" in manifest["command"]
 
 
-def test_an_interrupted_run_leaves_only_whole_shards_and_resumes(tmp_path, sample_data, monkeypatch):
+def test_an_interrupted_run_leaves_only_whole_shards_and_resumes(tmp_path, sample_data, monkeypatch, caplog):
     reference = tmp_path / "reference"
     make_dataset(SPEC, reference, workers=1, data=sample_data)
 
@@ -92,9 +93,9 @@ def test_an_interrupted_run_leaves_only_whole_shards_and_resumes(tmp_path, sampl
     assert not (out / "manifest.json").exists()
 
     monkeypatch.setattr(engine, "run_shard", real_run_shard)
-    lines = []
-    manifest = make_dataset(SPEC, out, workers=1, data=sample_data, log=lines.append)
-    assert any("resuming: 1 of 3 shards already made" in line for line in lines)
+    caplog.set_level(logging.INFO, logger="hng")
+    manifest = make_dataset(SPEC, out, workers=1, data=sample_data)
+    assert any("resuming: 1 of 3 shards already made" in line for line in caplog.messages)
     assert manifest["run"]["shards_skipped"] == 1 and manifest["run"]["shards_made"] == 2
     assert checksums(out) == checksums(reference)
     # Timing covers the whole dataset only when one run made every shard.
