@@ -84,51 +84,13 @@ def finalize_dataset(
     if missing and (not allow_missing or not records):
         raise _incomplete(missing, plan, output)
     made = {record["index"] for record in records}
-
-    label_lengths: dict[str, int] = {}
-    digit_counts = np.zeros(10, dtype=np.int64)
-    digests = []
-    for record in records:
-        for length, count in record["label_lengths"].items():
-            label_lengths[length] = label_lengths.get(length, 0) + count
-        digit_counts += np.array([record["digits"][str(d)] for d in range(10)], dtype=np.int64)
-        digests.append(np.frombuffer(base64.b64decode(record["image_digests"]), dtype="<u8"))
-    all_digests = np.concatenate(digests)
-    duplicates = int(all_digests.size - np.unique(all_digests).size)
-
     data = data or load_mnist()
     sample = _sample(output, plan, sample_images, made)
     fidelity = _fidelity(sample, data, spec.split)
-    sheet = _contact_sheet(sample)
-    output.write_bytes(CONTACT_SHEET_FILE, encode_png(sheet))
+    output.write_bytes(CONTACT_SHEET_FILE, encode_png(_contact_sheet(sample)))
     if spec.numbers is not None:
         output.write_text(NUMBERS_FILE, "\n".join(spec.numbers) + "\n")
-
-    images = sum(record["images"] for record in records)
-    report: dict[str, Any] = {
-        "images": images,
-        "shards": plan.num_shards,
-        "seconds": None,
-        "images_per_second": None,
-        "first_shard_seconds": None,
-        "workers": None,
-        "shard_seconds_total": round(sum(r.get("seconds", 0.0) for r in records), 3),
-        "label_lengths": dict(sorted(label_lengths.items(), key=lambda item: int(item[0]))),
-        "digits": {str(d): int(c) for d, c in enumerate(digit_counts.tolist())},
-        "duplicates": duplicates,
-        "fidelity": fidelity,
-        "contact_sheet": CONTACT_SHEET_FILE,
-    }
-    if run is not None and run.shards_made == plan.num_shards:
-        # Timing describes the whole dataset only when this run made every shard.
-        report.update(
-            seconds=round(run.seconds, 3),
-            images_per_second=round(spec.count / run.seconds, 1) if run.seconds else None,
-            first_shard_seconds=None
-            if run.first_shard_seconds is None
-            else round(run.first_shard_seconds, 3),
-            workers=run.workers,
-        )
+    report = _report(plan, records, fidelity, run)
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "hng_version": __version__,
@@ -137,7 +99,7 @@ def finalize_dataset(
         "mnist": {"sha256": plan.mnist_sha256, "split": spec.split},
         "spec": spec.to_json(),
         "command": rebuild_command(spec, output.url, numbers_file=_numbers_path(output)),
-        "images": images,
+        "images": report["images"],
         "complete": not missing,
         "missing_shards": missing,
         "shards": [
@@ -154,13 +116,52 @@ def finalize_dataset(
     output.write_text(MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     output.clean_staging()
     logger.info(
-        f"finalized {output.url}: {images:,} images in {len(records)} shard"
+        f"finalized {output.url}: {report['images']:,} images in {len(records)} shard"
         f"{'' if len(records) == 1 else 's'}"
         f"{f' ({len(missing)} missing)' if missing else ''}, "
-        f"{duplicates} duplicates, "
+        f"{report['duplicates']} duplicates, "
         f"label fidelity {fidelity['read_as_label']:.3f} ({fidelity['digits']} digits read)"
     )
     return manifest
+
+
+def _report(plan: Plan, records: list[dict[str, Any]], fidelity: dict[str, Any], run: Any) -> dict[str, Any]:
+    """What the shards' records add up to (label lengths, digits, duplicates), the fidelity measured on a
+    sample, and the run's timing when that run made every shard."""
+    label_lengths: dict[str, int] = {}
+    digit_counts = np.zeros(10, dtype=np.int64)
+    digests = []
+    for record in records:
+        for length, count in record["label_lengths"].items():
+            label_lengths[length] = label_lengths.get(length, 0) + count
+        digit_counts += np.array([record["digits"][str(d)] for d in range(10)], dtype=np.int64)
+        digests.append(np.frombuffer(base64.b64decode(record["image_digests"]), dtype="<u8"))
+    all_digests = np.concatenate(digests)
+    report: dict[str, Any] = {
+        "images": sum(record["images"] for record in records),
+        "shards": plan.num_shards,
+        "seconds": None,
+        "images_per_second": None,
+        "first_shard_seconds": None,
+        "workers": None,
+        "shard_seconds_total": round(sum(r.get("seconds", 0.0) for r in records), 3),
+        "label_lengths": dict(sorted(label_lengths.items(), key=lambda item: int(item[0]))),
+        "digits": {str(d): int(c) for d, c in enumerate(digit_counts.tolist())},
+        "duplicates": int(all_digests.size - np.unique(all_digests).size),
+        "fidelity": fidelity,
+        "contact_sheet": CONTACT_SHEET_FILE,
+    }
+    if run is not None and run.shards_made == plan.num_shards:
+        # Timing describes the whole dataset only when this run made every shard.
+        report.update(
+            seconds=round(run.seconds, 3),
+            images_per_second=round(plan.spec.count / run.seconds, 1) if run.seconds else None,
+            first_shard_seconds=None
+            if run.first_shard_seconds is None
+            else round(run.first_shard_seconds, 3),
+            workers=run.workers,
+        )
+    return report
 
 
 def _numbers_path(output: Output) -> str:
