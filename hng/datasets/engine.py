@@ -34,12 +34,13 @@ from hng.core.files import sha256_file
 from hng.core.generation import Generator
 from hng.core.seeding import splitmix64_array
 from hng.datasets.checksum import sha256_path
+from hng.datasets.contract import ShardRecord
 from hng.datasets.formats import get_format
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, differences
 from hng.datasets.shard import Shard, make_shard
 from hng.datasets.spec import DatasetSpec
-from hng.errors import InvalidInput, InvalidType
+from hng.errors import InvalidData, InvalidInput, InvalidType
 from hng.mnist.load import MnistData, load_mnist
 
 logger = logging.getLogger(__name__)
@@ -257,10 +258,12 @@ def shard_is_done(output: Output, plan: Plan, k: int) -> bool:
     if text is None:
         return False
     try:
-        record = json.loads(text)
-    except ValueError:
-        return False
-    return record.get("name") == plan.shard_name(k) and output.shard_matches(plan.shard_name(k), record)
+        record = ShardRecord.loads(text, plan.record_name(k))
+    except InvalidData:
+        return False  # made again, and recorded whole this time
+    return record.name == plan.shard_name(k) and output.shard_matches(
+        plan.shard_name(k), record.model_dump(exclude_none=True)
+    )
 
 
 # --- running shards -------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging:
     record = shard_record(plan, shard, name, sha, size, path_is_folder=len(files) > 1 or path.is_dir())
     record["files"] = len(files)
     record["seconds"] = round(time.perf_counter() - started, 4)
-    output.write_text(plan.record_name(k), json.dumps(record, separators=(",", ":")) + "\n")
+    output.write_text(plan.record_name(k), ShardRecord(**record).dumps())
     return record
 
 

@@ -22,11 +22,12 @@ import numpy as np
 
 from hng import __version__
 from hng.core.png import encode_png
+from hng.datasets.contract import Manifest, ShardRecord
 from hng.datasets.formats import get_format
 from hng.datasets.output import STAGING, LocalOutput, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
 from hng.datasets.shard import PAD, Shard, shard_bounds
-from hng.errors import Conflict, InvalidInput
+from hng.errors import Conflict, InvalidData, InvalidInput
 from hng.mnist.load import MnistData, load_mnist
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def finalize_dataset(
     }
     if run is not None:
         manifest["run"] = run.to_json()
+    manifest = Manifest.model_validate(manifest).to_json()
     from hng.datasets.card import render_card
 
     output.write_text(CARD_FILE, render_card(manifest))
@@ -184,14 +186,14 @@ def _check_shards(output: Output, plan: Plan, *, verify: str) -> tuple[list[dict
         record = None
         if text is not None:
             try:
-                record = json.loads(text)
-            except ValueError:
-                return None
+                record = ShardRecord.loads(text, plan.record_name(k)).model_dump(exclude_none=True)
+            except InvalidData:
+                return None  # not a record hng writes: the shard is made again
         start, stop = shard_bounds(plan.spec, k)
         if (
             record is None
-            or record.get("name") != name
-            or record.get("images") != stop - start
+            or record["name"] != name
+            or record["images"] != stop - start
             or not output.shard_matches(name, record, checksum=verify != "size")
         ):
             return None

@@ -26,6 +26,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from hng.datasets import make_dataset
 from hng.datasets.jobs import DatasetJobs, StepFunctionsEngine
+from hng.handlers.container_data import ContainerData
 from hng.handlers.step_errors import HngUnavailable
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
@@ -155,6 +156,11 @@ def stack(aws, monkeypatch, full_mnist):
     from hng.handlers import dataset_finalizer as finalizer
     from hng.handlers import dataset_worker as worker
 
+    # The handlers' container data as this test's environment gives it (HNG_MNIST_PATH: the full build),
+    # whatever environment imported the modules first.
+    for module in (worker, finalizer):
+        monkeypatch.setattr(module, "mnist", ContainerData())
+    monkeypatch.setattr(worker, "generator", None)
     lambdas = Lambdas(worker, finalizer)
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda backend, *args: lambdas.invoke(backend, *args))
     worker_arn, finalizer_arn = _function_arn("hng-worker"), _function_arn("hng-finalizer")
