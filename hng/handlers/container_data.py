@@ -10,8 +10,6 @@ the load and fail with its reason, which the state machine records in failure.js
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +17,7 @@ from hng.datasets.engine import mnist_sha256
 from hng.datasets.output import S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
 from hng.errors import Unavailable
-from hng.mnist.load import MnistData, load_mnist
+from hng.mnist.load import MnistData, RetryingLoader, load_mnist
 
 
 class MnistUnavailable(Unavailable):
@@ -33,37 +31,27 @@ class MnistMismatch(Unavailable):
         super().__init__(message, retryable=False)
 
 
-logger = logging.getLogger(__name__)
-
-
 class ContainerData:
     """The MNIST data of one container: loaded at once, retried by `get` while it is missing."""
 
     def __init__(self, loader: Callable[[], MnistData] = load_mnist) -> None:
-        self._loader = loader
-        self._lock = threading.Lock()
+        self._mnist = RetryingLoader(loader)  # every invocation that needs the data retries a failed load
         self._checked: set[tuple[str, str]] = set()
-        self.data: MnistData | None = None
-        self.error: str | None = None
-        self._load()
 
-    def _load(self) -> None:
-        with self._lock:
-            if self.data is not None:
-                return
-            try:
-                self.data, self.error = self._loader(), None
-            except (OSError, ValueError) as error:
-                self.error = str(error)
-                logger.error("MNIST data not loaded", extra={"reason": self.error})
+    @property
+    def data(self) -> MnistData | None:
+        return self._mnist.data
+
+    @property
+    def error(self) -> str | None:
+        return self._mnist.error
 
     def get(self) -> MnistData:
         """The data; MnistUnavailable with the reason if it still cannot be loaded."""
-        if self.data is None:
-            self._load()
-        if self.data is None:
-            raise MnistUnavailable(f"the MNIST data is not available: {self.error}")
-        return self.data
+        data = self._mnist.available()
+        if data is None:
+            raise MnistUnavailable(f"the MNIST data is not available: {self._mnist.error}")
+        return data
 
     def check_plan(self, event: dict[str, Any], client: Any = None) -> MnistData:
         """The data, after checking that the dataset at the event's bucket and prefix was planned with it

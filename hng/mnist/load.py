@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -131,6 +134,7 @@ class MnistData:
         return len(self.train) + len(self.test)
 
 
+logger = logging.getLogger(__name__)
 _loaded: dict[Path, MnistData] = {}
 _load_lock = threading.Lock()
 
@@ -158,3 +162,54 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
                 raise
             _loaded[resolved] = data
         return data
+
+
+class RetryingLoader:
+    """MNIST data loaded when a process (a Lambda container) starts, and loaded again while it is missing,
+    so that an IAM grant not yet propagated, or an object replaced under the same key, heals a warm
+    container without a restart. A source that cannot be loaded does not stop the process: ``error`` says
+    why, and `available` tries again once ``retry_after`` seconds have passed (0: on every call).
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[], MnistData] | None = load_mnist,
+        *,
+        retry_after: float = 0.0,
+        data: MnistData | None = None,
+        error: str | None = None,
+        load_now: bool = True,
+    ) -> None:
+        self._loader = loader
+        self._retry_after = retry_after
+        self._lock = threading.Lock()
+        self._next_try = time.monotonic() + retry_after
+        self.data = data
+        self.error = error
+        if load_now and data is None:
+            self.load()
+
+    def load(self) -> MnistData | None:
+        """Try the loader now (unless the data is there, or there is no loader); the data, or None."""
+        with self._lock:
+            if self.data is not None or self._loader is None:
+                return self.data
+            try:
+                self.data, self.error = self._loader(), None
+            except (OSError, ValueError) as error:
+                self.error = str(error)
+                self._next_try = time.monotonic() + self._retry_after
+                logger.error("MNIST data not loaded", extra={"reason": self.error})
+                return None
+            logger.info("MNIST data loaded", extra={"source": self.data.source, "digits": len(self.data)})
+            return self.data
+
+    def available(self) -> MnistData | None:
+        """The data, loading it again first if it is missing and a retry is due."""
+        if self.data is None and time.monotonic() >= self._next_try:
+            return self.load()
+        return self.data
+
+    def retry_now(self) -> None:
+        """Make the next `available` call try the loader, whatever ``retry_after`` says."""
+        self._next_try = 0.0

@@ -6,8 +6,6 @@ cached augmentation pipelines and the S3 client, so that nothing is loaded per r
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from hng import __version__
 from hng.core.generation import Generator
 from hng.core.ids import new_task_id
 from hng.errors import Unavailable
-from hng.mnist.load import MnistData, load_mnist
+from hng.mnist.load import MnistData, RetryingLoader, load_mnist
 from hng.mnist.locate import configured_source
 from hng.service.models import (
     DigitBoxModel,
@@ -44,9 +42,6 @@ def pixel_rows(image: np.ndarray) -> list[list[float]]:
 
 class ServiceUnavailable(Unavailable):
     """The service cannot generate right now (no MNIST data, no bucket configured)."""
-
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,13 +80,11 @@ class GenerationService:
         """`loader`, when the data is None, is retried (at most every MNIST_RETRY_SECONDS) when a request
         needs the data; `data_error` says why it is missing, `data_source` where it was looked for."""
         self.config = config
-        self._data = data
-        self._generator = None if data is None else Generator(data)
-        self._loader = loader
-        self.data_error = data_error
-        self.data_source = data.source if data is not None else data_source
-        self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
-        self._load_lock = threading.Lock()
+        self.mnist = RetryingLoader(
+            loader, retry_after=MNIST_RETRY_SECONDS, data=data, error=data_error, load_now=False
+        )
+        self._generator: Generator | None = None
+        self._data_source = data_source
         if store is None and config.bucket:
             store = TaskStore(config.bucket)
         self.store = store
@@ -102,34 +95,31 @@ class GenerationService:
         later) if it is missing or breaks a rule: a bad data source must not stop the container."""
         config = ServiceConfig.from_env()
         service = cls(config, None, loader=load_mnist, data_source=configured_source())
-        service._load()
+        service.mnist.load()
         return service
 
     @property
     def data(self) -> MnistData | None:
         """The loaded data, or None; while None, retries the loader if the last try is old enough."""
-        if self._data is None and self._loader is not None and time.monotonic() >= self._next_load:
-            self._load()
-        return self._data
+        return self.mnist.available()
+
+    @property
+    def data_error(self) -> str | None:
+        return self.mnist.error
+
+    @property
+    def data_source(self) -> str | None:
+        data = self.mnist.data
+        return data.source if data is not None else self._data_source
 
     @property
     def generator(self) -> Generator | None:
-        return self._generator if self.data is not None else None
-
-    def _load(self) -> None:
-        with self._load_lock:
-            if self._data is not None or self._loader is None:
-                return
-            try:
-                data = self._loader()
-            except (OSError, ValueError) as error:
-                self.data_error = str(error)
-                self._next_load = time.monotonic() + MNIST_RETRY_SECONDS
-                logger.error("MNIST data not loaded", extra={"reason": self.data_error})
-                return
+        data = self.data
+        if data is None:
+            return None
+        if self._generator is None or self._generator.data is not data:
             self._generator = Generator(data)
-            self._data, self.data_error, self.data_source = data, None, data.source
-            logger.info("MNIST data loaded", extra={"source": data.source, "digits": len(data)})
+        return self._generator
 
     def health(self) -> HealthResponse:
         data = self.data
@@ -228,7 +218,7 @@ class GenerationService:
 
     def _ready(self) -> tuple[Generator, TaskStore]:
         store = self._store()
-        data = self.require_data()
-        if self._generator is None:
-            self._generator = Generator(data)
-        return self._generator, store
+        self.require_data()
+        generator = self.generator
+        assert generator is not None  # the data is there
+        return generator, store

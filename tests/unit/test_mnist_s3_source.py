@@ -32,7 +32,6 @@ from hng.mnist import load as dataset
 from hng.mnist import locate
 from hng.mnist.load import MnistData
 from hng.mnist.npzfile import mnist_content_sha256, validate_digit_set
-from hng.service import image_service as service_module
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 
@@ -356,8 +355,7 @@ def test_a_fixed_object_heals_a_degraded_container(aws, data_reads, monkeypatch)
     assert data_reads == [KEY]  # a degraded container does not download on every request
 
     aws.put_object(Bucket=DATA_BUCKET, Key=KEY, Body=npz_bytes(block_digits()))
-    monkeypatch.setattr(service_module, "MNIST_RETRY_SECONDS", 0.0)
-    app.service._next_load = 0.0  # the retry interval has passed
+    app.service.mnist.retry_now()  # the retry interval has passed
     _, health = call(app, "GET", "/health")
     assert health["status"] == "ok" and health["mnist"]["digits"] == 50 and health["mnist"]["error"] is None
     assert call(app, "POST", "/generate", BODY)[0] == 200
