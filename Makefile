@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data browser run samples screenshots test test-unit bench bench-dataset bench-api bench-aws lint docs docs-build clean
+.PHONY: setup data browser run samples screenshots test test-fast bench bench-dataset bench-api bench-aws lint docs docs-build clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -43,16 +43,23 @@ browser:
 		echo "tests/browser need chromium and chromedriver: sudo apt-get install $(CHROMIUM_PACKAGES)" >&2; exit 1; \
 	fi
 
+# Everything: every tier of tests (markers in pyproject.toml), then lint and format checks.
 test: setup browser
 	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+# (placeholder) $(BIN)/mypy hng  -- the type check joins here once hng passes it
 
 # The README's pictures of the pages: the browser tests save them under build/screenshots/.
 screenshots: setup browser
 	$(BIN)/python -m pytest tests/browser -q
 	cp build/screenshots/playground.png docs/playground.png
 
-test-unit: setup
-	$(BIN)/python -m pytest tests/unit
+# The quick tier, for the edit-test loop: everything but the slow, browser, sam and network tests (about a
+# minute and a half on two cores). No browser, SAM CLI or network needed; the full MNIST build is not used.
+FAST_MARKERS := not slow and not browser and not sam and not network
+test-fast: setup
+	$(BIN)/python -m pytest -m "$(FAST_MARKERS)"
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
@@ -103,7 +110,7 @@ $(SAM_INSTALLED):
 
 sam-cli: $(SAM_INSTALLED)
 
-# `make test` lints the template too (tests/integration/test_template.py), so it installs the SAM CLI.
+# `make test` lints the template too (tests/deploy/test_template.py), so it installs the SAM CLI.
 test: $(SAM_INSTALLED)
 
 validate: $(SAM_INSTALLED)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_helpers import full_size_arrays
-from test_cli import run_hng
 
 import hng.cli
 from hng.core.seeding import MAX_SEED
@@ -21,8 +19,8 @@ from hng.mnist.npzfile import (
     read_mnist_npz,
     write_mnist_npz,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.cli import run_hng
+from tests.support.mnist import full_size_arrays
 
 
 def one_line(proc: subprocess.CompletedProcess) -> str:

@@ -19,8 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,11 @@ import numpy as np
 import pytest
 
 from hng.core.png import decode_png
+from tests.support.cli import hng_env, ok, run_hng, run_together, wait_for
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.full_data
 
-REPO = Path(__file__).resolve().parents[2]
 # Small, but with varying lengths (leading zeros among them), per-digit widths and fit=pad.
 SPEC_WITHOUT_SEED = (
     "--count", "300", "--shard-size", "100", "--digits", "3-6", "--fit", "pad", "--width-per-digit", "24",
@@ -48,49 +48,6 @@ DATASET_FILES = {"plan.json", "manifest.json", "README.md", "contact_sheet.png",
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def hng_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), **(extra or {})}
-
-
-def start_hng(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hng.cli", *args],
-        cwd=cwd,
-        env=hng_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-
-
-def run_hng(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return finish(start_hng(*args, env=env, cwd=cwd))
-
-
-def run_together(
-    *commands: Sequence[str], env: dict[str, str] | None = None
-) -> list[subprocess.CompletedProcess]:
-    """Run several hng commands at once (their start-up and finalize phases then share the cores)."""
-    procs = [start_hng(*command, env=env) for command in commands]
-    return [finish(proc) for proc in procs]
-
-
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    return proc
 
 
 def one_line(text: str) -> str:
@@ -139,16 +96,6 @@ def npz_images(folder: Path) -> tuple[list[str], list[np.ndarray]]:
         labels += [str(label) for label in shard["labels"]]
         images += [image[:, :width] for image, width in zip(shard["images"], shard["widths"], strict=True)]
     return labels, images
-
-
-def wait_for(
-    condition: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc is None or proc.poll() is None, f"exited ({proc.returncode}) before {what}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.02)
 
 
 # --- the datasets most tests read ------------------------------------------------------------------------

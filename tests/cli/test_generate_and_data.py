@@ -2,10 +2,8 @@
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +12,9 @@ import pytest
 import hng
 from hng.core.ids import task_id_time_ms
 from hng.core.png import decode_png
+from tests.support.cli import run_hng
 
-REPO = Path(__file__).resolve().parents[2]
 TASK_ID = r"[0-9A-HJKMNP-TV-Z]{26}"
-
-
-def run_hng(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "hng.cli", *args],
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def printed_paths(proc: subprocess.CompletedProcess) -> list[Path]:

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hng.core.compose import (
@@ -14,6 +14,7 @@ from hng.core.compose import (
     resample_columns,
     scale_span,
 )
+from tests.support.hypothesis import examples
 
 
 def blank(width: int = 28) -> np.ndarray:
@@ -162,7 +163,7 @@ def test_a_stack_of_strips_resizes_to_the_bytes_of_each_strip_alone(length, widt
         )
 
 
-@settings(max_examples=60, deadline=None)
+@examples(0.6)
 @given(
     length=st.integers(1, 300),
     width=st.integers(1, 600),
@@ -192,7 +193,7 @@ def test_scale_span_examples():
     assert scale_span(4, 5, 10, 3) == (1, 2)  # one column never vanishes
 
 
-@settings(max_examples=200, deadline=None)
+@examples(2)
 @given(data=st.data())
 def test_scale_span_covers_the_scaled_range(data):
     source = data.draw(st.integers(1, 500))

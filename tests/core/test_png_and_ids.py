@@ -7,11 +7,12 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hng.core.ids import new_task_id, task_id_time_ms
 from hng.core.png import decode_png, encode_png
+from tests.support.hypothesis import examples
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -39,7 +40,7 @@ def test_png_round_trip_is_exact(shape):
     np.testing.assert_array_equal(decoded, image)
 
 
-@settings(max_examples=50, deadline=None)
+@examples(0.5)
 @given(height=st.integers(1, 40), width=st.integers(1, 200), seed=st.integers(0, 2**32 - 1))
 def test_png_round_trip_property(height, width, seed):
     image = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)

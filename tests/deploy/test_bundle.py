@@ -2,7 +2,7 @@
 
 tools/build_bundle.py builds build/bundle/ (what functions/api/Dockerfile copies into the image; it is
 reused when up to date) for x86_64, the bundle this machine can run (after `make bundle ARCH=arm64` it is
-reinstalled; tests/integration/test_bundle_platforms.py resolves every wheel for arm64). A Python 3.12
+reinstalled; tests/deploy/test_bundle_platforms.py resolves every wheel for arm64). A Python 3.12
 interpreter then runs the handler in isolated mode without site-packages, so its sys.path holds only the
 standard library and build/bundle/task, as /var/task in the image; build/bundle/opt stands in for /opt,
 and moto's server on a local port for S3. API Gateway events
@@ -19,16 +19,13 @@ separate cache folder (-X pycache_prefix), as the image does with the bytecode i
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -36,7 +33,12 @@ import cv2
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bundle import load_builder, missing_prerequisite
+from tests.support.paths import REPO as ROOT
+
+# Building the bundle installs the pinned wheels from PyPI (unless build/bundle is up to date).
+pytestmark = pytest.mark.network
+
 EVENTS = ROOT / "events"
 FIGURES = ROOT / "build" / "bundle-figures.json"
 PYTHON_VERSION = "3.12"
@@ -112,12 +114,6 @@ with open(result_path, "w") as handle:
 '''
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (required in CI)")
-    pytest.skip(what)
-
-
 def find_python312() -> Path | None:
     """Python 3.12: $HNG_PYTHON312, else pyenv's 3.12.x builds, else python3.12 on PATH."""
     candidates = [os.environ.get("HNG_PYTHON312", "")]
@@ -136,20 +132,13 @@ def find_python312() -> Path | None:
     return None
 
 
-def load_builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_bundle", ROOT / "tools" / "build_bundle.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def python312() -> Path:
     found = find_python312()
     if found is None:
-        _missing(f"no Python {PYTHON_VERSION} interpreter (pyenv install 3.12, or set HNG_PYTHON312)")
+        missing_prerequisite(
+            f"no Python {PYTHON_VERSION} interpreter (pyenv install 3.12, or set HNG_PYTHON312)"
+        )
     return found
 
 
@@ -160,7 +149,7 @@ def bundle() -> dict[str, Any]:
     try:
         sizes = builder.build_bundle(ROOT, out, arch="x86_64")
     except builder.BundleError as error:
-        _missing(f"cannot build the bundle: {error}")
+        missing_prerequisite(f"cannot build the bundle: {error}")
     return {"out": out, "sizes": sizes, "report": builder.report(out, sizes, "x86_64")}
 
 

@@ -40,9 +40,10 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from test_bundle import _missing, load_builder
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bundle import load_builder, missing_prerequisite
+from tests.support.paths import REPO as ROOT
+
 REQUIREMENTS = ROOT / "requirements.txt"
 DOCKERFILE = ROOT / "functions" / "api" / "Dockerfile"
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -123,7 +124,7 @@ def resolutions(builder, tmp_path_factory) -> dict[str, dict[str, Any]]:
         with ThreadPoolExecutor(max_workers=8) as pool:
             releases = dict(zip(pins, pool.map(lambda pin: pinned_files(*pin), pins.items()), strict=True))
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        _missing(f"PyPI is unreachable: {error}")
+        missing_prerequisite(f"PyPI is unreachable: {error}")
     page = workdir / "pinned.html"
     links = [anchor(file) for files in releases.values() for file in files]
     page.write_text("<!DOCTYPE html>\n<html><body>\n" + "\n".join(links) + "\n</body></html>\n")
@@ -145,7 +146,7 @@ def resolutions(builder, tmp_path_factory) -> dict[str, dict[str, Any]]:
             pytest.fail(f"pip's dry run for {arch} did not finish in 600 s")
         if process.returncode != 0:
             if any(marker in stderr for marker in NETWORK_ERRORS):
-                _missing(f"PyPI is unreachable: {stderr.strip().splitlines()[-1]}")
+                missing_prerequisite(f"PyPI is unreachable: {stderr.strip().splitlines()[-1]}")
             pytest.fail(
                 f"requirements.txt does not resolve for {arch} (exit {process.returncode}):\n{stderr}"
             )
@@ -161,6 +162,7 @@ def wheel_platforms(url: str) -> tuple[str, set[str], set[str]]:
     return str(name), {tag.platform for tag in tags}, {tag.abi for tag in tags}
 
 
+@pytest.mark.network  # PyPI's index
 @pytest.mark.parametrize("arch", ARCHES)
 def test_every_requirement_resolves_to_a_wheel_for_the_architecture(resolutions, builder, arch):
     pins = {
@@ -182,6 +184,7 @@ def test_every_requirement_resolves_to_a_wheel_for_the_architecture(resolutions,
     assert native >= NATIVE, NATIVE - native
 
 
+@pytest.mark.network  # PyPI's index
 def test_the_architectures_resolve_to_different_wheels_of_the_same_versions(resolutions):
     urls = {arch: {item["download_info"]["url"] for item in resolutions[arch]["install"]} for arch in ARCHES}
     native = {arch: {u for u in urls[arch] if not u.endswith("-any.whl")} for arch in ARCHES}
@@ -335,7 +338,7 @@ def make(*args: str, path: str, extra_env: dict[str, str] | None = None) -> subp
     env.update({"PATH": path, **(extra_env or {})})
     make_bin = shutil.which("make")
     if make_bin is None:
-        _missing("make is not installed")
+        missing_prerequisite("make is not installed")
     return subprocess.run(
         [make_bin, "--no-print-directory", *args],
         cwd=ROOT,
@@ -426,7 +429,7 @@ def test_make_bundle_builds_for_arch(tmp_path):
 @pytest.fixture(scope="module")
 def sam_python() -> Path:
     if not SAM_PYTHON.is_file():
-        _missing("the SAM CLI is not installed in .venv-sam (`make sam-cli`)")
+        missing_prerequisite("the SAM CLI is not installed in .venv-sam (`make sam-cli`)")
     return SAM_PYTHON
 
 

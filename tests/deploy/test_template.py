@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO as ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 DOCKERFILE = ROOT / "functions" / "api" / "Dockerfile"

@@ -4,89 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-from botocore.config import Config
-from moto import mock_aws
 
 import hng
 from hng.service.image_service import GenerationService, ServiceConfig
-from hng.service.task_store import TaskStore
-
-BUCKET = "hng-unit-test"
-
-
-class FakeContext:
-    aws_request_id = "req-123"
-    function_name = "hng-api"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:hng-api"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def api_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict:
-    if body is not None and not isinstance(body, str):
-        body = json.dumps(body)
-    headers = {"Content-Type": "application/json"} if headers is None else headers
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"requestId": "api-req-1", "stage": "test", "path": path, "httpMethod": method},
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-@pytest.fixture
-def api(s3, sample_data, monkeypatch):
-    """The handler module, its service over the committed MNIST sample and the moto bucket."""
-    from hng.handlers import api as module
-
-    store = TaskStore(BUCKET, client=s3)
-    service = GenerationService(ServiceConfig(bucket=BUCKET, url_expiry=600), sample_data, store)
-    monkeypatch.setattr(module, "service", service)
-    return module
-
-
-def call(api, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict:
-    return api.lambda_handler(api_event(method, path, body, headers), FakeContext())
-
-
-def json_body(response: dict) -> dict:
-    return json.loads(response["body"])
-
-
-def content_type(response: dict) -> str:
-    return response["multiValueHeaders"]["Content-Type"][0]
-
-
-def stored_keys(s3) -> list[str]:
-    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
-
+from tests.support.api import BUCKET, FakeContext, api_event, call, content_type, json_body, stored_keys
 
 OLD_BODY = {"augment": "true", "number": 42, "spacing_min": 5, "spacing_max": 10, "image_width": 56}
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import string
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
-from test_api import FakeContext, api_event
 
 from hng.core.params import parse_number
 from hng.datasets.jobs import DatasetJobs, DatasetNotFound, StepFunctionsEngine
@@ -29,20 +27,13 @@ from hng.http import InvalidEvent
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.models import GenerateRequest
 from hng.service.task_store import TaskStore
+from tests.support.api import FakeContext, api_event
+from tests.support.aws import fake_aws_environment
+from tests.support.hypothesis import examples
+from tests.support.paths import REPO
 
 BUCKET = "hng-property-test"
-REPO = Path(__file__).resolve().parents[2]
 DOCUMENTED_STATUSES = {200, 202, 400, 404, 405, 406, 409, 413, 415}
-
-
-def cases(count: int):
-    return settings(
-        max_examples=count,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +42,7 @@ def handler(sample_data):
     from hng.handlers import api as module
 
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        fake_aws_environment(patch)
         with mock_aws():
             client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
             client.create_bucket(Bucket=BUCKET)
@@ -139,7 +124,7 @@ request_bodies = st.fixed_dictionaries(
 ).map(lambda body: {**body, "includeImage": body.get("includeImage", False)})
 
 
-@cases(2500)
+@examples(25)
 @given(body=request_bodies)
 def test_request_fields_are_answered_by_their_rule(handler, body):
     response = answer(handler, api_event("POST", "/generate", body))
@@ -188,7 +173,7 @@ dataset_bodies = st.fixed_dictionaries(
 )
 
 
-@cases(800)
+@examples(8)
 @given(
     body=dataset_bodies | st.dictionaries(st.sampled_from(sorted(DATASET_FIELDS)), json_values, max_size=4)
 )
@@ -239,7 +224,7 @@ raw_bodies = st.one_of(
 )
 
 
-@cases(2000)
+@examples(20)
 @given(
     raw=raw_bodies, content_type=content_types, encoded=st.booleans(), accept=st.none() | st.text(max_size=30)
 )
@@ -320,7 +305,7 @@ def events(draw):
     return event
 
 
-@cases(1000)
+@examples(10)
 @given(event=events())
 def test_any_event_is_answered_or_refused_as_invalid(handler, event):
     try:
@@ -343,7 +328,7 @@ def test_any_event_is_answered_or_refused_as_invalid(handler, event):
 path_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
 
 
-@cases(600)
+@examples(6)
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]),
     path=st.one_of(
@@ -377,7 +362,7 @@ def test_any_path_and_method_gets_a_documented_answer(handler, method, path, hea
 # --- one rule for number, in the library and the API -------------------------------------------------
 
 
-@cases(600)
+@examples(6)
 @given(number=number_strings | st.integers(min_value=-5, max_value=10**70))
 def test_library_and_api_agree_on_every_number(handler, number):
     try:

@@ -1,7 +1,6 @@
-"""Issue 7, section 1 and 7: every request is answered by its documented rule, through API Gateway events,
-direct invocation, the library and the CLI's shared parser. One test (or parametrized set) per finding."""
+"""The API's request rules: every request is answered by its documented rule, through API Gateway events,
+direct invocation, the library and the CLI's shared parser. One test (or parametrized set) per rule."""
 
-# ruff: noqa: F811 (the fixtures imported from test_api are redefined as test arguments, as pytest wants)
 from __future__ import annotations
 
 import base64
@@ -10,11 +9,11 @@ import re
 
 import numpy as np
 import pytest
-from test_api import FakeContext, api, api_event, call, json_body, s3  # noqa: F401 (api, s3: fixtures)
 
 import hng
 from hng.core.params import parse_flag, parse_number
 from hng.http import InvalidEvent, negotiate, parse_media_type
+from tests.support.api import FakeContext, api_event, call, json_body
 
 VALID = {"number": 42, "image_width": 56, "includeImage": False}
 

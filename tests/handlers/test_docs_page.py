@@ -6,7 +6,6 @@ Through the Lambda handler with API Gateway REST events, as on AWS, including ev
 tests/browser/test_docs_browser.py renders the page in Chromium.
 """
 
-# ruff: noqa: F811 (the fixtures imported from test_api are redefined as test arguments, as pytest wants)
 from __future__ import annotations
 
 import json
@@ -17,10 +16,10 @@ from urllib.parse import urljoin, urlsplit
 
 import jsonschema
 import pytest
-from test_api import FakeContext, api, api_event, call, json_body, s3  # noqa: F401 (api, s3: fixtures)
 
 from hng.http import docs_page
 from hng.service import models as api_models
+from tests.support.api import FakeContext, api_event, call, json_body
 
 STAGE_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev/"
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024  # bytes of the serialized response

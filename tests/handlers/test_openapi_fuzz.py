@@ -2,8 +2,9 @@
 
 Schemathesis reads the OpenAPI document that `hng serve` (a subprocess, the real handler, embedded S3)
 serves at /openapi.json and generates valid and invalid requests for every operation (bounded and
-deterministic: MAX_EXAMPLES per operation and mode, derandomized; HNG_FUZZ_EXAMPLES raises it).
-tests/unit/test_api_properties.py runs thousands more cases in-process, where each costs far less.
+deterministic: twice the Hypothesis profile's examples per operation and mode, derandomized; the "ci"
+profile raises it). tests/handlers/test_api_properties.py runs thousands more cases in-process, where each
+costs far less.
 Hand-written negatives cover what a schema-driven generator does not send: broken JSON, other content
 types, encodings, sizes and methods.
 """
@@ -24,10 +25,12 @@ from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from hng.local import ServeProcess
+from tests.support.hypothesis import examples
 
-pytestmark = pytest.mark.full_data
+pytestmark = [pytest.mark.full_data, pytest.mark.slow]  # slow: fuzzing over HTTP against `hng serve`
 
-MAX_EXAMPLES = int(os.environ.get("HNG_FUZZ_EXAMPLES", "200"))
+FUZZ = examples(2)  # per operation and mode: 200 under the default profile
+MAX_EXAMPLES = FUZZ.max_examples
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +65,7 @@ def test_no_generated_request_gets_a_5xx(served, operations, mode):
     try:
         for operation in operations:
 
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                derandomize=True,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
+            @settings(FUZZ, suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
             def no_server_error(case):
                 sent[0] += 1

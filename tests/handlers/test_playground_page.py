@@ -3,7 +3,6 @@
 The page's behaviour is tested in a real Chromium (tests/browser/test_playground_browser.py); here: what
 the handler answers, on every entry point alike."""
 
-# ruff: noqa: F811 (the fixtures imported from test_api are redefined as test arguments, as pytest wants)
 from __future__ import annotations
 
 import base64
@@ -12,11 +11,11 @@ import json
 import re
 
 import pytest
-from test_api import FakeContext, api, api_event, call, s3  # noqa: F401 (api, s3: fixtures)
 
 from hng.core.params import DEFAULT_SPACING_RANGE
 from hng.http.playground import content_security_policy, playground_page
 from hng.settings import load_settings
+from tests.support.api import FakeContext, api_event, call
 
 MAX_PAGE_BYTES = 40 * 1024
 

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,10 +29,10 @@ from hng.handlers.step_errors import HngUnavailable
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 from hng.settings import load_settings
+from tests.support.paths import REPO
 
-pytestmark = pytest.mark.full_data
+pytestmark = [pytest.mark.full_data, pytest.mark.slow]  # slow: whole Step Functions executions in moto
 
-REPO = Path(__file__).resolve().parents[2]
 BUCKET = "hng-datasets-test"
 REGION = "us-east-1"
 API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
@@ -99,16 +98,8 @@ class Lambdas:
 
 
 @pytest.fixture
-def aws(monkeypatch, full_mnist):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "HNG_MNIST_PATH": str(full_mnist.path),
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+def aws(aws_env, monkeypatch, full_mnist):
+    monkeypatch.setenv("HNG_MNIST_PATH", str(full_mnist.path))
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     with mock_aws(config=config):
         yield

@@ -16,7 +16,6 @@ import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 import cv2
@@ -24,8 +23,10 @@ import numpy as np
 import pytest
 
 from hng.local import ServeProcess, advertised_host
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # every test starts `hng serve` as a subprocess
+
 README_BODY = {"augment": "true", "number": 42, "spacing_min": 5, "spacing_max": 10, "image_width": 56}
 CONCURRENT = 50
 
@@ -127,7 +128,7 @@ def test_serve_prints_urls_answers_and_stops_cleanly_on_signal(fake_handler_env,
 
 def test_ctrl_c_stops_a_server_started_with_sigint_ignored(fake_handler_env):
     """A shell starts background jobs (`hng serve &`) with SIGINT ignored; kill -INT must still stop it."""
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     env = {**fake_handler_env, "PYTHONPATH": os.pathsep.join([str(root), fake_handler_env["PYTHONPATH"]])}
     process = subprocess.Popen(
         [sys.executable, "-m", "hng.cli", "serve", "--port", "0", "--handler", "hng_fake_app.lambda_handler"],

@@ -12,16 +12,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hng.local import ServeProcess
+from tests.support.paths import REPO
 
-pytestmark = pytest.mark.full_data
+pytestmark = [pytest.mark.full_data, pytest.mark.slow]  # slow: `hng serve` and `hng dataset` as subprocesses
 
-REPO = Path(__file__).resolve().parents[2]
 SPEC = {"count": 300, "shardSize": 100, "digits": [2, 5], "seed": 11, "format": "webdataset"}
 
 

@@ -1,7 +1,7 @@
 """hng.local: API Gateway event translation, the HTTP server over loopback HTTP, storage, handler lookup.
 
 The handlers here are fakes (and a small Powertools resolver): the real one is exercised by
-tests/integration/test_serve.py.
+tests/local/test_serve.py.
 """
 
 from __future__ import annotations
@@ -713,7 +713,7 @@ def test_serve_prints_its_urls_and_stops_when_asked():
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
+def no_aws_env(monkeypatch):
     """An environment with no real AWS settings (and no instance-metadata lookups)."""
     for name in list(os.environ):
         if name.startswith("AWS_") or name == "HNG_BUCKET":
@@ -724,8 +724,8 @@ def aws_env(monkeypatch):
     return monkeypatch
 
 
-def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_urls_download(aws_env):
-    aws_env.setenv("AWS_SESSION_TOKEN", "a-real-looking-token")
+def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_urls_download(no_aws_env):
+    no_aws_env.setenv("AWS_SESSION_TOKEN", "a-real-looking-token")
     storage = start_storage("my-bucket")
     try:
         assert storage.embedded and storage.bucket == "my-bucket"
@@ -747,16 +747,16 @@ def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_
     assert os.environ["AWS_SESSION_TOKEN"] == "a-real-looking-token"
 
 
-def test_storage_choice(aws_env):
+def test_storage_choice(no_aws_env):
     # No bucket configured: embedded, whatever the credentials.
-    aws_env.setattr(local_storage, "_has_aws_credentials", lambda: True)
+    no_aws_env.setattr(local_storage, "_has_aws_credentials", lambda: True)
     storage = start_storage()
     try:
         assert storage.embedded and storage.bucket == "hng-local"
     finally:
         storage.stop()
     # A bucket and credentials: real S3, nothing started, only HNG_BUCKET set.
-    aws_env.setenv("HNG_BUCKET", "prod-bucket")
+    no_aws_env.setenv("HNG_BUCKET", "prod-bucket")
     storage = start_storage()
     try:
         assert not storage.embedded and storage.bucket == "prod-bucket" and storage.endpoint is None
@@ -765,7 +765,7 @@ def test_storage_choice(aws_env):
         storage.stop()
     assert os.environ["HNG_BUCKET"] == "prod-bucket"
     # A bucket but no credentials: embedded, with that bucket's name.
-    aws_env.setattr(local_storage, "_has_aws_credentials", lambda: False)
+    no_aws_env.setattr(local_storage, "_has_aws_credentials", lambda: False)
     storage = start_storage()
     try:
         assert storage.embedded and storage.bucket == "prod-bucket"
@@ -773,7 +773,7 @@ def test_storage_choice(aws_env):
         storage.stop()
 
 
-def test_embedded_storage_on_all_addresses_signs_urls_for_the_public_host(aws_env):
+def test_embedded_storage_on_all_addresses_signs_urls_for_the_public_host(no_aws_env):
     # 127.0.0.2 is this machine (all of 127/8 is loopback) but not an address a 127.0.0.1-only server
     # accepts: a download through it shows the S3 listens on every address and the URL names that host.
     storage = start_storage("pub", host="0.0.0.0", public_host="127.0.0.2")
@@ -792,8 +792,8 @@ def test_embedded_storage_on_all_addresses_signs_urls_for_the_public_host(aws_en
         storage.stop()
 
 
-def test_embedded_storage_on_a_wildcard_host_advertises_the_primary_address(aws_env):
-    aws_env.setattr(local_net, "primary_address", lambda family=None: "127.0.0.3")
+def test_embedded_storage_on_a_wildcard_host_advertises_the_primary_address(no_aws_env):
+    no_aws_env.setattr(local_net, "primary_address", lambda family=None: "127.0.0.3")
     storage = start_storage("wild", host="0.0.0.0")
     try:
         assert storage.endpoint.startswith("http://127.0.0.3:")
@@ -801,13 +801,13 @@ def test_embedded_storage_on_a_wildcard_host_advertises_the_primary_address(aws_
         storage.stop()
 
 
-def test_credentials_lookup_sees_environment_credentials(aws_env):
+def test_credentials_lookup_sees_environment_credentials(no_aws_env):
     assert local_storage._has_aws_credentials() is False
-    aws_env.setenv("AWS_PROFILE", "no-such-profile")
+    no_aws_env.setenv("AWS_PROFILE", "no-such-profile")
     assert local_storage._has_aws_credentials() is False
-    aws_env.delenv("AWS_PROFILE")
-    aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIA...")
-    aws_env.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    no_aws_env.delenv("AWS_PROFILE")
+    no_aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIA...")
+    no_aws_env.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     assert local_storage._has_aws_credentials() is True
 
 

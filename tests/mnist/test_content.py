@@ -1,11 +1,9 @@
 """The content digest of MNIST (images + labels, independent of the file) and MnistData's view of it."""
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_helpers import full_size_arrays
 
 import hng.mnist.load
 from hng.mnist.idx import idx_header, read_idx
@@ -18,8 +16,8 @@ from hng.mnist.npzfile import (
     sha256_file,
     write_mnist_npz,
 )
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mnist_sample.npz"
+from tests.support.mnist import full_size_arrays
+from tests.support.paths import SAMPLE_PATH as SAMPLE
 
 
 def small_arrays() -> dict[str, np.ndarray]:

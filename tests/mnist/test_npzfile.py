@@ -3,7 +3,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_helpers import full_size_arrays
 
 from hng.mnist import npzfile
 from hng.mnist.npzfile import (
@@ -13,8 +12,8 @@ from hng.mnist.npzfile import (
     validate_mnist_arrays,
     write_mnist_npz,
 )
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mnist_sample.npz"
+from tests.support.mnist import full_size_arrays
+from tests.support.paths import SAMPLE_PATH as SAMPLE
 
 
 def small_arrays(n_train: int = 20, n_test: int = 10, seed: int = 0) -> dict[str, np.ndarray]:

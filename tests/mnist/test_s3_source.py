@@ -23,7 +23,6 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
-from test_api import FakeContext, api_event
 
 from hng.datasets.jobs import DatasetJobs, EngineRun
 from hng.handlers.container_data import ContainerData, MnistMismatch, MnistUnavailable
@@ -35,9 +34,10 @@ from hng.mnist.npzfile import mnist_content_sha256, validate_digit_set
 from hng.service import image_service as service_module
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
+from tests.support.api import FakeContext, api_event
+from tests.support.aws import fake_aws_environment
+from tests.support.paths import SAMPLE_PATH
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_PATH = REPO / "tests" / "data" / "mnist_sample.npz"
 DATA_BUCKET = "hng-digit-sets"
 OUT_BUCKET = "hng-unit-test"
 KEY = "sets/blocks-v1.npz"
@@ -71,15 +71,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def aws(monkeypatch, tmp_path):
     """moto's S3 with the data and output buckets; a fresh container: empty /tmp, nothing downloaded or
     loaded in this process yet, the image's baked data at /opt, no HNG_MNIST_PATH."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "HNG_BUCKET": OUT_BUCKET,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    fake_aws_environment(monkeypatch)
+    monkeypatch.setenv("HNG_BUCKET", OUT_BUCKET)
     for name in ("HNG_MNIST_PATH", "HNG_MNIST_S3_URI"):
         monkeypatch.delenv(name, raising=False)
     tmp = tmp_path / "tmp"

