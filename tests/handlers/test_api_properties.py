@@ -314,7 +314,7 @@ def test_any_event_is_answered_or_refused_as_invalid(handler, event):
         assert str(error)
         return
     except DatasetNotFound as error:  # a well-formed {"datasetId": ...} naming no dataset
-        assert set(event) == {"datasetId"} and error.args == (event["datasetId"],)
+        assert set(event) == {"datasetId"} and (error.resource, error.name) == ("dataset", event["datasetId"])
         return
     assert isinstance(response, dict)
     if "statusCode" in response:
