@@ -261,21 +261,29 @@ def test_one_worker_and_two_workers_make_the_same_bytes(made):
 # --- Ctrl-C, resume, --shards and finalize -----------------------------------------------------------------
 
 
+PAUSE_AFTER = 3  # shards the interrupted run makes before it pauses for Ctrl-C
+
+
 def test_ctrl_c_then_rerun_resumes_and_ends_with_the_same_shards(full_mnist, tmp_path):
     args = ["--count", "40000", "--shard-size", "2000", "--workers", "2", "--seed", "3"]
     out = tmp_path / "interrupted"
     records = out / ".hng" / "shards"
+    # The run pauses once PAUSE_AFTER shards are recorded, writes `paused` and makes nothing more (the
+    # engine's test-only hook, HNG_TEST_PAUSE_AFTER_SHARDS): Ctrl-C then lands at a known point, however
+    # fast or slow the machine.
+    paused = tmp_path / "paused"
+    pause_env = {"HNG_TEST_PAUSE_AFTER_SHARDS": f"{PAUSE_AFTER}:{paused}"}
     with (tmp_path / "stdout").open("w") as stdout, (tmp_path / "stderr").open("w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hng.cli", "dataset", *args, "--out", str(out)],
             cwd=REPO,
-            env=hng_env(),
+            env=hng_env(pause_env),
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,  # its own process group, as a terminal's foreground job
         )
     try:
-        wait_for(lambda: records.is_dir() and any(records.glob("*.json")), "shard record", 120, proc)
+        wait_for(paused.exists, f"the pause after {PAUSE_AFTER} shards", 120, proc)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group gets it, workers included
         assert proc.wait(timeout=20) == 130
     finally:
@@ -301,6 +309,7 @@ def test_ctrl_c_then_rerun_resumes_and_ends_with_the_same_shards(full_mnist, tmp
     assert recorded and recorded <= shards
     assert len(shards - recorded) <= 2  # a worker killed between publishing a shard and recording it
     assert len(shards) < 20, "the run ended before Ctrl-C took effect"
+    assert recorded == shards == {f"shard-{k:05d}.npz" for k in range(PAUSE_AFTER)}  # the pause point
     for name in shards:
         with np.load(out / name, allow_pickle=False) as data:
             assert data["images"].shape[0] == 2000 and len(data["labels"]) == 2000

@@ -4,6 +4,8 @@ resume after an interruption, refusals, --shards + finalize, S3 output (moto in-
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import numpy as np
@@ -99,6 +101,31 @@ def test_an_interrupted_run_leaves_only_whole_shards_and_resumes(tmp_path, sampl
     assert checksums(out) == checksums(reference)
     # Timing covers the whole dataset only when one run made every shard.
     assert manifest["report"]["seconds"] is None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_test_pause_holds_a_run_after_its_first_shards_until_released(
+    tmp_path, sample_data, monkeypatch, workers
+):
+    """HNG_TEST_PAUSE_AFTER_SHARDS (test-only): the run makes exactly N shards, writes the marker, makes
+    nothing more while it exists, and finishes once it is removed."""
+    spec = {**SPEC, "count": 100}  # 5 shards
+    marker = tmp_path / "paused"
+    monkeypatch.setenv("HNG_TEST_PAUSE_AFTER_SHARDS", f"2:{marker}")
+    out = tmp_path / "out"
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(make_dataset, spec, out, workers=workers, data=sample_data)
+        deadline = time.monotonic() + 120  # a hang guard only
+        while not marker.exists():
+            assert not run.done(), run.result()
+            assert time.monotonic() < deadline, "the run never paused"
+            time.sleep(0.01)
+        records = sorted(p.name for p in (out / ".hng" / "shards").glob("*.json"))
+        assert records == ["shard-00000.npz.json", "shard-00001.npz.json"]
+        assert shard_files(out) == ["shard-00000.npz", "shard-00001.npz"] and not run.done()
+        marker.unlink()
+        manifest = run.result(timeout=120)
+    assert [s["images"] for s in manifest["shards"]] == [20] * 5
 
 
 def test_a_damaged_shard_is_made_again(tmp_path, sample_data):

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,19 +87,44 @@ def test_a_dataset_made_through_the_local_api_equals_hng_dataset(served, tmp_pat
     assert manifest["spec"] == json.loads((local / "manifest.json").read_text())["spec"]
 
 
-def test_delete_stops_a_running_job_and_a_restart_finishes_it(served):
+def wait_for_pause(marker: Path, url: str, timeout: float = 300) -> None:
+    """Until the job at `url` pauses (its run writes `marker`); fails at once if the job stops running."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        status, body = request("GET", url)
+        assert status == 200 and body["status"] == "RUNNING", body
+        assert time.monotonic() < deadline, f"no pause within {timeout} s"
+        time.sleep(0.05)
+
+
+PAUSE_AFTER = 2  # shards each run of the job makes before it pauses (HNG_TEST_PAUSE_AFTER_SHARDS)
+
+
+def test_delete_stops_a_running_job_and_a_restart_finishes_it(full_mnist, tmp_path):
+    # The job's `hng dataset` child pauses after PAUSE_AFTER shards (the engine's test-only hook, inherited
+    # through hng serve's environment): DELETE then stops a job that is surely running, however fast
+    # the machine, and the restart is released by removing the marker when it pauses in turn.
+    paused = tmp_path / "paused"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HNG_BUCKET"}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["HNG_TEST_PAUSE_AFTER_SHARDS"] = f"{PAUSE_AFTER}:{paused}"
     spec = {"count": 4000, "shardSize": 100, "preset": "mild", "seed": 3}
-    _, started = request("POST", f"{served.url}/datasets", spec)
-    url = started["statusUrl"]
-    status, stopped = request("DELETE", url)
-    assert status == 202 and stopped["status"] == "ABORTED", stopped
-    aborted = wait(url)
-    assert aborted["status"] == "ABORTED" and aborted["error"] == "DatasetStopped"
-    assert aborted["shardsDone"] < 40
-    status, restarted = request("POST", url)
-    assert status == 202, restarted
-    assert request("POST", url)[0] == 409  # running: no second run
-    done = wait(url)
+    with ServeProcess(env=env) as served:
+        _, started = request("POST", f"{served.url}/datasets", spec)
+        url = started["statusUrl"]
+        wait_for_pause(paused, url)
+        status, stopped = request("DELETE", url)
+        assert status == 202 and stopped["status"] == "ABORTED", stopped
+        aborted = wait(url)
+        assert aborted["status"] == "ABORTED" and aborted["error"] == "DatasetStopped"
+        assert aborted["shardsDone"] == PAUSE_AFTER < 40
+        paused.unlink()
+        status, restarted = request("POST", url)
+        assert status == 202, restarted
+        assert request("POST", url)[0] == 409  # running: no second run
+        wait_for_pause(paused, url)  # the second run paused after its first PAUSE_AFTER shards
+        paused.unlink()
+        done = wait(url)
     assert done["status"] == "SUCCEEDED" and done["runs"] == 2 and done["imagesDone"] == 4000, done
 
 

@@ -3,7 +3,6 @@
 import hashlib
 import importlib.util
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +84,8 @@ def test_fetch_end_to_end_into_a_fresh_directory(built_path, tmp_path):
     assert any(line.startswith("trying ") for line in logs)
     assert sorted(p.name for p in out.parent.iterdir()) == ["mnist.npz"]
 
-    start = time.perf_counter()
-    again = fetch_mnist(out=out, log=logs.append)
+    # Again: the file is checked where it is, and no source is asked (no download, whatever the timing).
+    again_logs: list[str] = []
+    again = fetch_mnist(out=out, log=again_logs.append)
     assert again.skipped and again.sha256 == report.sha256
-    assert time.perf_counter() - start < 5  # generous: it only reads and hashes 55 MB
+    assert not any(line.startswith("trying ") for line in again_logs), again_logs

@@ -141,6 +141,7 @@ class StalledServer:
         self._listener.settimeout(0.2)
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.connections: list[socket.socket] = []
+        self._accepted = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -151,13 +152,14 @@ class StalledServer:
                 connection, _ = self._listener.accept()
             except TimeoutError:
                 continue
-            self.connections.append(connection)  # held open, never read or answered
+            with self._accepted:
+                self.connections.append(connection)  # held open, never read or answered
+                self._accepted.notify_all()
 
     def requests(self, count: int) -> list[bytes]:
-        """What the first `count` connections sent (waiting up to 10 s for them to be accepted)."""
-        deadline = time.monotonic() + 10
-        while len(self.connections) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """What the first `count` connections sent (waiting, up to 10 s, until they are accepted)."""
+        with self._accepted:
+            self._accepted.wait_for(lambda: len(self.connections) >= count, timeout=10)
         sent = []
         for connection in self.connections:
             connection.setblocking(False)
