@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from moto import mock_aws
@@ -13,14 +12,14 @@ from moto import mock_aws
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 from tests.support.api import BUCKET
-from tests.support.aws import REGION
+from tests.support.aws import REGION, shared_session
 
 
 @pytest.fixture
 def s3(aws_env) -> Iterator[Any]:
     """A moto S3 client and the handler's bucket (tests.support.api.BUCKET)."""
     with mock_aws():
-        client = boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
+        client = shared_session().client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
         client.create_bucket(Bucket=BUCKET)
         yield client
 
