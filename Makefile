@@ -55,11 +55,12 @@ screenshots: setup browser
 	$(BIN)/python -m pytest tests/browser -q
 	cp build/screenshots/playground.png docs/playground.png
 
-# The quick tier, for the edit-test loop: everything but the slow, browser, sam and network tests (about a
-# minute and a half on two cores). No browser, SAM CLI or network needed; the full MNIST build is not used.
+# The quick tier, for the edit-test loop: everything but the slow, browser, sam and network tests, with the
+# "fast" Hypothesis profile (a fifth of the property examples; HYPOTHESIS_PROFILE=default for all of them).
+# About a minute and a half on two cores; no browser, SAM CLI, network or full MNIST build needed.
 FAST_MARKERS := not slow and not browser and not sam and not network
 test-fast: setup
-	$(BIN)/python -m pytest -m "$(FAST_MARKERS)"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-fast} $(BIN)/python -m pytest -m "$(FAST_MARKERS)"
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
