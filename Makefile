@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data browser run samples screenshots test test-unit bench bench-dataset bench-api bench-aws lint docs docs-build clean
+.PHONY: setup data browser run samples screenshots test test-fast bench bench-dataset bench-api bench-aws lint docs docs-build clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -43,7 +43,12 @@ browser:
 		echo "tests/browser need chromium and chromedriver: sudo apt-get install $(CHROMIUM_PACKAGES)" >&2; exit 1; \
 	fi
 
+# Everything: lint, format and type checks first (seconds), then every tier of tests (markers in
+# pyproject.toml). The README's test command; CI runs it (.ci/run).
 test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The README's pictures of the pages: the browser tests save them under build/screenshots/.
@@ -51,8 +56,12 @@ screenshots: setup browser
 	$(BIN)/python -m pytest tests/browser -q
 	cp build/screenshots/playground.png docs/playground.png
 
-test-unit: setup
-	$(BIN)/python -m pytest tests/unit
+# The quick tier, for the edit-test loop: everything but the slow, browser, sam and network tests, with the
+# "fast" Hypothesis profile (a fifth of the property examples; HYPOTHESIS_PROFILE=default for all of them).
+# About a minute and a half on two cores; no browser, SAM CLI, network or full MNIST build needed.
+FAST_MARKERS := not slow and not browser and not sam and not network
+test-fast: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-fast} $(BIN)/python -m pytest -m "$(FAST_MARKERS)"
 
 bench: setup
 	$(BIN)/python bench/bench_generate.py
@@ -71,6 +80,7 @@ bench-aws: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml, docs/): served on http://127.0.0.1:8000 and rebuilt as pages change.
 # It needs the packages only (the dev extra includes docs), not the MNIST data.
@@ -103,7 +113,7 @@ $(SAM_INSTALLED):
 
 sam-cli: $(SAM_INSTALLED)
 
-# `make test` lints the template too (tests/integration/test_template.py), so it installs the SAM CLI.
+# `make test` lints the template too (tests/deploy/test_template.py), so it installs the SAM CLI.
 test: $(SAM_INSTALLED)
 
 validate: $(SAM_INSTALLED)

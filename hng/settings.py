@@ -17,6 +17,12 @@ that changes the environment is seen). The Lambda handlers read them once, at co
 | HNG_CACHE_DIR | ``cache_dir``: hng's cache (the digit reader) | $XDG_CACHE_HOME/hng or ~/.cache/hng |
 | POWERTOOLS_SERVICE_NAME | ``service_name``: the handlers' log and metric service | hng |
 | POWERTOOLS_METRICS_NAMESPACE | ``metrics_namespace``: the handlers' CloudWatch namespace | hng |
+| HNG_TEST_PAUSE_AFTER_SHARDS | test-only (`pause_after_shards_for_tests`): ``N:PATH``, see below | none |
+
+HNG_TEST_PAUSE_AFTER_SHARDS is for the tests alone (not a `Settings` field): a run of the local dataset
+engine (``hng dataset``) makes the first N of its pending shards, then writes the file PATH and makes
+nothing more while it exists (or until Ctrl-C), so a test can interrupt a run at a known point instead of
+racing it.
 """
 
 from __future__ import annotations
@@ -102,6 +108,19 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
     if environ.get("HNG_CACHE_DIR"):
         return Path(environ["HNG_CACHE_DIR"])
     return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hng"
+
+
+def pause_after_shards_for_tests(environ: Mapping[str, str] | None = None) -> tuple[int, Path] | None:
+    """Test-only: HNG_TEST_PAUSE_AFTER_SHARDS=``N:PATH`` as (N, PATH); None when unset (production)."""
+    raw = (os.environ if environ is None else environ).get("HNG_TEST_PAUSE_AFTER_SHARDS")
+    if not raw:
+        return None
+    count, sep, path = raw.partition(":")
+    if not (sep and count.isdigit() and int(count) >= 1 and path):
+        raise InvalidSetting(
+            "HNG_TEST_PAUSE_AFTER_SHARDS", f"HNG_TEST_PAUSE_AFTER_SHARDS must be N:PATH (N >= 1), got {raw!r}"
+        )
+    return int(count), Path(path)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

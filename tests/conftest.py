@@ -1,9 +1,17 @@
-"""Shared fixtures: the committed MNIST sample (fast unit tests) and the full build (integration tests).
+"""Shared fixtures and the test tiers.
 
+Fixtures: the committed MNIST sample (fast tests) and the full build; fake AWS credentials (`aws_env`).
 The sample (tests/data/mnist_sample.npz) holds real MNIST digits: the first 100 training and 30 test
 samples of each digit. Tests that need the full build take `full_mnist` or `full_generator` and carry the
 `full_data` marker; without the build they are skipped locally and fail in CI (as
-tests/integration/test_data_fetch_full.py does).
+tests/mnist/test_data_fetch_full.py does).
+
+Tiers (markers, registered in pyproject.toml): `make test-fast` runs everything but `slow`, `browser`,
+`sam` and `network`; `make test` runs everything. Whole folders get their marker here, by path (below),
+so a new test file lands in its folder's tier; a module of a mixed folder sets ``pytestmark``.
+
+Hypothesis: the profile comes from HYPOTHESIS_PROFILE ("default" unless set; "fast" for fewer examples,
+"ci" for more). Every profile is derandomized with no example database, so runs are reproducible.
 """
 
 from __future__ import annotations
@@ -12,11 +20,51 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import hng
+from tests.support.aws import fake_aws_environment
+from tests.support.paths import REPO, SAMPLE_PATH
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_PATH = REPO / "tests" / "data" / "mnist_sample.npz"
+# --- Hypothesis profiles ---------------------------------------------------------------------------------
+# A test asks for more or fewer examples than the profile's with `@settings(max_examples=scaled(n))`-free
+# code: every @given test takes the profile's count, scaled per module where one needs it (see
+# tests/support/hypothesis.py).
+_COMMON = {
+    "derandomize": True,
+    "database": None,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("default", max_examples=100, **_COMMON)
+settings.register_profile("fast", max_examples=20, **_COMMON)
+settings.register_profile("ci", max_examples=500, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# --- tiers by path ---------------------------------------------------------------------------------------
+# tests/<folder>: the markers every test under it gets.
+FOLDER_MARKERS = {
+    "browser": ("browser",),
+    "deploy": ("sam",),
+    "cli": ("slow",),  # every test runs `python -m hng.cli` as a subprocess
+    "docs": ("slow",),  # mkdocs builds the whole site
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(tests).parts[0]
+        except ValueError:
+            continue
+        for name in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(name)
+        if item.get_closest_marker("full_data") is not None:
+            item.add_marker("slow")  # the full build: a 55 MB load, and work sized for it
+
+
+# --- fixtures --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,6 +76,13 @@ def _private_cache(tmp_path_factory) -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture
+def aws_env(monkeypatch) -> pytest.MonkeyPatch:
+    """Fake AWS credentials and region; no endpoint, profile, session token or config from the machine."""
+    fake_aws_environment(monkeypatch)
+    return monkeypatch
 
 
 @pytest.fixture(scope="session")

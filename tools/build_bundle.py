@@ -7,7 +7,7 @@
     build/bundle/opt/   -> /opt: the layer content, layers/mnist/ (so opt/mnist/mnist.npz)
 
 functions/api/Dockerfile only copies these two folders into the base image, so the image's content can be
-built and tested on a machine without Docker (tests/integration/test_bundle.py runs the handler from it).
+built and tested on a machine without Docker (tests/deploy/test_bundle.py runs the handler from it).
 
     python tools/build_bundle.py [--arch x86_64|arm64] [--out build/bundle] [--force]
     python tools/build_bundle.py --check [--arch x86_64|arm64]   # exit 1 unless the bundle is for that arch

@@ -42,6 +42,7 @@ from hng.datasets.shard import Shard, make_shard
 from hng.datasets.spec import DatasetSpec
 from hng.errors import InvalidData, InvalidInput, InvalidType
 from hng.mnist.load import MnistData, load_mnist
+from hng.settings import pause_after_shards_for_tests
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +395,7 @@ def _run_shards(
     if plan.spec.preset == "none":
         _ = generator.data.split(plan.spec.split).column_bank  # built once here, shared by forked workers
     bar = _progress_bar(total_images, progress)
+    pause = pause_after_shards_for_tests()  # test-only; None in production
 
     def done(record: dict[str, Any]) -> None:
         stats.shards_made += 1
@@ -409,6 +411,8 @@ def _run_shards(
                 f"{record['name']}: {record['images']} images, sha256 {record['sha256'][:12]}… "
                 f"({stats.shards_made}/{len(pending)} shards, {stats.images_made / elapsed:,.0f} images/s)"
             )
+        if pause is not None and stats.shards_made == pause[0]:
+            _hold_for_test(pause[1])
 
     with output.staging() as staging:
         try:
@@ -447,9 +451,14 @@ def _run_pool(
         # thread pool is running hangs at its first parallel call. One thread in the parent at fork time
         # means no pool to inherit, and one OpenCV thread per worker process is what we want anyway.
         pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
+    # Test-only (HNG_TEST_PAUSE_AFTER_SHARDS=N:PATH): the pool gets the run's first N shards, and the rest
+    # only once `done` returns from the pause, so nothing more is made while it lasts.
+    pause = pause_after_shards_for_tests()
+    batches = [pending] if pause is None else [pending[: pause[0]], pending[pause[0] :]]
     try:
-        for record in pool.imap_unordered(_worker_shard, [(k, str(staging)) for k in pending]):
-            done(record)
+        for batch in batches:
+            for record in pool.imap_unordered(_worker_shard, [(k, str(staging)) for k in batch]):
+                done(record)
         pool.close()
     except BaseException:
         # Ctrl-C or a failed shard: stop every worker now; their staging goes with `staging`.
@@ -458,6 +467,18 @@ def _run_pool(
     finally:
         pool.join()
         _worker.pop("generator", None)
+
+
+def _hold_for_test(marker: Path) -> None:
+    """Test-only (HNG_TEST_PAUSE_AFTER_SHARDS=N:PATH, see hng.settings): pause a run at a known point.
+
+    Called once this run has made (published and recorded) its first N shards, with no other shard
+    started: write `marker`, then wait while it exists. Ctrl-C interrupts the wait like any other
+    (the pool's workers ignore SIGINT and are terminated with it). Never reached in production.
+    """
+    marker.write_text(f"{os.getpid()}\n")
+    while marker.exists():
+        time.sleep(0.01)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """Pages in a real headless Chromium (selenium + Debian's chromium and chromium-driver), against `hng serve`.
 
 `make test` installs the browser (the Makefile's `browser` target); without it these tests are skipped
-locally and fail in CI, like the tests that need the full MNIST build. Helpers: browser_helpers.py.
+locally and fail in CI, like the tests that need the full MNIST build. Helpers: tests/support/browser.py.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import (
+
+from hng.local import ServeProcess
+from tests.support.browser import (
     CHROMEDRIVER_CANDIDATES,
     CHROMIUM_CANDIDATES,
     make_driver,
     missing_browser,
     which_binary,
 )
-
-from hng.local import ServeProcess
 
 
 @pytest.fixture(scope="session")

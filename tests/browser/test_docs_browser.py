@@ -10,9 +10,16 @@ import urllib.request
 from typing import Any
 
 import pytest
-from browser_helpers import StagePrefix, console_errors, off_host, requested_urls, save_screenshot, wait_for
 
 from hng.service.models import TASK_EXAMPLE
+from tests.support.browser import (
+    StagePrefix,
+    console_errors,
+    off_host,
+    requested_urls,
+    save_screenshot,
+    wait_for,
+)
 
 pytestmark = pytest.mark.full_data
 

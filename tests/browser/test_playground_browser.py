@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 import pytest
-from browser_helpers import (
+
+from hng.local import ServeProcess
+from tests.support.browser import (
     SCREENSHOTS,
     StagePrefix,
     console_errors,
@@ -22,8 +24,6 @@ from browser_helpers import (
     save_screenshot,
     wait_for,
 )
-
-from hng.local import ServeProcess
 
 pytestmark = pytest.mark.full_data
 

@@ -1,0 +1,131 @@
+"""GET / (the playground) through the Lambda handler: one self-contained page under a strict CSP.
+
+The page's behaviour is tested in a real Chromium (tests/browser/test_playground_browser.py); here: what
+the handler answers, on every entry point alike."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+import pytest
+
+from hng.core.params import DEFAULT_SPACING_RANGE
+from hng.http.playground import content_security_policy, playground_page
+from hng.settings import load_settings
+from tests.support.api import FakeContext, api_event, call
+
+MAX_PAGE_BYTES = 40 * 1024
+
+
+def page_response(api, path: str = "/", **kwargs) -> dict:
+    response = call(api, "GET", path, headers={"Accept": "text/html"}, **kwargs)
+    assert response["statusCode"] == 200, response["body"]
+    return response
+
+
+def header(response: dict, name: str) -> str:
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    multi = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    return headers.get(name.lower()) or ",".join(multi.get(name.lower(), []))
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    return {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_the_page_is_one_small_self_contained_html_document(api):
+    response = page_response(api)
+    html = response["body"]
+    assert header(response, "Content-Type") == "text/html; charset=utf-8"
+    assert len(html.encode()) < MAX_PAGE_BYTES
+    assert html.startswith("<!doctype html>") and "<title>hng playground</title>" in html
+    # No external script, style sheet or font; no absolute URL of its own: it works under /{stage}/.
+    assert not re.search(r"<script[^>]+src=|<link[^>]+stylesheet|@import|https?://", html)
+    assert re.findall(r'href="([^"]+)"', html) == ["data:,", "docs", "openapi.json"]
+    assert "fetch(BASE + path" in html and "location.pathname" in html
+
+
+def test_csp_admits_only_the_pages_own_script_and_style_by_hash(api):
+    response = page_response(api)
+    html = response["body"]
+    policy = csp_directives(header(response, "Content-Security-Policy"))
+    (script,) = re.findall(r"<script>(.*?)</script>", html, re.S)
+    (style,) = re.findall(r"<style>(.*?)</style>", html, re.S)
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == [sha256_source(script)]
+    assert policy["style-src"] == [sha256_source(style)]
+    assert policy["connect-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+    # Images: the page itself and the storage the presigned URLs point at (here moto's stand-in for AWS).
+    (image_url_origin,) = [o for o in policy["img-src"] if o.startswith("http")]
+    generated = call(api, "POST", "/generate", {"number": 1, "includeImage": False})
+    image_url = json.loads(generated["body"])["imageUrl"]
+    assert image_url.startswith(image_url_origin + "/")
+    assert header(response, "X-Content-Type-Options") == "nosniff"
+    assert header(response, "Cache-Control") == "no-cache"
+    assert header(response, "Referrer-Policy") == "no-referrer"
+
+
+def test_the_form_starts_with_the_apis_default_spacing(api):
+    html = page_response(api)["body"]
+    low, high = DEFAULT_SPACING_RANGE
+    assert f'id="spacing_min" name="spacing_min" type="number" inputmode="numeric" value="{low}"' in html
+    assert f'id="spacing_max" name="spacing_max" type="number" inputmode="numeric" value="{high}"' in html
+    assert "{{" not in html
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"), [("true", "required"), ("false", "optional"), (None, "optional")]
+)
+def test_the_api_key_field_follows_the_stacks_setting(api, monkeypatch, setting, shown):
+    if setting is None:
+        monkeypatch.delenv("HNG_API_KEY_REQUIRED", raising=False)
+    else:
+        monkeypatch.setenv("HNG_API_KEY_REQUIRED", setting)
+    monkeypatch.setattr(api, "settings", load_settings())  # read once, as a new container does
+    assert f'<meta name="hng-api-key" content="{shown}">' in page_response(api)["body"]
+
+
+def test_every_label_names_an_input_of_the_page(api):
+    html = page_response(api)["body"]
+    ids = set(re.findall(r'<(?:input|select|progress)[^>]*\bid="([^"]+)"', html))
+    labelled = set(re.findall(r'<label for="([^"]+)"', html))
+    assert ids - {"boxes"} <= labelled, ids - labelled  # the checkbox sits inside its label
+    assert labelled <= ids
+
+
+def test_the_page_is_served_under_a_stage_and_refuses_other_methods(api):
+    event = api_event("GET", "/", headers={"Host": "abc.execute-api.us-east-1.amazonaws.com"})
+    event["requestContext"].update(
+        stage="dev", path="/dev/", domainName="abc.execute-api.us-east-1.amazonaws.com"
+    )
+    response = api.lambda_handler(event, FakeContext())
+    assert response["statusCode"] == 200 and "<title>hng playground</title>" in response["body"]
+    refused = call(api, "POST", "/", {"number": 1})
+    assert refused["statusCode"] == 405
+    assert header(refused, "Allow") == "GET"
+
+
+def test_without_storage_the_page_still_loads_with_images_from_itself_only(api, monkeypatch):
+    monkeypatch.setattr(api.service, "store", None)
+    policy = csp_directives(header(page_response(api), "Content-Security-Policy"))
+    assert policy["img-src"] == ["'self'", "data:"]
+
+
+@pytest.mark.parametrize("origin", ["javascript:alert(1)", "http://x/y", "https://a b", "'unsafe-inline'"])
+def test_an_image_origin_that_is_not_scheme_host_port_is_refused(origin):
+    with pytest.raises(ValueError, match="image origin"):
+        content_security_policy([origin])
+
+
+def test_the_library_builds_the_same_page_the_handler_serves(api):
+    page = playground_page(image_origins=["http://127.0.0.1:9000"], api_key_required=True)
+    assert page.headers["Content-Security-Policy"].count("http://127.0.0.1:9000") == 1
+    assert 'content="required"' in page.html
