@@ -27,9 +27,8 @@ from tests.support.aws import fake_aws_environment
 from tests.support.paths import REPO, SAMPLE_PATH
 
 # --- Hypothesis profiles ---------------------------------------------------------------------------------
-# A test asks for more or fewer examples than the profile's with `@settings(max_examples=scaled(n))`-free
-# code: every @given test takes the profile's count, scaled per module where one needs it (see
-# tests/support/hypothesis.py).
+# Every @given test takes the profile's example count; one that deserves more or fewer asks for a multiple
+# of it with tests.support.hypothesis.examples(n), never a fixed max_examples.
 _COMMON = {
     "derandomize": True,
     "database": None,
