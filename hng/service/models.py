@@ -144,7 +144,7 @@ def _flag(value: bool | int | str | None) -> bool | None:
 
 
 # Examples of the answers, in the OpenAPI document (each model's schema and each route's response) and
-# checked against their models by tests/unit/test_docs_page.py.
+# checked against their models by tests/handlers/test_docs_page.py.
 _TASK = "01K2Z8Q4N6M3T5V7W9X1Y3Z5A7"
 _DATASET = "01K2Z9B7C3D5E7F9G1H3J5K7M9"
 _BUCKET = "hng-dev-bucket-1x2y3z4w5v6u"
