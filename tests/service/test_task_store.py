@@ -152,8 +152,12 @@ class StalledServer:
             except TimeoutError:
                 continue
             with self._accepted:
-                self.connections.append(connection)  # held open, never read or answered
+                self.connections.append(connection)
                 self._accepted.notify_all()
+            self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        """Nothing: the connection is held open, never read or answered."""
 
     def requests(self, count: int) -> list[bytes]:
         """What the first `count` connections sent (waiting, up to 10 s, until they are accepted)."""
@@ -447,14 +451,8 @@ class TricklingServer(StalledServer):
     """Answers every request with an endless status line and headers, one byte at a time, each well
     inside the client's read timeout: botocore's timeouts alone would wait for ever."""
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections.append(connection)
-            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+    def _answer(self, connection: socket.socket) -> None:
+        threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
 
     def _trickle(self, connection: socket.socket) -> None:
         answer = b"HTTP/1.1 200 OK\r\n" + b"x-amz-trickle: " + b"a" * 10_000
