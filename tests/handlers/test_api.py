@@ -347,3 +347,21 @@ def test_fit_pad_keeps_the_strip_and_pads_with_black(api, s3):
     assert pixels[:, natural["image_width"] :].max() == 0
     assert np.array(stretched["generatedImage"])[:, -20:].max() > 0
     assert padded["boxes"] == natural["boxes"]
+
+
+def test_a_direct_invocation_logs_and_counts_as_the_route_does(api, caplog, monkeypatch):
+    added: list[str] = []
+    monkeypatch.setattr(api.metrics, "add_metric", lambda name, **kwargs: added.append(name))
+
+    def messages() -> list[str]:
+        logged = [r.getMessage() for r in caplog.records if r.name.startswith("hng")]
+        caplog.clear()
+        return logged
+
+    caplog.set_level("INFO", logger="hng")
+    assert call(api, "POST", "/generate", {"number": 42, "seed": 3})["statusCode"] == 200
+    routed, routed_metrics = messages(), list(added)
+    added.clear()
+    assert api.lambda_handler({"number": 42, "seed": 3}, FakeContext())["taskId"]
+    assert (messages(), added) == (routed, routed_metrics)
+    assert "image generated" in routed and {"ImagesGenerated", "GenerationLatency"} <= set(routed_metrics)
