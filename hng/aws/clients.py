@@ -18,11 +18,10 @@ given, so ``hng serve``'s embedded S3 and moto reach every client alike.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
-
-from botocore.exceptions import BotoCoreError
 
 # A missing key or bucket, as S3 reports it: HeadObject answers a bare 404, GetObject NoSuchKey.
 MISSING_KEY_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -39,15 +38,6 @@ class ClientProfile:
     deadline: float | None = None  # seconds for a whole call, retries included; None: no deadline
     expect_continue: bool = True
     signature_version: str | None = None
-
-    @property
-    def worst_case(self) -> float:
-        """How long one call can take at most under this profile (its deadline, if it has one)."""
-        if self.deadline is not None:
-            return self.deadline
-        per_attempt = (self.connect_timeout or 60) + (self.read_timeout or 60)
-        backoff = sum(2.0 ** (i - 1) for i in range(1, self.max_attempts))
-        return self.max_attempts * per_attempt + backoff
 
 
 S3_CONNECT_TIMEOUT = 1.0
@@ -71,10 +61,24 @@ BULK = ClientProfile(max_attempts=10, retry_mode="adaptive")
 CONTROL = ClientProfile(connect_timeout=2, read_timeout=5, max_attempts=3)
 
 
-class DeadlineExceeded(BotoCoreError):
-    """The call did not finish within its profile's deadline (a server trickling bytes, say)."""
+@functools.cache
+def _deadline_exceeded() -> Any:  # a BotoCoreError subclass (botocore has no type information)
+    # Built on first use: importing botocore costs about 0.1 s, which `import hng.datasets` need not pay.
+    from botocore.exceptions import BotoCoreError
 
-    fmt = "{operation} did not finish within {seconds:g} s"
+    class DeadlineExceeded(BotoCoreError):
+        """The call did not finish within its profile's deadline (a server trickling bytes, say): a
+        BotoCoreError, so that callers handle it as the timeouts botocore raises itself."""
+
+        fmt = "{operation} did not finish within {seconds:g} s"
+
+    return DeadlineExceeded
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DeadlineExceeded":
+        return _deadline_exceeded()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def client_config(profile: ClientProfile) -> Any:
@@ -159,7 +163,7 @@ class DeadlineClient:
 
         threading.Thread(target=run, name=f"hng-{name}", daemon=True).start()
         if not done.wait(self.deadline):
-            raise DeadlineExceeded(operation=name, seconds=self.deadline)
+            raise _deadline_exceeded()(operation=name, seconds=self.deadline)
         if "error" in outcome:
             raise outcome["error"]
         return outcome["value"]

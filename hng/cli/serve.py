@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_HANDLER = "hng.handlers.api.lambda_handler"
+from hng.local.server import DEFAULT_HANDLER
 
 
 def _port(text: str) -> int:

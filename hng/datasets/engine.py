@@ -420,7 +420,7 @@ def _run_shards(
                 for k in pending:
                     done(run_shard(plan, output, generator, k, staging))
             else:
-                _run_pool(plan, output, generator, pending, workers, staging, done)
+                _run_pool(plan, output, generator, pending, workers, staging, done, pause)
         finally:
             if bar is not None:
                 bar.close()
@@ -434,6 +434,7 @@ def _run_pool(
     workers: int,
     staging: Path,
     done: Callable[[dict[str, Any]], None],
+    pause: tuple[int, Path] | None = None,
 ) -> None:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -453,7 +454,6 @@ def _run_pool(
         pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
     # Test-only (HNG_TEST_PAUSE_AFTER_SHARDS=N:PATH): the pool gets the run's first N shards, and the rest
     # only once `done` returns from the pause, so nothing more is made while it lasts.
-    pause = pause_after_shards_for_tests()
     batches = [pending] if pause is None else [pending[: pause[0]], pending[pause[0] :]]
     try:
         for batch in batches:

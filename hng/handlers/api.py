@@ -49,7 +49,7 @@ from hng.http.direct import (
     parse_direct_event,
 )
 from hng.http.playground import playground_page
-from hng.http.routes import RouteRule, RouteTable
+from hng.http.routes import RouteTable
 from hng.service.image_service import GeneratedTask, GenerationService, ServiceUnavailable
 from hng.service.models import (
     DatasetStarted,
@@ -303,10 +303,6 @@ def _web_answer(answer: docs_page.WebAnswer) -> Response:
 def openapi_document() -> str:
     schema = app.get_openapi_json_schema(title="hng", version=__version__, description=API_DESCRIPTION)
     return answers_doc.without_validation_errors(schema)
-
-
-def route_rule(path: str) -> RouteRule | None:
-    return routes.rule(path)
 
 
 # --- errors: hng's kinds as HTTP answers, in this one place ---------------------------------------------

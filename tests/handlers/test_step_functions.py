@@ -30,6 +30,7 @@ from hng.handlers.step_errors import HngUnavailable
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 from hng.settings import load_settings
+from tests.support.api import FakeContext
 from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.full_data, pytest.mark.slow]  # slow: whole Step Functions executions in moto
@@ -38,16 +39,6 @@ BUCKET = "hng-datasets-test"
 REGION = "us-east-1"
 API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 SPEC = {"count": 450, "shardSize": 100, "digits": [2, 4], "seed": 7, "image_width": 84}
-
-
-class Context:
-    aws_request_id = "req-sfn"
-    function_name = "hng-test"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:hng-test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -88,7 +79,7 @@ class Lambdas:
             if name == "hng-worker" and failing:
                 # What the worker raises when S3 fails it (hng.handlers.step_errors): worth a retry.
                 raise HngUnavailable(f"injected fault on shard {shard}")
-            result = self.handlers[name](event, Context())
+            result = self.handlers[name](event, FakeContext())
         except Exception as error:  # what the Lambda service reports for an unhandled error
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}).encode()
@@ -176,7 +167,7 @@ def stack(aws, monkeypatch, full_mnist):
 
 
 def call(app, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    response = app.lambda_handler(rest_event(method, path, body), Context())
+    response = app.lambda_handler(rest_event(method, path, body), FakeContext())
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -343,14 +334,14 @@ def test_direct_invocation_starts_and_describes_a_dataset(stack):
     app = stack["app"]
     event = json.loads((REPO / "events" / "direct_start_dataset.json").read_text())
     event["dataset"] = SPEC
-    started = app.lambda_handler(event, Context())
+    started = app.lambda_handler(event, FakeContext())
     assert started["status"] == "RUNNING" and started["shardsTotal"] == 5
-    done = app.lambda_handler({"datasetId": started["datasetId"]}, Context())
+    done = app.lambda_handler({"datasetId": started["datasetId"]}, FakeContext())
     assert done["datasetId"] == started["datasetId"]
     deadline = time.monotonic() + 300
     while done["status"] == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.2)
-        done = app.lambda_handler({"datasetId": started["datasetId"]}, Context())
+        done = app.lambda_handler({"datasetId": started["datasetId"]}, FakeContext())
     assert done["status"] == "SUCCEEDED" and done["imagesDone"] == 450
 
 
@@ -369,4 +360,4 @@ def test_bad_direct_dataset_events_are_invalid_events(stack, event, words):
     from hng.http import InvalidEvent
 
     with pytest.raises(InvalidEvent, match=words.replace(".", r"\.")):
-        stack["app"].lambda_handler(event, Context())
+        stack["app"].lambda_handler(event, FakeContext())
