@@ -7,6 +7,7 @@ sample), then one per gap, then one that seeds the augmentation stream (drawn ev
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Sequence
@@ -24,11 +25,13 @@ from hng.core.compose import (
     scale_span,
     scale_spans,
 )
+from hng.core.masks import INK_THRESHOLD, label_digits, shared_winners
 from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     MAX_DIGITS,
     MAX_IMAGE_WIDTH,
     parse_fit,
+    parse_flag,
     parse_image_width,
     parse_number,
     parse_seed,
@@ -97,11 +100,13 @@ class Generator:
         seed: int | None = None,
         split: str = "train",
         fit: str = "stretch",
+        masks: bool = False,
     ) -> GeneratedNumber:
         """One image of ``number``; see the module docstring for how ``seed`` determines it.
 
         ``fit`` says how the strip meets ``image_width``: ``stretch`` resizes it to the width; ``pad`` keeps
-        its pixels and pads it with black on the right, squeezing it only when it is wider.
+        its pixels and pads it with black on the right, squeezing it only when it is wider. ``masks``
+        adds the per-digit label map (``result.mask``, see ``hng.core.masks``); it never changes the image.
         """
         label = parse_number(number)
         # The default range is known to be valid: skipping its check is a twentieth of a plain image.
@@ -115,6 +120,7 @@ class Generator:
         split = parse_split(split)
         fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
+        with_mask = parse_flag(masks, "masks")
         pool = self.data.split(split)
 
         n = len(label)
@@ -132,7 +138,7 @@ class Generator:
         else:
             augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
             crops, rows = _crop_augmented(augmented)
-        image, boxes = _compose(crops, rows, gaps, digits, width, fit)
+        image, boxes, mask = _compose(crops, rows, gaps, digits, width, fit, with_mask)
         return GeneratedNumber(
             image=image,
             label=label,
@@ -143,6 +149,7 @@ class Generator:
             split=split,
             augment="none" if augmenter is None else augmenter.name,
             spacing_range=(low, high),
+            mask=mask,
         )
 
     def generate_batch(
@@ -156,13 +163,14 @@ class Generator:
         split: str = "train",
         fit: str = "stretch",
         seeds: Sequence[int] | np.ndarray | None = None,
+        masks: bool = False,
     ) -> GeneratedBatch:
         """Many images at once; plain images are composed with vectorised numpy.
 
         ``image_width`` is one width for all, or one per number: images are then stacked padded with black
         to the widest (``batch.widths`` holds each width). ``seed`` draws the whole batch from one stream;
         ``seeds`` instead gives each image its own seed, so that ``generate(numbers[i], seed=seeds[i], ...)``
-        makes image i again, byte for byte.
+        makes image i again, byte for byte. ``masks`` adds ``batch.masks``, one label map per image.
         """
         if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence | np.ndarray):
             raise TypeError(f"numbers must be a list of numbers, got {type(numbers).__name__}")
@@ -186,6 +194,7 @@ class Generator:
         split = parse_split(split)
         fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
+        with_masks = parse_flag(masks, "masks")
         pool = self.data.split(split)
 
         lengths = np.array([len(label) for label in labels], dtype=np.int64)
@@ -212,6 +221,7 @@ class Generator:
         images = (np.empty if np.all(widths == widths[0]) else np.zeros)(
             (len(labels), HEIGHT, int(widths.max())), dtype=np.uint8
         )
+        label_maps = np.zeros(images.shape, dtype=np.uint8) if with_masks else None
         boxes = np.empty((digits.size, 5), dtype=np.int32)
         if augmenter is None:
             for first in range(0, len(labels), _BATCH_CHUNK):
@@ -226,6 +236,7 @@ class Generator:
                     widths[first:last],
                     fit,
                     images[first:last],
+                    None if label_maps is None else label_maps[first:last],
                 )
         else:
             for i in range(len(labels)):
@@ -234,10 +245,18 @@ class Generator:
                 aug_seed = derive_seed(float(draws[last_draw]))
                 augmented = augmenter.augment_digits([pool.images[k] for k in indices[rows]], aug_seed)
                 crops, spans = _crop_augmented(augmented)
-                image, image_boxes = _compose(
-                    crops, spans, gaps[rows][:-1].tolist(), digits[rows].tolist(), int(widths[i]), fit
+                image, image_boxes, mask = _compose(
+                    crops,
+                    spans,
+                    gaps[rows][:-1].tolist(),
+                    digits[rows].tolist(),
+                    int(widths[i]),
+                    fit,
+                    with_masks,
                 )
                 images[i, :, : image.shape[1]] = image
+                if label_maps is not None and mask is not None:
+                    label_maps[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
         return GeneratedBatch(
             images=images,
@@ -253,6 +272,7 @@ class Generator:
             widths=widths.astype(np.int32),
             fit=fit,
             seeds=per_image_seeds,
+            masks=label_maps,
         )
 
 
@@ -309,22 +329,81 @@ def _compose(
     digits: Sequence[int],
     width: int | None,
     fit: str = "stretch",
-) -> tuple[np.ndarray, tuple[DigitBox, ...]]:
+    with_mask: bool = False,
+) -> tuple[np.ndarray, tuple[DigitBox, ...], np.ndarray | None]:
+    """The image, its digits' boxes and (if ``with_mask``) its mask; see ``hng.core.masks``."""
     strip, offsets = lay_out(crops, gaps)
     natural = strip.shape[1]
     width = natural if width is None else width
     target = min(natural, width) if fit == "pad" else width
     if target == natural:
+        # The crops are cut to their ink, so the boxes of the strip as laid out are already tight.
         boxes = tuple(
             DigitBox(digit, x, y0, x + crop.shape[1], y1)
             for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True)
         )
-        return (strip if width == natural else pad_columns(strip, width)), boxes
-    scaled = []
-    for digit, crop, x, (y0, y1) in zip(digits, crops, offsets, rows, strict=True):
-        x0, x1 = scale_span(x, x + crop.shape[1], natural, target)
-        scaled.append(DigitBox(digit, x0, y0, x1, y1))
-    return resample_columns(strip, target), tuple(scaled)
+        mask = None
+        if with_mask:
+            mask = _label_strip(strip, crops, offsets, natural, strip, True)[1]
+        if width != natural:
+            strip = pad_columns(strip, width)
+            mask = None if mask is None else pad_columns(mask, width)
+        return strip, boxes, mask
+    image = resample_columns(strip, target)
+    # Resizing blurs edges: the boxes become the bounds of each digit's ink (hng.core.masks).
+    tight, mask = _label_strip(strip, crops, offsets, target, image, with_mask)
+    boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight.tolist(), strict=True))
+    return image, boxes, mask
+
+
+def _label_strip(
+    strip: np.ndarray,
+    crops: list[np.ndarray],
+    offsets: list[int],
+    target: int,
+    image: np.ndarray,
+    with_mask: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The digits' boxes and (if ``with_mask``) the mask of ``image``, the laid-out ``strip`` resized to
+    ``target`` columns: ``hng.core.masks.label_digits`` for one image, in fewer numpy calls."""
+    natural = strip.shape[1]
+    reach = [
+        scale_span(x, x + crop.shape[1], natural, target) for crop, x in zip(crops, offsets, strict=True)
+    ]
+    shared = [column for (_, end), (start, _) in itertools.pairwise(reach) for column in range(start, end)]
+    if not shared and not with_mask:
+        # No column holds ink of two digits: each digit's reach holds only its own ink.
+        boxes = np.zeros((len(reach), 4), dtype=np.int64)
+        for k, (x0, x1) in enumerate(reach):
+            if x1 > x0:
+                x, y, w, h = cv2.boundingRect(image[:, x0:x1])
+                if w:
+                    boxes[k] = (x0 + x, y, x0 + x + w, y + h)
+        return boxes, None
+    labels = np.zeros(natural, dtype=np.uint8)
+    for k, (crop, x) in enumerate(zip(crops, offsets, strict=True), 1):
+        labels[x : x + crop.shape[1]] = k
+    owner = np.zeros(target, dtype=np.uint8)
+    for k, (x0, x1) in enumerate(reach, 1):
+        owner[x0:x1] = k
+    mask = np.where(image > INK_THRESHOLD, owner, 0).astype(np.uint8)
+    if shared:
+        columns = np.array(sorted(set(shared)))
+        mask[:, columns] = shared_winners(
+            image[None],
+            np.zeros(columns.size, dtype=np.int64),
+            columns,
+            np.array([natural]),
+            np.array([target]),
+            lambda _, source: labels[source],
+            lambda _, source: strip[:, source].T,
+        ).T
+    boxes = np.zeros((len(reach), 4), dtype=np.int64)
+    for k, (x0, x1) in enumerate(reach, 1):
+        x, y, w, h = cv2.boundingRect((mask[:, x0:x1] == k).view(np.uint8))  # a digit's ink is in its reach
+        if w:
+            boxes[k - 1] = (x0 + x, y, x0 + x + w, y + h)
+    return boxes, (mask if with_mask else None)
 
 
 def _compose_batch(
@@ -336,10 +415,12 @@ def _compose_batch(
     widths: np.ndarray,
     fit: str,
     out: np.ndarray,
+    masks_out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Vectorised ``_compose`` for plain digits: the same crops, layout and resize, so the same bytes.
+    """Vectorised ``_compose`` for plain digits: the same crops, layout, resize, masks and boxes.
 
-    Writes image i into ``out[i, :, :widths[i]]`` (columns past it are left alone) and returns the boxes.
+    Writes image i into ``out[i, :, :widths[i]]`` (columns past it are left alone), its mask likewise
+    into ``masks_out`` if given (zeros assumed past the width), and returns the boxes.
     """
     n_images = digit_offsets.size - 1
     spans = pool.ink_bounds[indices, :2].astype(np.int64)
@@ -381,7 +462,26 @@ def _compose_batch(
 
     x0, x1 = scale_spans(digit_x, digit_x + column_counts, natural[image_of_digit], targets[image_of_digit])
     rows = pool.ink_bounds[indices, 2:]
-    return np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
+    boxes = np.stack([digits, x0, rows[:, 0], x1, rows[:, 1]], axis=1).astype(np.int32)
+    resized = natural != targets
+    if masks_out is None and not resized.any():
+        return boxes  # every strip at its own width: the boxes are the crops', already tight
+    # Which digit of its image (1-based) each strip column belongs to: what the masks are made of.
+    position = np.arange(digits.size) - digit_offsets[image_of_digit]
+    column_labels = np.zeros(sources.size, dtype=np.uint8)
+    column_labels[landing] = np.repeat((position + 1).astype(np.uint8), column_counts)
+    # Resizing blurs edges: the boxes become the bounds of each digit's ink (hng.core.masks).
+    tight = label_digits(
+        out,
+        np.stack([image_of_digit, x0, x1, rows[:, 0], rows[:, 1]], axis=1),
+        natural,
+        targets,
+        lambda images, columns: column_labels[strip_offsets[images] + columns],
+        lambda images, columns: bank[sources[strip_offsets[images] + columns]],
+        masks_out=masks_out,
+    )
+    boxes[:, 1:] = np.where(resized[image_of_digit, None], tight, boxes[:, 1:])
+    return boxes
 
 
 _default: Generator | None = None
@@ -407,6 +507,7 @@ def generate(
     seed: int | None = None,
     split: str = "train",
     fit: str = "stretch",
+    masks: bool = False,
 ) -> GeneratedNumber:
     """``Generator.generate`` on the default data (found and loaded once by ``load_mnist()``)."""
     return default_generator().generate(
@@ -417,6 +518,7 @@ def generate(
         seed=seed,
         split=split,
         fit=fit,
+        masks=masks,
     )
 
 
@@ -430,6 +532,7 @@ def generate_batch(
     split: str = "train",
     fit: str = "stretch",
     seeds: Sequence[int] | np.ndarray | None = None,
+    masks: bool = False,
 ) -> GeneratedBatch:
     """``Generator.generate_batch`` on the default data."""
     return default_generator().generate_batch(
@@ -441,4 +544,5 @@ def generate_batch(
         split=split,
         fit=fit,
         seeds=seeds,
+        masks=masks,
     )

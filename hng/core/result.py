@@ -35,6 +35,8 @@ class GeneratedNumber:
     split: str
     augment: str  # "none", a preset name, or "custom"
     spacing_range: tuple[int, int]
+    # (28, width) uint8 label map when asked for (masks=True): 0 background, k the k-th digit's ink.
+    mask: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -48,6 +50,14 @@ class GeneratedNumber:
         from hng.core.png import encode_png
 
         return encode_png(self.image)
+
+    def mask_png(self) -> bytes:
+        """The mask as an 8-bit greyscale PNG whose pixel values are the digit labels (0 background)."""
+        if self.mask is None:
+            raise ValueError("this result has no mask: generate it with masks=True")
+        from hng.core.png import encode_png
+
+        return encode_png(self.mask)
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -82,6 +92,7 @@ class GeneratedBatch:
     widths: np.ndarray  # (B,) int32
     fit: str = "stretch"
     seeds: np.ndarray | None = None  # (B,) int64 when each image has its own seed, else None (`seed`)
+    masks: np.ndarray | None = None  # (B, 28, W) uint8 label maps when asked for, 0 past each width
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -103,4 +114,5 @@ class GeneratedBatch:
             split=self.split,
             augment=self.augment,
             spacing_range=self.spacing_range,
+            mask=None if self.masks is None else self.masks[i, :, : int(self.widths[i])],
         )

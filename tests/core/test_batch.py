@@ -4,24 +4,23 @@ import numpy as np
 import pytest
 
 import hng
-from hng.core.compose import lay_out, resample_columns, scale_span
 from hng.core.generation import _BATCH_CHUNK, MAX_BATCH_SIZE
+from tests.support.masks import mask_bounds, oracle_mask
 
 
 def recompose(split, indices, gaps, width):
-    """A plain image rebuilt from MNIST samples and gaps with the single-image building blocks."""
-    crops, rows = [], []
+    """A plain image rebuilt from MNIST samples and gaps by OpenCV alone, with the tight box (x0, x1,
+    y0, y1) of each digit's ink in it (``tests.support.masks``)."""
+    crops = []
     for k in indices:
-        x0, x1, y0, y1 = split.ink_bounds[k].tolist()
+        x0, x1, _, _ = split.ink_bounds[k].tolist()
         crops.append(split.images[k, :, x0:x1])
-        rows.append((y0, y1))
-    strip, offsets = lay_out(crops, list(gaps))
-    natural = strip.shape[1]
-    boxes = [
-        (*scale_span(x, x + c.shape[1], natural, width), y0, y1)
-        for c, x, (y0, y1) in zip(crops, offsets, rows, strict=True)
-    ]
-    return resample_columns(strip, width), boxes
+    image, mask = oracle_mask(crops, list(gaps), width)
+    boxes = []
+    for label in range(1, len(crops) + 1):
+        x0, y0, x1, y1 = mask_bounds(mask, label)
+        boxes.append((x0, x1, y0, y1))
+    return image, boxes
 
 
 def assert_same(item: hng.GeneratedNumber, single: hng.GeneratedNumber):
