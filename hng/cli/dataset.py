@@ -23,7 +23,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ds.add_argument("--count", type=int, default=None, help="how many images (1 to 10^8)")
     ds.add_argument("--out", default=None, help="output folder, or s3://bucket/prefix (required)")
     ds.add_argument(
-        "--format", default="npz", help="npz (default), webdataset (tar of png/json/txt) or imagefolder"
+        "--format",
+        default="npz",
+        help=(
+            "shard format: npz (default), webdataset, imagefolder, yolo, coco, voc, paddleocr, lmdb or doctr"
+        ),
     )
     ds.add_argument(
         "--shard-size", "--shard_size", dest="shard_size", type=int, default=10_000,
@@ -58,6 +62,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ds.add_argument("--split", default="train", help="MNIST split: train (default) or test")
     ds.add_argument("--seed", type=int, default=None, help="dataset seed (default: drawn and recorded)")
     ds.add_argument("--compress", action="store_true", help="deflate npz shards (smaller, slower)")
+    ds.add_argument(
+        "--masks", action="store_true",
+        help="store each image's per-digit mask (npz, webdataset, imagefolder)",
+    )  # fmt: skip
+    ds.add_argument(
+        "--objects", default="digits",
+        help="detection objects: digits (default), number (one box per number, class 10) or both",
+    )  # fmt: skip
+    ds.add_argument(
+        "--yolo-task", "--yolo_task", dest="yolo_task", default="detect",
+        help="yolo format: detect (boxes; default) or segment (polygons traced from the masks)",
+    )  # fmt: skip
     ds.add_argument(
         "--workers", "-j", type=int, default=None, help="worker processes (default: the cores available)"
     )
@@ -114,6 +130,9 @@ def dataset_spec(args: argparse.Namespace) -> Any:
         "seed": args.seed,
         "format": args.format,
         "compress": args.compress,
+        "masks": args.masks,
+        "objects": args.objects,
+        "yolo_task": args.yolo_task,
     }
     if args.numbers_file is not None:
         if args.digits is not None:

@@ -75,6 +75,8 @@ class Manifest(BaseModel):
     shards: list[ManifestShard]
     report: dict[str, Any]  # label lengths, digits, duplicates, label fidelity, timing
     run: dict[str, Any] | None = None  # the run that finalized it, when a run did
+    # What the format wrote for the whole dataset (its "files", such as YOLO's data.yaml) and its facts.
+    format: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

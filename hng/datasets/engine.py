@@ -35,7 +35,7 @@ from hng.core.generation import Generator
 from hng.core.seeding import splitmix64_array
 from hng.datasets.checksum import sha256_path
 from hng.datasets.contract import ShardRecord
-from hng.datasets.formats import get_format
+from hng.datasets.formats import format_for
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, differences
 from hng.datasets.shard import Shard, make_shard
@@ -276,8 +276,8 @@ _worker: dict[str, Any] = {}
 def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging: Path) -> dict[str, Any]:
     """Make shard k, publish it whole, record it; returns its record. Used by every engine."""
     started = time.perf_counter()
-    shard = make_shard(plan.spec, k, generator)
-    fmt = get_format(plan.spec.format)
+    fmt = format_for(plan.spec)
+    shard = make_shard(plan.spec, k, generator, masks=fmt.masks)
     name = plan.shard_name(k)
     folder = Path(tempfile.mkdtemp(dir=staging, prefix=f"{name}."))
     try:

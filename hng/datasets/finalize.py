@@ -23,7 +23,7 @@ import numpy as np
 from hng import __version__
 from hng.core.png import encode_png
 from hng.datasets.contract import Manifest, ShardRecord
-from hng.datasets.formats import get_format
+from hng.datasets.formats import format_for, get_format
 from hng.datasets.output import STAGING, LocalOutput, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, rebuild_command
 from hng.datasets.shard import PAD, Shard, shard_bounds
@@ -91,6 +91,7 @@ def finalize_dataset(
     output.write_bytes(CONTACT_SHEET_FILE, encode_png(_contact_sheet(sample)))
     if spec.numbers is not None:
         output.write_text(NUMBERS_FILE, "\n".join(spec.numbers) + "\n")
+    format_facts = format_for(spec).dataset_files(output, plan, sorted(records, key=lambda r: r["index"]))
     report = _report(plan, records, fidelity, run)
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -111,6 +112,8 @@ def finalize_dataset(
     }
     if run is not None:
         manifest["run"] = run.to_json()
+    if format_facts:
+        manifest["format"] = format_facts
     manifest = Manifest.model_validate(manifest).to_json()
     from hng.datasets.card import render_card
 

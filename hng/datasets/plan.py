@@ -104,5 +104,11 @@ def rebuild_command(spec: DatasetSpec, out: str, numbers_file: str = "numbers.tx
     args += ["--format", spec.format]
     if spec.compress:
         args.append("--compress")
+    if spec.masks:
+        args.append("--masks")
+    if spec.objects != "digits":
+        args += ["--objects", spec.objects]
+    if spec.yolo_task != "detect":
+        args += ["--yolo-task", spec.yolo_task]
     args += ["--out", out]
     return shlex.join(args)

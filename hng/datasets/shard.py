@@ -35,6 +35,8 @@ class Shard:
     seeds: np.ndarray  # (N,) int64: hng.generate(label, seed=seeds[i], ...) makes image i again
     indices: np.ndarray  # (N, longest) int32: the MNIST sample of each digit in `split`
     split: str
+    # (N, 28, W) uint8 label maps (hng.core.masks): 0 background, k the k-th digit; 0 past each width.
+    masks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -45,6 +47,12 @@ class Shard:
 
     def image(self, i: int) -> np.ndarray:
         return self.images[i, :, : int(self.widths[i])]
+
+    def mask(self, i: int) -> np.ndarray:
+        """Image i's mask; ValueError if the shard has none."""
+        if self.masks is None:
+            raise ValueError(f"shard {self.index} holds no masks")
+        return self.masks[i, :, : int(self.widths[i])]
 
     def take(self, rows: Any) -> Shard:
         """The images ``rows`` as a Shard of their own, trimmed to its widest image (its ``key(i)`` no
@@ -62,6 +70,7 @@ class Shard:
             seeds=self.seeds[rows],
             indices=self.indices[rows],
             split=self.split,
+            masks=None if self.masks is None else self.masks[rows][:, :, : int(widths.max())],
         )
 
     def record(self, i: int) -> dict[str, Any]:
@@ -115,9 +124,10 @@ def draw_labels(spec: DatasetSpec, start: int, count: int, rng: np.random.Genera
     return codes.view(f"<U{high}").ravel()
 
 
-def make_shard(spec: DatasetSpec, k: int, generator: Generator) -> Shard:
+def make_shard(spec: DatasetSpec, k: int, generator: Generator, *, masks: bool = False) -> Shard:
     """Shard k of the dataset: its bytes depend only on the spec (seed included), k, the MNIST data and
-    hng's version (with the numpy/OpenCV/albumentations it runs on)."""
+    hng's version (with the numpy/OpenCV/albumentations it runs on). ``masks`` adds the digits' masks
+    (the format's ``masks`` says whether it stores or uses them); they never change the images."""
     start, stop = shard_bounds(spec, k)
     count = stop - start
     rng = new_rng(shard_seed(spec, k))
@@ -137,6 +147,7 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator) -> Shard:
         split=spec.split,
         fit=spec.fit,
         seeds=seeds,
+        masks=masks,
     )
     longest = int(lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
     image_of_digit = np.repeat(np.arange(count), lengths)
@@ -156,4 +167,5 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator) -> Shard:
         seeds=seeds,
         indices=indices,
         split=spec.split,
+        masks=batch.masks,
     )

@@ -34,7 +34,10 @@ from hng.core.params import (
     parse_number,
 )
 from hng.core.seeding import MAX_SEED, new_seed
+from hng.datasets.formats import FORMATS
 from hng.errors import InvalidInput, blamed_field
+
+FORMAT_NAMES = tuple(FORMATS)
 
 MAX_COUNT = 10**8
 MAX_SHARD_SIZE = 100_000
@@ -42,7 +45,6 @@ DEFAULT_SHARD_SIZE = 10_000
 MAX_NUMBERS = 1_000_000
 DEFAULT_DIGITS = (5, 5)
 DEFAULT_WIDTH_PER_DIGIT = 28
-FORMATS = ("npz", "webdataset", "imagefolder")
 # Mean width of a digit's ink in MNIST (the 60,000 training digits: 15.7 pixels), for the `pad` rule.
 MEAN_DIGIT_WIDTH = 15.7
 
@@ -171,8 +173,19 @@ class DatasetSpec(BaseModel):
     seed: Annotated[int | None, Field(description="Dataset seed (0 to 2^63 - 1); drawn when not given")] = (
         None
     )
-    format: Annotated[Literal["npz", "webdataset", "imagefolder"], Field(description="Shard format")] = "npz"
+    format: Annotated[Literal[FORMAT_NAMES], Field(description="Shard format")] = "npz"  # type: ignore[valid-type]
     compress: Annotated[bool, Field(description="Deflate npz shards")] = False
+    masks: Annotated[
+        bool, Field(description="Store each image's per-digit mask (formats npz, webdataset, imagefolder)")
+    ] = False
+    objects: Annotated[
+        Literal["digits", "number", "both"],
+        Field(description="Detection objects: one per digit, one per number (class 10), or both"),
+    ] = "digits"
+    yolo_task: Annotated[
+        Literal["detect", "segment"],
+        Field(alias="yoloTask", description="yolo format: boxes (detect) or polygons traced from the masks"),
+    ] = "detect"
     _seed_drawn: bool = PrivateAttr(default=False)
 
     _count = field_validator("count", mode="before")(_int("count", 1, MAX_COUNT))
@@ -208,6 +221,7 @@ class DatasetSpec(BaseModel):
         return tuple(parse_number(n, f"numbers[{i}]") for i, n in enumerate(value))
 
     _compress = field_validator("compress", mode="before")(_value_errors(_check_bool))
+    _masks = field_validator("masks", mode="before")(_value_errors(_check_bool))
     _digits = field_validator("digits", mode="before")(_value_errors(_check_digits))
     _numbers = field_validator("numbers", mode="before")(_value_errors(_check_numbers))
 
@@ -219,6 +233,7 @@ class DatasetSpec(BaseModel):
             raise InvalidInput("image_width", "image_width and width_per_digit exclude each other: give one")
         if self.compress and self.format != "npz":
             raise InvalidInput("compress", f"compress applies to the npz format only, not {self.format}")
+        self._check_format_options()
         if self.spacing_min > self.spacing_max:
             raise InvalidInput(
                 "spacing_min",
@@ -241,6 +256,29 @@ class DatasetSpec(BaseModel):
             object.__setattr__(self, "seed", new_seed())
             self._seed_drawn = True
         return self
+
+    def _check_format_options(self) -> None:
+        """Options that only some formats take: refuse them with the others, naming both fields."""
+        fmt = FORMATS[self.format]
+        if self.yolo_task != "detect" and self.format != "yolo":
+            raise InvalidInput("yolo_task", f"yolo_task applies to the yolo format only, not {self.format}")
+        if self.masks and not fmt.holds_masks:
+            holding = ", ".join(name for name, f in FORMATS.items() if f.holds_masks)
+            hint = (
+                " (use yolo_task segment for polygons traced from the masks)" if self.format == "yolo" else ""
+            )
+            raise InvalidInput(
+                "masks",
+                f"masks cannot be stored in the {self.format} format{hint}; formats that hold them: "
+                f"{holding}",
+            )
+        if self.objects != "digits" and not fmt.takes_objects:
+            taking = ", ".join(name for name, f in FORMATS.items() if f.takes_objects)
+            raise InvalidInput(
+                "objects",
+                f"objects {self.objects!r} needs a format with detection objects ({taking}), "
+                f"not {self.format}",
+            )
 
     @property
     def seed_drawn(self) -> bool:

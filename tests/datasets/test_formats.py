@@ -272,7 +272,9 @@ def test_hf_imagefolder_loads_every_shard_and_ignores_the_root_files(
     assert isinstance(features["image"], hf_datasets.Image)
     assert features["label"] == hf_datasets.Value("string")  # not a ClassLabel from the folder names
     assert not any(isinstance(f, hf_datasets.ClassLabel) for f in features.values())
-    assert set(features) == {"image", "key", "label", "width", "boxes", "seed", "indices", "split"}
+    assert set(features) == {
+        "image", "key", "label", "width", "boxes", "seed", "indices", "split", "objects"
+    }  # fmt: skip
     # Shards come in an arbitrary order (datasets keeps metadata files in a set); rows within one do not.
     keys = ds["key"]
     first = keys.index(all_images[0][0])
@@ -286,6 +288,9 @@ def test_hf_imagefolder_loads_every_shard_and_ignores_the_root_files(
         np.testing.assert_array_equal(png_pixels(row["image"]), image)
         assert {k: row[k] for k in record} == record
         assert row["label"] == label and row["boxes"] == record["boxes"]
+        # A detection dataset as Hugging Face's object-detection guides load it: COCO boxes, categories.
+        assert row["objects"]["bbox"] == [[x0, y0, x1 - x0, y1 - y0] for x0, y0, x1, y1 in record["boxes"]]
+        assert row["objects"]["category"] == [int(c) for c in label]
 
 
 # --- round trips and determinism -----------------------------------------------------------------------

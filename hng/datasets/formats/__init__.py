@@ -1,20 +1,28 @@
-"""The on-disk shard formats of ``hng dataset``: npz (the default), webdataset and imagefolder.
+"""The on-disk shard formats of ``hng dataset``.
 
-Every format writes one shard (a file, or for imagefolder a folder) from a ``Shard``'s arrays,
-deterministically, and can count and read it back. The engine picks one with ``get_format(name)``.
+Every format writes one shard (a file, or a folder) from a ``Shard``'s arrays, deterministically, and
+can count and read it back. ``format_for(spec)`` gives the format a dataset's spec names, configured
+with the spec's options (masks, objects, the YOLO task); it may also write files for the whole dataset
+when it is finalized (``dataset_files``), such as YOLO's ``data.yaml``.
 """
 
 from __future__ import annotations
 
 import abc
+import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from hng.core.compose import HEIGHT
 from hng.datasets.shard import PAD, Shard
+
+if TYPE_CHECKING:
+    from hng.datasets.output import Output
+    from hng.datasets.plan import Plan
+    from hng.datasets.spec import DatasetSpec
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The last 12 bytes of every whole PNG: the empty IEND chunk and its CRC.
@@ -31,6 +39,25 @@ class ShardFormat(abc.ABC):
 
     name: ClassVar[str]
     suffix: ClassVar[str]  # appended to "shard-00000": ".npz", ".tar", or "" for a folder
+    holds_masks: ClassVar[bool] = False  # can store the digits' masks (the spec's `masks`)
+    uses_masks: ClassVar[bool] = False  # needs the masks whatever the spec says (COCO's segmentation)
+    takes_objects: ClassVar[bool] = False  # writes one object per digit and can add the number's (`objects`)
+    # Set by `configure` from the dataset's spec.
+    masks: bool = False  # the shards it writes carry masks (stored, or used to write segmentation)
+    objects: str = "digits"
+
+    def configure(self, spec: DatasetSpec) -> ShardFormat:
+        """This format with the options of ``spec`` (which has checked that the format takes them)."""
+        configured = copy.copy(self)
+        configured.masks = spec.masks or self.uses_masks
+        configured.objects = spec.objects
+        return configured
+
+    def dataset_files(self, output: Output, plan: Plan, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Write the files the whole dataset needs besides its shards, when it is finalized (``records``:
+        those of the shards made, in order). Returns the manifest's ``format`` entry: ``{"files": [their
+        names], ...}`` and any fact a reader needs; empty (no entry) for most formats."""
+        return {}
 
     def shard_name(self, k: int) -> str:
         """The file (or folder) name of shard ``k``: 5 digits, more from shard 100,000 on."""
@@ -88,8 +115,9 @@ class RecordFormat(ShardFormat):
             raise self._bad(path, str(exc)) from exc
 
 
-# The arrays of a shard, in the order the npz format stores them.
+# The arrays of a shard, in the order the npz format stores them (then "masks", when it has them).
 ARRAY_NAMES = ("images", "widths", "labels", "lengths", "boxes", "seeds", "indices")
+MASKS = "masks"
 _DTYPES = {
     "images": np.dtype(np.uint8),
     "widths": np.dtype(np.int32),
@@ -101,8 +129,11 @@ _DTYPES = {
 
 
 def shard_arrays(shard: Shard) -> dict[str, np.ndarray]:
-    """The shard's arrays by name, in ``ARRAY_NAMES`` order."""
-    return {name: getattr(shard, name) for name in ARRAY_NAMES}
+    """The shard's arrays by name, in ``ARRAY_NAMES`` order, then its masks if it has them."""
+    arrays = {name: getattr(shard, name) for name in ARRAY_NAMES}
+    if shard.masks is not None:
+        arrays[MASKS] = shard.masks
+    return arrays
 
 
 def arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
@@ -148,6 +179,14 @@ def arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
     past_width = np.arange(width)[None, :] >= widths[:, None]
     if np.any(images.max(axis=1)[past_width]):
         return "pixels past an image's width must be 0"
+    masks = arrays.get(MASKS)
+    if masks is not None:
+        if masks.dtype != np.uint8 or masks.shape != images.shape:
+            return f"masks must be uint8 {images.shape} like the images, got {masks.dtype} {masks.shape}"
+        if np.any(masks.max(axis=(1, 2)) > lengths):
+            return "masks hold a label greater than their image's number of digits"
+        if np.any(masks.max(axis=1)[past_width]):
+            return "mask pixels past an image's width must be 0"
     return None
 
 
@@ -201,8 +240,10 @@ def shard_from_records(
     records: Sequence[dict[str, Any]],
     images: Sequence[np.ndarray],
     rows: Sequence[int] | None = None,
+    masks: Sequence[np.ndarray] | None = None,
 ) -> Shard:
-    """Rebuild a ``Shard``'s arrays from per-image records (``Shard.record``) and decoded images.
+    """Rebuild a ``Shard``'s arrays from per-image records (``Shard.record``), decoded images and (if
+    the shard holds them) decoded masks.
 
     Padding follows the npz layout: images with 0 up to the widest, boxes and indices with ``PAD`` up to
     the longest label. Raises ValueError if a record disagrees with its image or the shard's place.
@@ -214,6 +255,9 @@ def shard_from_records(
     longest = max((len(label) for label in labels), default=1)
     widths = np.array([int(r["width"]) for r in records], dtype=np.int32)
     out_images = np.zeros((n, HEIGHT, int(widths.max(initial=0))), dtype=np.uint8)
+    out_masks = None if masks is None else np.zeros(out_images.shape, dtype=np.uint8)
+    if masks is not None and len(masks) != n:
+        raise ValueError(f"{n} records but {len(masks)} masks")
     boxes = np.full((n, longest, 4), PAD, dtype=np.int32)
     indices = np.full((n, longest), PAD, dtype=np.int32)
     splits = {str(r["split"]) for r in records}
@@ -229,6 +273,12 @@ def shard_from_records(
         if len(record["boxes"]) != n_digits or len(record["indices"]) != n_digits:
             raise ValueError(f"image {key}: label {label!r} but {len(record['boxes'])} boxes")
         out_images[i, :, : image.shape[1]] = image
+        if out_masks is not None and masks is not None:
+            if masks[i].shape != image.shape:
+                raise ValueError(f"the mask of image {key} is {masks[i].shape}, its image {image.shape}")
+            if int(masks[i].max(initial=0)) > len(label):
+                raise ValueError(f"the mask of image {key} holds labels past its {len(label)} digits")
+            out_masks[i, :, : image.shape[1]] = masks[i]
         if n_digits:
             boxes[i, :n_digits] = record["boxes"]
             indices[i, :n_digits] = record["indices"]
@@ -243,7 +293,51 @@ def shard_from_records(
         seeds=np.array([int(r["seed"]) for r in records], dtype=np.int64),
         indices=indices,
         split=splits.pop() if splits else "",
+        masks=out_masks,
     )
+
+
+NUMBER_CLASS = 10  # the class of a whole number's object (`objects` "number" or "both"); digits are 0-9
+CLASS_NAMES = (*"0123456789", "number")
+
+
+class ImageObject(NamedTuple):
+    """One object of an image: a digit (category 0-9) or the whole number (``NUMBER_CLASS``); its box
+    in pixels, half-open; ``label`` is the digit's value in the image's mask (1-based), 0 for a number."""
+
+    category: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    label: int
+
+
+def image_objects(shard: Shard, i: int, objects: str) -> list[ImageObject]:
+    """Image i's objects: its digits (``objects`` "digits" or "both"; a digit squeezed or augmented out
+    of sight has no pixel and no object), then the whole number, the union of its digits' boxes
+    ("number" or "both")."""
+    n = int(shard.lengths[i])
+    label = str(shard.labels[i])
+    digits = [
+        ImageObject(int(label[k]), box[0], box[1], box[2], box[3], label=k + 1)
+        for k, box in enumerate(shard.boxes[i, :n].tolist())
+        if box[2] > box[0] and box[3] > box[1]
+    ]
+    out = digits if objects in ("digits", "both") else []
+    if objects in ("number", "both") and digits:
+        x0 = min(d.x0 for d in digits)
+        y0 = min(d.y0 for d in digits)
+        x1 = max(d.x1 for d in digits)
+        y1 = max(d.y1 for d in digits)
+        out = [*out, ImageObject(NUMBER_CLASS, x0, y0, x1, y1, label=0)]
+    return out
+
+
+def object_mask(shard: Shard, i: int, obj: ImageObject) -> np.ndarray:
+    """The boolean mask of one of ``image_objects``: its digit's pixels, or all the number's."""
+    mask = shard.mask(i)
+    return mask > 0 if obj.label == 0 else mask == obj.label
 
 
 # The formats import ShardFormat and the helpers above, so they come after them.
@@ -258,11 +352,16 @@ DEFAULT_FORMAT = "npz"
 
 
 def get_format(name: str) -> ShardFormat:
-    """The format called ``name``; ValueError listing the choices otherwise."""
+    """The format called ``name`` (unconfigured: no masks, digit objects); ValueError listing the choices."""
     try:
         return FORMATS[name]
     except (KeyError, TypeError):
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {name!r}") from None
 
 
-__all__ = ["DEFAULT_FORMAT", "FORMATS", "ShardFormat", "get_format"]
+def format_for(spec: DatasetSpec) -> ShardFormat:
+    """The format of a dataset's spec, configured with its options."""
+    return get_format(spec.format).configure(spec)
+
+
+__all__ = ["DEFAULT_FORMAT", "FORMATS", "ShardFormat", "format_for", "get_format"]

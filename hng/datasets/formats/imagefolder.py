@@ -1,7 +1,12 @@
 """The imagefolder shard format: a folder ``shard-00000/`` of ``{key}.png`` files and a ``metadata.jsonl``.
 
-``metadata.jsonl`` has one line per image, in order: ``{"file_name": "{key}.png", **Shard.record(i)}``
-(file_name, key, label, width, boxes, seed, indices, split; compact JSON, so the bytes are fixed).
+``metadata.jsonl`` has one line per image, in order: ``{"file_name": "{key}.png", **Shard.record(i),
+"objects": {...}}`` (file_name, key, label, width, boxes, seed, indices, split, objects; compact JSON, so
+the bytes are fixed). ``objects`` is what Hugging Face's object-detection datasets hold: ``bbox`` as
+COCO's [x, y, width, height] in pixels and ``category`` (0-9 for digits, 10 for the whole number with
+``--objects number|both``), one entry per visible digit. With ``--masks`` each image also has
+``{key}.mask.png`` (8-bit greyscale, the digit labels, 0 background), named in its line as
+``mask_file_name``: ``datasets`` loads it as a second Image column, ``mask``.
 
 Hugging Face ``datasets`` (checked with 5.2.0): ``load_dataset("imagefolder", data_dir=<dataset root>,
 split="train")`` loads every shard folder at once, and so does ``load_dataset(<dataset root>)``. It finds
@@ -31,15 +36,33 @@ from typing import Any
 import numpy as np
 
 from hng.core.png import decode_png, encode_png
-from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.datasets.formats import (
+    RecordFormat,
+    ShardProblem,
+    image_objects,
+    png_problem,
+    record_problem,
+    shard_from_records,
+)
 from hng.datasets.shard import Shard
 
 METADATA = "metadata.jsonl"
 
 
-def metadata_line(shard: Shard, i: int) -> str:
+MASK_SUFFIX = ".mask.png"
+
+
+def metadata_line(shard: Shard, i: int, objects: str = "digits") -> str:
     """Image i's line of metadata.jsonl (with its newline)."""
-    row = {"file_name": f"{shard.key(i)}.png", **shard.record(i)}
+    row: dict[str, Any] = {"file_name": f"{shard.key(i)}.png"}
+    if shard.masks is not None:
+        row["mask_file_name"] = f"{shard.key(i)}{MASK_SUFFIX}"
+    row.update(shard.record(i))
+    found = image_objects(shard, i, objects)
+    row["objects"] = {
+        "bbox": [[o.x0, o.y0, o.x1 - o.x0, o.y1 - o.y0] for o in found],
+        "category": [o.category for o in found],
+    }
     return json.dumps(row, separators=(",", ":")) + "\n"
 
 
@@ -48,6 +71,8 @@ class ImageFolderFormat(RecordFormat):
 
     name = "imagefolder"
     suffix = ""
+    holds_masks = True
+    takes_objects = True
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
         """Write the folder image by image; ``compress`` is ignored."""
@@ -58,25 +83,44 @@ class ImageFolderFormat(RecordFormat):
             for i in range(len(shard)):
                 with open(path / f"{shard.key(i)}.png", "xb") as fh:
                     fh.write(encode_png(np.ascontiguousarray(shard.image(i))))
-                metadata.write(metadata_line(shard, i))
+                if shard.masks is not None:
+                    with open(path / f"{shard.key(i)}{MASK_SUFFIX}", "xb") as fh:
+                        fh.write(encode_png(np.ascontiguousarray(shard.mask(i))))
+                metadata.write(metadata_line(shard, i, self.objects))
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
         """The images ``rows`` only: their metadata lines and PNGs; no other PNG is opened."""
         path = Path(path)
         try:
             lines = (path / METADATA).read_text(encoding="utf-8").splitlines()
-            records, images = [], []
+            records, images, masks = [], [], []
             for row in rows:
-                record = {k: v for k, v in json.loads(lines[row]).items() if k != "file_name"}
-                records.append(record)
-                images.append(decode_png((path / f"{record['key']}.png").read_bytes()))
-            return shard_from_records(index, start, records, images, rows=list(rows))
+                line = json.loads(lines[row])
+                records.append(_record(line))
+                images.append(decode_png((path / line["file_name"]).read_bytes()))
+                if "mask_file_name" in line:
+                    masks.append(decode_png((path / line["mask_file_name"]).read_bytes()))
+            if masks and len(masks) != len(images):
+                raise ValueError("some images have a mask and some do not")
+            return shard_from_records(index, start, records, images, rows=list(rows), masks=masks or None)
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        """Check metadata.jsonl line by line, each PNG it names (whole, of its width), and no other file."""
+    def read(self, path: Path, index: int, start: int) -> Shard:
         path = Path(path)
+        records, images, masks = self._scan_all(path, decode=True)
+        try:
+            return shard_from_records(index, start, records, images, masks=masks)
+        except ValueError as exc:
+            raise self._bad(path, str(exc)) from exc
+
+    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+        return self._scan_all(Path(path), decode=decode)[:2]
+
+    def _scan_all(
+        self, path: Path, *, decode: bool
+    ) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
+        """Check metadata.jsonl line by line, each PNG it names (whole, of its width), and no other file."""
         if not path.exists():
             raise FileNotFoundError(f"shard folder not found: {path}")
         try:
@@ -87,7 +131,14 @@ class ImageFolderFormat(RecordFormat):
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _scan_folder(path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+def _record(line: dict[str, Any]) -> dict[str, Any]:
+    """The ``Shard.record`` part of a metadata line."""
+    return {k: v for k, v in line.items() if k not in ("file_name", "mask_file_name", "objects")}
+
+
+def _scan_folder(
+    path: Path, decode: bool
+) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
     if not path.is_dir():
         raise ShardProblem("not a folder")
     try:
@@ -98,13 +149,15 @@ def _scan_folder(path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[n
         raise ShardProblem(f"{METADATA} does not end with a newline (truncated?)")
     records: list[dict[str, Any]] = []
     images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
     names = {METADATA}
     previous: int | None = None
+    with_masks: bool | None = None
     for number, line in enumerate(text.splitlines(), 1):
         row = json.loads(line)
         if not isinstance(row, dict):
             raise ShardProblem(f"{METADATA} line {number} is not a JSON object")
-        record = {k: v for k, v in row.items() if k != "file_name"}
+        record = _record(row)
         key = str(record.get("key"))
         problem = record_problem(record, key)
         if problem:
@@ -112,23 +165,30 @@ def _scan_folder(path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[n
         if previous is not None and int(key) != previous + 1:
             raise ShardProblem(f"{METADATA} line {number}: key {key} follows {previous:09d}")
         previous = int(key)
-        file_name = f"{key}.png"
-        if row.get("file_name") != file_name:
-            raise ShardProblem(
-                f"{METADATA} line {number}: file_name {row.get('file_name')!r}, not {file_name!r}"
-            )
-        try:
-            data = (path / file_name).read_bytes()
-        except FileNotFoundError:
-            raise ShardProblem(f"{file_name} is missing") from None
-        problem = png_problem(data, int(record["width"]))
-        if problem:
-            raise ShardProblem(f"{file_name}: {problem}")
-        names.add(file_name)
+        expected = {"file_name": f"{key}.png"}
+        if with_masks is None:
+            with_masks = "mask_file_name" in row
+        if with_masks:
+            expected["mask_file_name"] = f"{key}{MASK_SUFFIX}"
+        for column, file_name in expected.items():
+            if row.get(column) != file_name:
+                raise ShardProblem(
+                    f"{METADATA} line {number}: {column} {row.get(column)!r}, not {file_name!r}"
+                )
+            try:
+                data = (path / file_name).read_bytes()
+            except FileNotFoundError:
+                raise ShardProblem(f"{file_name} is missing") from None
+            problem = png_problem(data, int(record["width"]))
+            if problem:
+                raise ShardProblem(f"{file_name}: {problem}")
+            names.add(file_name)
+            if decode:
+                (images if column == "file_name" else masks).append(decode_png(data))
+        if not with_masks and "mask_file_name" in row:
+            raise ShardProblem(f"{METADATA} line {number}: a mask where the first image has none")
         records.append(record)
-        if decode:
-            images.append(decode_png(data))
     extra = sorted(set(os.listdir(path)) - names)
     if extra:
         raise ShardProblem(f"files {METADATA} does not list: {', '.join(extra[:5])}")
-    return records, images
+    return records, images, (masks if with_masks and decode else None)

@@ -2,9 +2,11 @@
 
 Members, in this order: ``images`` uint8 (N, 28, W) padded with 0 to the widest image, ``widths`` int32
 (N,), ``labels`` '<U{longest}' (N,), ``lengths`` int32 (N,), ``boxes`` int32 (N, longest, 4) and
-``indices`` int32 (N, longest) padded with -1, ``seeds`` int64 (N,). ``np.load(path, allow_pickle=False)``
-opens it. The zip is written as hng writes its MNIST npz (hng.mnist.npzfile): fixed 1980 timestamps, Unix
-attributes, STORED unless ``compress`` (then DEFLATED), so the same arrays always give the same bytes.
+``indices`` int32 (N, longest) padded with -1, ``seeds`` int64 (N,), and with ``--masks`` ``masks`` uint8
+(N, 28, W): 0 background, k the k-th digit's ink (``hng.core.masks``). ``np.load(path,
+allow_pickle=False)`` opens it. The zip is written as hng writes its MNIST npz (hng.mnist.npzfile): fixed
+1980 timestamps, Unix attributes, STORED unless ``compress`` (then DEFLATED), so the same arrays always
+give the same bytes.
 
 The split is not stored (the dataset's manifest holds it): ``read`` returns ``split=""``.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hng.datasets.formats import ARRAY_NAMES, ShardFormat, arrays_problem, shard_arrays
+from hng.datasets.formats import ARRAY_NAMES, MASKS, ShardFormat, arrays_problem, shard_arrays
 from hng.datasets.shard import Shard
 from hng.mnist.npzfile import _zip_info
 
@@ -27,6 +29,7 @@ class NpzFormat(ShardFormat):
 
     name = "npz"
     suffix = ".npz"
+    holds_masks = True
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
         self._check(shard)
@@ -72,6 +75,7 @@ def _read_members(path: Path) -> tuple[list[str] | None, dict[str, np.ndarray] |
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             return None, None
         with loaded as npz:
-            if sorted(npz.files) != sorted(ARRAY_NAMES):
+            names = list(ARRAY_NAMES) + ([MASKS] if MASKS in npz.files else [])
+            if sorted(npz.files) != sorted(names):
                 return npz.files, None
-            return npz.files, {name: npz[name] for name in ARRAY_NAMES}
+            return npz.files, {name: npz[name] for name in names}

@@ -1,15 +1,16 @@
-"""The webdataset shard format: ``shard-00000.tar``, three members per image, in order.
+"""The webdataset shard format: ``shard-00000.tar``, three members per image (four with masks), in order.
 
 For image i with key ``k`` (``Shard.key(i)``, its 9-digit dataset-wide index): ``k.png`` (8-bit greyscale,
 28 x width, ``hng.encode_png``), ``k.json`` (``Shard.record(i)``: key, label, width, boxes, seed, indices,
-split; sorted keys, compact) and ``k.txt`` (the label, UTF-8, no newline). The ``webdataset`` package
-groups the three into one sample by key; Hugging Face ``datasets.load_dataset("webdataset", ...)`` gives
-columns ``png`` (Image), ``json`` (a struct: a dict per row), ``txt`` (str), ``__key__`` and ``__url__``,
-shards in the order of ``data_files``. Both need Pillow to decode the PNGs (``webdataset``'s ``decode("l8")``
-gives uint8 arrays; ``"l"`` gives float32 in [0, 1] and ``"pil"`` converts to RGB).
-``load_dataset(<dataset root>)`` without a builder name guesses it from the files' extensions, and with a
-single shard beside manifest.json and contact_sheet.png it guesses wrong; a ``configs`` entry in the
-README's YAML with ``data_files: shard-*.tar`` settles it.
+split; sorted keys, compact), ``k.txt`` (the label, UTF-8, no newline) and, with ``--masks``,
+``k.mask.png`` (the mask: 8-bit greyscale whose values are the digit labels, 0 background). The
+``webdataset`` package groups the members into one sample by key (the mask as ``mask.png``); Hugging Face
+``datasets.load_dataset("webdataset", ...)`` gives columns ``png`` (Image), ``json`` (a struct: a dict per
+row), ``txt`` (str), ``__key__`` and ``__url__``, shards in the order of ``data_files``. Both need Pillow
+to decode the PNGs (``webdataset``'s ``decode("l8")`` gives uint8 arrays; ``"l"`` gives float32 in [0, 1]
+and ``"pil"`` converts to RGB). ``load_dataset(<dataset root>)`` without a builder name guesses it from
+the files' extensions, and with a single shard beside manifest.json and contact_sheet.png it guesses
+wrong; a ``configs`` entry in the README's YAML with ``data_files: shard-*.tar`` settles it.
 
 The tar is POSIX ustar, byte for byte what ``tarfile`` writes with ``USTAR_FORMAT`` (member names are
 short, so no pax headers are ever needed): every member a regular file of mode 0644, mtime 0, uid/gid 0
@@ -32,8 +33,9 @@ from hng.core.png import decode_png, encode_png
 from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
 
-_MEMBER = re.compile(r"(\d{9,})\.(png|json|txt)")
+_MEMBER = re.compile(r"(\d{9,})\.(png|json|txt|mask\.png)")
 _EXTENSIONS = ("png", "json", "txt")
+_MASK = "mask.png"
 _BLOCK = tarfile.BLOCKSIZE
 
 
@@ -79,6 +81,7 @@ class WebDatasetFormat(RecordFormat):
 
     name = "webdataset"
     suffix = ".tar"
+    holds_masks = True
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
         """Write the tar image by image (each PNG encoded, written, dropped); ``compress`` is ignored."""
@@ -93,6 +96,9 @@ class WebDatasetFormat(RecordFormat):
                         tar_member(f"{key}.png", encode_png(np.ascontiguousarray(shard.image(i)))),
                         tar_member(f"{key}.json", record_json(record)),
                         tar_member(f"{key}.txt", record["label"].encode("utf-8")),
+                        b""
+                        if shard.masks is None
+                        else tar_member(f"{key}.{_MASK}", encode_png(np.ascontiguousarray(shard.mask(i)))),
                     )
                 )
                 fh.write(sample)
@@ -107,17 +113,21 @@ class WebDatasetFormat(RecordFormat):
             with open(path, "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
                 for member in tar:
                     key, _, extension = member.name.partition(".")
-                    if key in wanted and extension in ("png", "json"):
+                    if key in wanted and extension in ("png", "json", _MASK):
                         extracted = tar.extractfile(member)
                         if extracted is None:
                             raise ShardProblem(f"member {member.name!r} is not a file")
                         found.setdefault(key, {})[extension] = extracted.read()
-            missing = [key for key in wanted if len(found.get(key, {})) != 2]
+            missing = [key for key in wanted if not {"png", "json"} <= found.get(key, {}).keys()]
             if missing:
                 raise ShardProblem(f"no png and json for image {missing[0]}")
             records = [json.loads(found[key]["json"]) for key in wanted]
             images = [decode_png(found[key]["png"]) for key in wanted]
-            return shard_from_records(index, start, records, images, rows=list(rows))
+            with_masks = [_MASK in found[key] for key in wanted]
+            if any(with_masks) and not all(with_masks):
+                raise ShardProblem("some images have a mask and some do not")
+            masks = [decode_png(found[key][_MASK]) for key in wanted] if all(with_masks) and wanted else None
+            return shard_from_records(index, start, records, images, rows=list(rows), masks=masks)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise
         except ShardProblem as exc:
@@ -125,11 +135,23 @@ class WebDatasetFormat(RecordFormat):
         except (tarfile.TarError, OSError, EOFError, ValueError, KeyError) as exc:
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
+    def read(self, path: Path, index: int, start: int) -> Shard:
+        path = Path(path)
+        try:
+            records, images, masks = _scan_tar(path, decode=True)
+            return shard_from_records(index, start, records, images, masks=masks)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except ShardProblem as exc:
+            raise self._bad(path, str(exc)) from exc
+        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+            raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
+
     def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
         """Read the whole tar: every member in place, each PNG whole, the end-of-archive marker present."""
         path = Path(path)
         try:
-            return _scan_tar(path, decode)
+            return _scan_tar(path, decode)[:2]
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise
         except ShardProblem as exc:
@@ -138,20 +160,49 @@ class WebDatasetFormat(RecordFormat):
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _scan_tar(path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    """Check the tar member by member; return its records and (if ``decode``) its decoded images."""
+def _scan_tar(
+    path: Path, decode: bool
+) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
+    """Check the tar member by member; return its records and (if ``decode``) its decoded images and
+    masks (None when the shard has no masks: the first image decides, and every image must agree)."""
     records: list[dict[str, Any]] = []
     images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    extensions: tuple[str, ...] | None = None
     sample: dict[str, bytes] = {}
     key = previous = None
     end = 0  # where the last member's data (padded to a block) ends
+
+    def close_sample(key: str) -> None:
+        record = json.loads(sample["json"])
+        problem = record_problem(record, key) or png_problem(sample["png"], int(record["width"]))
+        if problem is None and _MASK in sample:
+            problem = png_problem(sample[_MASK], int(record["width"]))
+            problem = problem and f"{key}.{_MASK}: {problem}"
+        if problem is None and sample["txt"].decode("utf-8") != record["label"]:
+            problem = f"{key}.txt holds {sample['txt'][:20]!r}, its record's label is {record['label']!r}"
+        if problem:
+            raise ShardProblem(problem)
+        records.append(record)
+        if decode:
+            images.append(decode_png(sample["png"]))
+            if _MASK in sample:
+                masks.append(decode_png(sample[_MASK]))
+
     with open(path, "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
         for member in tar:
             match = _MEMBER.fullmatch(member.name)
             if not member.isreg() or match is None:
                 raise ShardProblem(f"unexpected member {member.name!r}")
             key, extension = match.groups()
-            expected = _EXTENSIONS[len(sample)]
+            if extensions is None and len(sample) == len(_EXTENSIONS):
+                # The first image's fourth member (a mask, or the next image) says what every image holds.
+                extensions = (*_EXTENSIONS, _MASK) if extension == _MASK and key == previous else _EXTENSIONS
+            if extensions is not None and len(sample) == len(extensions):
+                assert previous is not None
+                close_sample(previous)
+                sample = {}
+            expected = (extensions or (*_EXTENSIONS, _MASK))[len(sample)]
             if extension != expected or (sample and key != previous):
                 raise ShardProblem(f"member {member.name!r} where {previous or key}.{expected} belongs")
             if not sample and previous is not None and int(key) != int(previous) + 1:
@@ -161,24 +212,19 @@ def _scan_tar(path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.n
             assert extracted is not None  # a regular file always has data
             sample[extension] = extracted.read()
             end = member.offset_data + -(-member.size // _BLOCK) * _BLOCK
-            if len(sample) < len(_EXTENSIONS):
-                continue
-            record = json.loads(sample["json"])
-            problem = record_problem(record, key) or png_problem(sample["png"], int(record["width"]))
-            if problem is None and sample["txt"].decode("utf-8") != record["label"]:
-                problem = f"{key}.txt holds {sample['txt'][:20]!r}, its record's label is {record['label']!r}"
-            if problem:
-                raise ShardProblem(problem)
-            records.append(record)
-            if decode:
-                images.append(decode_png(sample["png"]))
-            sample = {}
         if sample:
-            raise ShardProblem(f"sample {key} lacks {', '.join(e for e in _EXTENSIONS if e not in sample)}")
+            if extensions is None:
+                extensions = (*_EXTENSIONS, _MASK) if _MASK in sample else _EXTENSIONS
+            if len(sample) < len(extensions):
+                raise ShardProblem(
+                    f"sample {key} lacks {', '.join(e for e in extensions if e not in sample)}"
+                )
+            assert previous is not None
+            close_sample(previous)
         # tarfile stops quietly when a file is cut between members: the end-of-archive marker (two zero
         # blocks) tells a whole tar from a truncated one.
         fh.seek(end)
         tail = fh.read()
     if len(tail) < 2 * _BLOCK or tail.count(0) != len(tail):
         raise ShardProblem("no end-of-archive marker (truncated?)")
-    return records, images
+    return records, images, (masks if extensions is not None and _MASK in extensions and decode else None)
