@@ -217,7 +217,15 @@ def _loading(manifest: Mapping[str, Any]) -> list[str]:
             "dataset's order.",
         ]
     else:
-        lines += [f"Format `{fmt}`: see `manifest.json` for the files."]
+        from hng.datasets.formats import get_format
+
+        lines += get_format(fmt).card_lines(manifest)
+    if spec.get("masks"):
+        lines += [
+            "",
+            "Masks (`--masks`): one per image, 8-bit, 0 for the background and k for the pixels of the "
+            "k-th digit (1-based, left to right); each digit's box is the bounding box of its label.",
+        ]
     return [*lines, ""]
 
 

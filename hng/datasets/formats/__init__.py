@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -52,6 +52,12 @@ class ShardFormat(abc.ABC):
         configured.masks = spec.masks or self.uses_masks
         configured.objects = spec.objects
         return configured
+
+    def card_lines(self, manifest: Mapping[str, Any]) -> list[str]:
+        """The dataset card's "Loading" section for this format (Markdown lines): what a shard holds, the
+        two lines that load it with its users' library, and the trainer command or config that uses it.
+        ``manifest["shards"]`` names the shards; ``manifest["format"]`` holds ``dataset_files``' facts."""
+        return [f"Format `{self.name}`: see `manifest.json` for the files."]
 
     def dataset_files(self, output: Output, plan: Plan, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Write the files the whole dataset needs besides its shards, when it is finalized (``records``:
