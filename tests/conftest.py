@@ -17,7 +17,9 @@ Hypothesis: the profile comes from HYPOTHESIS_PROFILE ("default" unless set; "fa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -126,3 +128,23 @@ def full_mnist() -> hng.MnistData:
 @pytest.fixture(scope="session")
 def full_generator(full_mnist) -> hng.Generator:
     return hng.Generator(full_mnist)
+
+
+@pytest.fixture(scope="module")
+def hf_datasets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Hugging Face ``datasets``, offline, with its home under tmp (imported once: it takes seconds)."""
+    home = tmp_path_factory.mktemp("hf_home")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+            mp.setenv(var, "1")
+        mp.setenv("HF_HOME", str(home))
+        import datasets  # a dev dependency: missing, it should fail here, not skip
+
+        mp.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # in case another test imported it first
+        yield datasets
+
+
+@pytest.fixture(scope="module")
+def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A cache folder for ``datasets.load_dataset`` (under tmp, one per test module)."""
+    return str(tmp_path_factory.mktemp("hf_cache"))

@@ -52,6 +52,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="output folder (default ./out), or a file ending in .png for one image",
     )
     gen.add_argument(
+        "--masks", action="store_true",
+        help="also write {task_id}_{number}_mask.png: 0 background, k the k-th digit's pixels",
+    )  # fmt: skip
+    gen.add_argument(
         "--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)"
     )
     gen.set_defaults(handler=run)
@@ -96,6 +100,11 @@ def _single_file(out: Path, count: int) -> bool:
             "--out", f"--out {out} names one PNG file, but --count is {count}: give a folder for several"
         )
     return True
+
+
+def mask_path(path: Path) -> Path:
+    """Where an image's mask goes: beside it, ``_mask`` before the suffix."""
+    return path.with_name(f"{path.stem}_mask{path.suffix}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,11 +160,14 @@ def run(args: argparse.Namespace) -> int:
             augment=augment,
             seed=None if base_seed is None else base_seed + k,
             split=args.split,
+            masks=args.masks,
         )
         task_id = new_task_id()
         path = out if single else out / f"{task_id}_{label}.png"
         try:
             write_atomically(path, result.to_png())
+            if args.masks:
+                write_atomically(mask_path(path), result.mask_png())
             if args.metadata:
                 meta = {"taskId": task_id, **result.metadata()}
                 write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())

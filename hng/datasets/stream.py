@@ -20,14 +20,16 @@ def stream(
     shard: int | None = None,
     num_shards: int | None = None,
     data: MnistData | str | os.PathLike[str] | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(images, labels, boxes)`` one plan shard at a time (``spec.shard_size`` images each).
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Yield ``(images, labels, boxes)`` one plan shard at a time (``spec.shard_size`` images each), and
+    ``(images, labels, boxes, masks)`` when the spec asks for masks.
 
     ``shard=k, num_shards=n`` (worker k of n: a PyTorch DataLoader worker, a tf.data shard, a rank)
     gets the plan's shards k, k + n, k + 2n, ...: disjoint parts whose union is the whole dataset, each
     byte-identical to the shard file ``hng dataset`` writes for the same spec. ``images`` is (N, 28, W)
     uint8 padded with black to the batch's widest image, ``labels`` '<U..', ``boxes`` (N, longest, 4)
-    x0, y0, x1, y1 with -1 past each label's length.
+    x0, y0, x1, y1 with -1 past each label's length, ``masks`` (N, 28, W) uint8: 0 background, k the
+    k-th digit's pixels (``hng.core.masks``).
     """
     from hng.datasets.engine import as_spec
 
@@ -42,5 +44,8 @@ def stream(
         raise ValueError(f"shard must be an integer in 0-{num_shards - 1}, got {shard!r}")
     generator = Generator(data if isinstance(data, MnistData) else load_mnist(data))
     for k in range(shard, spec.num_shards, num_shards):
-        part = make_shard(spec, k, generator)
-        yield part.images, part.labels, part.boxes
+        part = make_shard(spec, k, generator, masks=spec.masks)
+        if part.masks is not None:
+            yield part.images, part.labels, part.boxes, part.masks
+        else:
+            yield part.images, part.labels, part.boxes

@@ -221,19 +221,6 @@ def test_webdataset_shards_load_with_the_webdataset_package(made):
         assert sample["json"]["width"] == image.shape[1] == 24 * len(sample["txt"])
 
 
-@pytest.fixture(scope="module")
-def hf_datasets(tmp_path_factory) -> Iterator[Any]:
-    """Hugging Face ``datasets``, offline, with its home under tmp."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_DATASETS_OFFLINE", "1")
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
-        import datasets
-
-        mp.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # in case another test imported it first
-        yield datasets
-
-
 def test_imagefolder_shards_load_with_hugging_face_datasets(made, hf_datasets, tmp_path):
     out = made["imagefolder"].out
     assert sorted(manifest_sums(manifest(out))) == [f"shard-0000{k}" for k in range(SHARDS)]

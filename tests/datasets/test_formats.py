@@ -17,7 +17,6 @@ import subprocess
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,25 +108,6 @@ def roots(tmp_path_factory, shards) -> dict[str, Path]:
     (root / ".hng" / "plan.json").write_text("{}\n")
     (root / ".hng" / "shards" / "shard-00000.json").write_text("{}\n")
     return out
-
-
-@pytest.fixture(scope="module")
-def hf_datasets(tmp_path_factory) -> Iterator[Any]:
-    """Hugging Face ``datasets``, offline, with its home under tmp (imported once: it takes seconds)."""
-    home = tmp_path_factory.mktemp("hf_home")
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
-            mp.setenv(var, "1")
-        mp.setenv("HF_HOME", str(home))
-        import datasets  # a dev dependency: missing, it should fail here, not skip
-
-        mp.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # in case another test imported it first
-        yield datasets
-
-
-@pytest.fixture(scope="module")
-def hf_cache(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("hf_cache"))
 
 
 def png_pixels(image: Any) -> np.ndarray:
