@@ -161,6 +161,7 @@ class GenerationService:
             seed=request.seed,
             split=request.split,
             fit=request.fit,
+            masks=request.include_mask,
         )
         task_id = new_task_id()
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -173,7 +174,8 @@ class GenerationService:
             "pngBytes": len(png),
             "generationMs": round((time.perf_counter() - started) * 1000, 3),
         }
-        stored = store.save(task_id, result.label, png, metadata)
+        mask_png = result.mask_png() if request.include_mask else None
+        stored = store.save(task_id, result.label, png, metadata, mask_png)
         pixels = pixel_rows(result.image) if request.include_image else None
         response = GenerateResponse.model_construct(
             taskId=task_id,
@@ -196,15 +198,20 @@ class GenerationService:
             metadataKey=stored.metadata_key,
             createdAt=created_at,
         )
+        if stored.mask_key is not None:
+            response.maskUrl = store.presign(stored.mask_key, self.config.url_expiry)
+            response.maskKey = stored.mask_key
         return GeneratedTask(response=response, png=png)
 
     def describe(self, task_id: str) -> TaskResponse:
         store = self._store()
         metadata = store.load_metadata(task_id)
         key = metadata["key"]
+        mask = metadata.get("maskKey")
         return TaskResponse(
             taskId=task_id,
             imageUrl=store.presign(key, self.config.url_expiry),
+            maskUrl=store.presign(mask, self.config.url_expiry) if isinstance(mask, str) else None,
             expiresIn=self.config.url_expiry,
             bucket=store.bucket,
             key=key,

@@ -90,6 +90,14 @@ class GenerateRequest(BaseModel):
         StrictBool,
         Field(alias="includeImage", description="false omits generatedImage (the pixels as nested lists)"),
     ] = True
+    include_mask: Annotated[
+        StrictBool,
+        Field(
+            alias="includeMask",
+            description="true also stores the per-digit mask PNG beside the image (0 background, k the "
+            "k-th digit's pixels) and returns its presigned maskUrl",
+        ),
+    ] = False
 
     # mode="before": one clear error per field, instead of one per branch of the union type.
     @field_validator("number", mode="before")
@@ -287,9 +295,13 @@ class GenerateResponse(BaseModel):
     fit: str
     boxes: list[DigitBoxModel]
     imageUrl: str = Field(description="Presigned GET URL of the PNG")
+    maskUrl: str | None = Field(
+        default=None, description="Presigned GET URL of the mask PNG; only when includeMask is true"
+    )
     expiresIn: int = Field(description="Seconds the URL stays valid")
     bucket: str
     key: str
+    maskKey: str | None = Field(default=None, description="The mask's key; only when includeMask is true")
     metadataKey: str
     createdAt: str
 
@@ -300,6 +312,9 @@ class TaskResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [TASK_EXAMPLE]})
     taskId: str
     imageUrl: str
+    maskUrl: str | None = Field(
+        default=None, description="Presigned GET URL of the mask; null when the task stored none"
+    )
     expiresIn: int
     bucket: str
     key: str

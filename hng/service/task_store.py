@@ -92,10 +92,15 @@ class StoredImage:
     bucket: str
     key: str
     metadata_key: str
+    mask_key: str | None = None
 
 
 def image_key(task_id: str, label: str) -> str:
     return f"{PREFIX}{task_id}/{label}.png"
+
+
+def mask_key(task_id: str, label: str) -> str:
+    return f"{PREFIX}{task_id}/{label}_mask.png"
 
 
 def metadata_key(task_id: str) -> str:
@@ -141,17 +146,40 @@ class TaskStore:
             self._client = make_client()
         return self._client
 
-    def save(self, task_id: str, label: str, png: bytes, metadata: dict[str, Any]) -> StoredImage:
+    def save(
+        self, task_id: str, label: str, png: bytes, metadata: dict[str, Any], mask_png: bytes | None = None
+    ) -> StoredImage:
+        """Store the image (and its mask, if given), then the metadata that points at them: a task whose
+        metadata exists has all its objects; on a failure what was stored is deleted."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        stored = StoredImage(self.bucket, image_key(task_id, label), metadata_key(task_id))
+        stored = StoredImage(
+            self.bucket,
+            image_key(task_id, label),
+            metadata_key(task_id),
+            None if mask_png is None else mask_key(task_id, label),
+        )
         try:
             self.client.put_object(Bucket=self.bucket, Key=stored.key, Body=png, ContentType="image/png")
         except (BotoCoreError, ClientError) as error:
             raise StorageError(
                 f"could not store the image in s3://{self.bucket}: {_reason(error)}"
             ) from error
-        document = json.dumps({**metadata, "bucket": self.bucket, "key": stored.key}, indent=2).encode()
+        pointers: dict[str, Any] = {"bucket": self.bucket, "key": stored.key}
+        if mask_png is not None and stored.mask_key is not None:
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=stored.mask_key, Body=mask_png, ContentType="image/png"
+                )
+            except (BotoCoreError, ClientError) as error:
+                message = f"could not store the mask in s3://{self.bucket}: {_reason(error)}"
+                left = self._delete_task_objects(stored)
+                if left:
+                    kept = "; ".join(f"s3://{self.bucket}/{key} ({reason})" for key, reason in left.items())
+                    message += f"; the clean-up could not delete {kept}: left for the bucket's lifecycle rule"
+                raise StorageError(message, orphan_key=stored.key if stored.key in left else None) from error
+            pointers["maskKey"] = stored.mask_key
+        document = json.dumps({**metadata, **pointers}, indent=2).encode()
         try:
             self.client.put_object(
                 Bucket=self.bucket, Key=stored.metadata_key, Body=document, ContentType="application/json"
@@ -218,7 +246,7 @@ class TaskStore:
         """Delete the image and the metadata in one request; the keys that may remain, with the reason."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        keys = (stored.key, stored.metadata_key)
+        keys = tuple(key for key in (stored.key, stored.mask_key, stored.metadata_key) if key is not None)
         try:
             response = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}

@@ -83,6 +83,26 @@ def test_cli_images_are_the_library_images(full_generator, tmp_path):
 
 
 @pytest.mark.full_data
+def test_masks_are_written_beside_each_image(full_mnist, full_generator, tmp_path):
+    proc = run_hng("generate", "-n", "2026", "--seed", "4", "-w", "140", "--count", "2", "--masks",
+                   "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    paths = printed_paths(proc)
+    assert len(paths) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [p.name for p in paths] + [p.name.replace(".png", "_mask.png") for p in paths]
+    )
+    for k, path in enumerate(paths):
+        expected = full_generator.generate("2026", seed=4 + k, image_width=140, masks=True)
+        mask = decode_png(path.with_name(path.stem + "_mask.png").read_bytes())
+        np.testing.assert_array_equal(mask, expected.mask)
+        assert sorted(np.unique(mask).tolist()) == [0, 1, 2, 3, 4]
+    single = tmp_path / "one" / "x.png"
+    assert run_hng("generate", "-n", "7", "--masks", "--out", str(single)).returncode == 0
+    assert sorted(p.name for p in single.parent.iterdir()) == ["x.png", "x_mask.png"]
+
+
+@pytest.mark.full_data
 def test_leading_zeros_and_metadata(full_mnist, tmp_path):
     proc = run_hng("generate", "-n", "007", "--seed", "9", "-w", "90", "--metadata", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

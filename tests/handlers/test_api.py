@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import hng
+from hng.core.png import decode_png
 from hng.http import InvalidEvent
 from hng.service.image_service import GenerationService, ServiceConfig
 from tests.support.api import BUCKET, FakeContext, api_event, call, content_type, json_body, stored_keys
@@ -91,6 +92,30 @@ def test_include_image_false_omits_pixels(api):
     body = json_body(call(api, "POST", "/generate", {"number": "007", "includeImage": False}))
     assert "generatedImage" not in body
     assert body["label"] == "007" and body["number"] == "007"
+
+
+def test_include_mask_stores_the_mask_and_presigns_it(api, s3, sample_data):
+    request = {"number": "2026", "seed": 8, "image_width": 140, "includeImage": False, "includeMask": True}
+    body = json_body(call(api, "POST", "/generate", request))
+    assert body["maskKey"] == body["key"].replace(".png", "_mask.png")
+    assert body["maskKey"] in body["maskUrl"]
+    mask = decode_png(s3.get_object(Bucket=BUCKET, Key=body["maskKey"])["Body"].read())
+    expected = hng.Generator(sample_data).generate("2026", seed=8, image_width=140, masks=True)
+    np.testing.assert_array_equal(mask, expected.mask)
+    assert [[b["x0"], b["y0"], b["x1"], b["y1"]] for b in body["boxes"]] == [
+        list(b[1:]) for b in expected.boxes
+    ]
+    task = json_body(call(api, "GET", f"/generate/{body['taskId']}"))
+    assert body["maskKey"] in task["maskUrl"] and task["metadata"]["maskKey"] == body["maskKey"]
+    plain = json_body(call(api, "POST", "/generate", {"number": "7", "includeImage": False}))
+    assert "maskUrl" not in plain and "maskKey" not in plain
+    assert json_body(call(api, "GET", f"/generate/{plain['taskId']}")).get("maskUrl") is None
+
+
+def test_include_mask_must_be_a_boolean(api):
+    response = call(api, "POST", "/generate", {"number": "7", "includeMask": "yes"})
+    assert response["statusCode"] == 400
+    assert "includeMask" in response["body"]
 
 
 @pytest.mark.parametrize("augment", [True, False, "true", "false", 1, 0, "1", "0"])

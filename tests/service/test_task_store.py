@@ -245,6 +245,27 @@ def test_metadata_failure_deletes_the_image_and_reports_no_orphan(s3):
     assert stored_keys(s3) == []
 
 
+def test_a_mask_is_stored_beside_its_image_and_named_in_the_metadata(s3):
+    store = TaskStore(BUCKET, client=s3)
+    task_id = new_task_id()
+    stored = store.save(task_id, "42", PNG, {"label": "42"}, mask_png=b"mask")
+    assert stored.mask_key == f"tasks/{task_id}/42_mask.png"
+    assert s3.get_object(Bucket=BUCKET, Key=stored.mask_key)["Body"].read() == b"mask"
+    assert store.load_metadata(task_id)["maskKey"] == stored.mask_key
+
+
+@pytest.mark.parametrize("failing", ["mask", "metadata"])
+def test_a_failed_mask_or_metadata_put_deletes_every_object_of_the_task(s3, failing):
+    def fails(kwargs: dict) -> bool:
+        return kwargs["Key"].endswith("_mask.png" if failing == "mask" else "/metadata.json")
+
+    store = TaskStore(BUCKET, client=FaultyClient(s3, {"put_object": fails}))
+    with pytest.raises(StorageError, match=f"could not store the {failing}") as caught:
+        store.save(new_task_id(), "42", PNG, {}, mask_png=b"mask")
+    assert caught.value.orphan_key is None
+    assert stored_keys(s3) == []
+
+
 def test_failed_clean_up_reports_the_orphaned_image(s3):
     faults = {"put_object": metadata_put, "delete_objects": always, "delete_object": always}
     store = TaskStore(BUCKET, client=FaultyClient(s3, faults))
