@@ -97,6 +97,24 @@ def test_generate_six_mild_variants_boxes_errors_and_a_screenshot(served, browse
     assert first_frame["x"] <= first_box["x"] < first_frame["x"] + first_frame["width"]
     assert first_box["height"] > 0.3 * first_frame["height"]
 
+    # Masks: turning them on generates again with includeMask, and each card overlays its mask PNG.
+    by_id(browser, "masks").click()
+    wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "return [...document.querySelectorAll('#grid img.mask')]"
+            ".filter(i => i.complete && i.naturalWidth > 0).length"
+        ) == 6,
+        message="6 masks did not load",
+    )
+    masks = browser.find_elements("css selector", "#grid img.mask")
+    assert all(mask.is_displayed() for mask in masks)
+    assert parse_qs(urlsplit(browser.current_url).query)["masks"] == ["1"]
+    with urllib.request.urlopen(masks[0].get_attribute("src"), timeout=60) as answer:
+        mask = cv2.imdecode(np.frombuffer(answer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == png.shape and sorted(np.unique(mask).tolist()) == [0, 1, 2, 3, 4]
+    save_screenshot(browser, "playground-masks")
+
     assert console_errors(browser) == []
     assert off_host(requested_urls(browser)) == []
     shot = save_screenshot(browser, "playground")
