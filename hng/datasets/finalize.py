@@ -297,6 +297,15 @@ def _concat(parts: list[Shard]) -> Shard:
         seeds=np.concatenate([p.seeds for p in parts]),
         indices=np.concatenate([padded(p.indices) for p in parts]),
         split=parts[0].split,
+        masks=None
+        if any(p.masks is None for p in parts)
+        else np.concatenate(
+            [
+                np.pad(p.masks, ((0, 0), (0, 0), (0, width - p.masks.shape[2])))
+                for p in parts
+                if p.masks is not None
+            ]
+        ),
     )
 
 
@@ -312,14 +321,17 @@ def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
 
 
 def _contact_sheet(sample: Shard) -> np.ndarray:
-    """Eight rows of sample images at twice their size, as many columns as fit in about 1,600 pixels."""
+    """Eight rows of sample images at twice their size, as many columns as fit in about 1,600 pixels,
+    with each digit's box (and mask, when the shards hold masks) drawn in its colour."""
     from hng.quality.contact_sheet import contact_sheet
 
     columns = int(np.clip(SHEET_WIDTH // (2 * int(sample.widths.max()) + 8), 2, 8))
     count = min(SHEET_ROWS * columns, len(sample))
     rows = np.unique(np.linspace(0, len(sample) - 1, count).astype(int))
     part = sample.take(rows)
-    return contact_sheet(part.images, part.widths, part.labels, columns=columns, scale=2)
+    return contact_sheet(
+        part.images, part.widths, part.labels, columns=columns, scale=2, boxes=part.boxes, masks=part.masks
+    )
 
 
 __all__ = ["STAGING", "IncompleteDataset", "finalize_dataset"]

@@ -3,6 +3,9 @@
 Each cell shows one image enlarged ``scale`` times by pixel repetition (nearest neighbour, so nothing is
 smoothed or distorted), framed by a thin grey border that marks the image's true extent, with its label
 printed under it on a dark grey strip. Cells are equal; narrower images sit at their cell's left edge.
+Given the digits' boxes (and masks), the sheet is in colour: each digit's box is drawn just outside its
+pixels in the digit's colour, and with masks each digit's ink is tinted that colour, so a box that
+misses ink or a mask that strays shows at a glance.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.5
 FONT_THICKNESS = 1
 TEXT_PAD = 4  # pixels left of the label text
+# BGR colours of digits 1, 2, ... (cycling), bright on black.
+DIGIT_COLOURS = (
+    (48, 59, 255), (89, 199, 52), (255, 122, 0), (0, 204, 255),
+    (222, 82, 175), (0, 149, 255), (250, 200, 90), (85, 45, 255),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,19 @@ def contact_sheet(
     *,
     columns: int = 8,
     scale: int = 2,
+    boxes: np.ndarray | None = None,
+    masks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A 2-D uint8 grey grid of the images (white ink on black), each labelled underneath.
+    """A 2-D uint8 grey grid of the images (white ink on black), each labelled underneath; with
+    ``boxes`` (N, L, 4) x0, y0, x1, y1 (rows past a label, or empty boxes, skipped) and optionally
+    ``masks`` (N, height, W) label maps, a (rows, columns, 3) BGR sheet with them drawn.
 
     ``images`` is (N, height, W) uint8, padded: image i is ``images[i, :, :widths[i]]``. The sheet has
     ``min(columns, N)`` columns and ``ceil(N / columns)`` rows of equal cells (``sheet_layout`` gives
     the geometry). Encode it with ``hng.core.png.encode_png``.
     """
+    if masks is not None and boxes is None:
+        raise ValueError("masks are drawn with their boxes: give boxes too")
     images = np.asarray(images)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be (N, height, width) uint8, got {images.shape} {images.dtype}")
@@ -132,4 +146,39 @@ def contact_sheet(
             FONT_THICKNESS,
             cv2.LINE_AA,
         )
-    return sheet
+    if boxes is None:
+        return sheet
+    return _draw_labels(sheet, layout, images, widths, np.asarray(boxes), masks)
+
+
+def _draw_labels(
+    sheet: np.ndarray,
+    layout: SheetLayout,
+    images: np.ndarray,
+    widths: Sequence[int] | np.ndarray,
+    boxes: np.ndarray,
+    masks: np.ndarray | None,
+) -> np.ndarray:
+    colour = cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
+    scale = layout.scale
+    palette = np.array(DIGIT_COLOURS, dtype=np.float32) / 255
+    for i, width in enumerate(widths):
+        width = int(width)
+        iy, ix = layout.image_origin(i)
+        if masks is not None:
+            labels = np.repeat(np.repeat(masks[i, :, :width], scale, axis=0), scale, axis=1)
+            ink = colour[iy : iy + layout.image_height, ix : ix + width * scale].astype(np.float32)
+            tint = palette[(labels.astype(np.int64) - 1) % len(palette)]
+            tinted = np.where(labels[..., None] > 0, ink * tint, ink)
+            colour[iy : iy + layout.image_height, ix : ix + width * scale] = tinted.astype(np.uint8)
+        for k, (x0, y0, x1, y1) in enumerate(boxes[i].tolist()):
+            if x1 <= x0 or y1 <= y0:
+                continue  # past the label, or a digit with no pixel left
+            cv2.rectangle(
+                colour,
+                (ix + x0 * scale - 1, iy + y0 * scale - 1),
+                (ix + x1 * scale, iy + y1 * scale),
+                DIGIT_COLOURS[k % len(DIGIT_COLOURS)],
+                1,
+            )
+    return colour

@@ -101,10 +101,13 @@ def test_generate_six_mild_variants_boxes_errors_and_a_screenshot(served, browse
     by_id(browser, "masks").click()
     wait_for(
         browser,
-        lambda d: d.execute_script(
-            "return [...document.querySelectorAll('#grid img.mask')]"
-            ".filter(i => i.complete && i.naturalWidth > 0).length"
-        ) == 6,
+        lambda d: (
+            d.execute_script(
+                "return [...document.querySelectorAll('#grid img.mask')]"
+                ".filter(i => i.complete && i.naturalWidth > 0).length"
+            )
+            == 6
+        ),
         message="6 masks did not load",
     )
     masks = browser.find_elements("css selector", "#grid img.mask")

@@ -78,13 +78,22 @@ def test_encoding_is_deterministic_and_lossless():
     [
         np.zeros((28, 28), np.float32),
         np.zeros((28, 28), np.uint16),
-        np.zeros((28, 28, 3), np.uint8),
+        np.zeros((28, 28, 4), np.uint8),
         np.zeros((28,), np.uint8),
     ],
 )
 def test_encode_rejects_other_arrays(image):
-    with pytest.raises(ValueError, match=r"^image must be a 2-D uint8 array"):
+    with pytest.raises(ValueError, match=r"^image must be a 2-D or \(H, W, 3\) uint8 array"):
         encode_png(image)
+
+
+def test_encode_writes_colour_images_in_opencvs_channel_order():
+    image = np.zeros((4, 5, 3), np.uint8)
+    image[1, 2] = (255, 0, 0)  # blue, in BGR
+    decoded = cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded, image)
+    with pytest.raises(ValueError, match="expected a greyscale PNG"):
+        decode_png(encode_png(image))
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,10 @@ import pytest
 from moto import mock_aws
 
 import hng.datasets.engine as engine
-from hng.core.png import decode_png
 from hng.datasets import DatasetSpec, IncompleteDataset, finalize_dataset, make_dataset, stream
 from hng.datasets.checksum import sha256_path
 from hng.datasets.formats import get_format
+from tests.support.images import coloured_pixels, decode_sheet
 
 SPEC = {"count": 50, "shard_size": 20, "digits": "2-5", "seed": 11}
 
@@ -56,8 +56,8 @@ def test_the_manifest_card_report_and_contact_sheet(tmp_path, sample_data):
     assert report["seconds"] > 0 and report["images_per_second"] > 0 and report["first_shard_seconds"] > 0
     assert report["fidelity"]["digits"] > 0 and 0 <= report["fidelity"]["read_as_label"] <= 1
     assert manifest["command"].startswith("hng dataset --count 50 --shard-size 20 --digits 2-5 ")
-    sheet = decode_png((tmp_path / "contact_sheet.png").read_bytes())
-    assert sheet.ndim == 2 and sheet.any()
+    sheet = decode_sheet((tmp_path / "contact_sheet.png").read_bytes())
+    assert sheet.any() and coloured_pixels(sheet) > 0  # each digit's box, in its colour
     card = (tmp_path / "README.md").read_text()
     assert card.startswith("---\n") and "cc-by-sa-3.0" in card and manifest["command"] in card
 

@@ -273,3 +273,33 @@ def test_sheet_encodes_as_png(generator):
     batch = generator.generate_batch(["2026"] * 3, image_width=100, seed=1)
     sheet = contact_sheet(batch.images, [100] * 3, list(batch.labels))
     assert hng.decode_png(hng.encode_png(sheet)).tobytes() == sheet.tobytes()
+
+
+def test_boxes_and_masks_are_drawn_in_each_digits_colour(generator):
+    batch = generator.generate_batch(["2026", "71"], image_width=[120, 60], seed=4, masks=True)
+    boxes = np.full((2, 4, 4), -1, dtype=np.int64)
+    for i in range(2):
+        rows = slice(int(batch.digit_offsets[i]), int(batch.digit_offsets[i + 1]))
+        boxes[i, : rows.stop - rows.start] = batch.boxes[rows, 1:]
+    plain = contact_sheet(batch.images, batch.widths, batch.labels, columns=2, scale=3)
+    drawn = contact_sheet(
+        batch.images, batch.widths, batch.labels, columns=2, scale=3, boxes=boxes, masks=batch.masks
+    )
+    assert drawn.shape == (*plain.shape, 3)
+    layout = sheet_layout(28, batch.widths, batch.labels, columns=2, scale=3)
+    for i in range(2):
+        iy, ix = layout.image_origin(i)
+        for k, (x0, y0, x1, y1) in enumerate(boxes[i].tolist()):
+            if x0 < 0:
+                continue
+            colour = sheet_module.DIGIT_COLOURS[k % len(sheet_module.DIGIT_COLOURS)]
+            # The box's frame runs just outside the digit's pixels, in the digit's colour.
+            assert tuple(drawn[iy + y0 * 3 - 1, ix + x0 * 3 - 1]) == colour
+            assert tuple(drawn[iy + y1 * 3, ix + x1 * 3]) == colour
+            # Inside, the ink is tinted that colour: the brightest ink pixel keeps the colour's hue.
+            region = drawn[iy + y0 * 3 : iy + y1 * 3, ix + x0 * 3 : ix + x1 * 3].reshape(-1, 3).astype(int)
+            mask = np.repeat(np.repeat(batch.masks[i, y0:y1, x0:x1] == k + 1, 3, 0), 3, 1).ravel()
+            brightest = region[mask][region[mask].sum(axis=1).argmax()]
+            assert np.argmax(brightest) == np.argmax(colour)
+    with pytest.raises(ValueError, match="give boxes too"):
+        contact_sheet(batch.images, batch.widths, batch.labels, masks=batch.masks)
