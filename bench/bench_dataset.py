@@ -13,6 +13,8 @@ built); what a fresh process pays once more is measured apart ("cold extra").
   on its own after ``make_dataset(..., finalize=False)`` (which also loads every shard; not with --quick);
 - plain webdataset and imagefolder, N = 100,000 (20,000 with --quick);
 - mild and strong npz, N = 20,000 (10,000 with --quick);
+- every format (with masks wherever the format holds or uses them, and yolo both as detect and segment),
+  plain, N = 100,000 (20,000 with --quick), one run each: images/s end to end and bytes per image;
 - memory, plain npz at N = 10^4, 10^5 (the headline runs) and 10^6 (not with --quick): each worker's
   peak RSS (VmHWM), how much it rose from the worker's first sample and after the first quarter of its
   life, and its peak private memory (USS: Private_Clean + Private_Dirty of smaps_rollup; forked workers
@@ -266,7 +268,9 @@ def shard_size_for(count: int, workers: int) -> int:
     return max(1, -(-count // workers))
 
 
-def make_spec(count: int, workers: int, fmt: str = "npz", preset: str = "none") -> dict[str, Any]:
+def make_spec(
+    count: int, workers: int, fmt: str = "npz", preset: str = "none", **options: Any
+) -> dict[str, Any]:
     return {
         "count": count,
         "shard_size": shard_size_for(count, workers),
@@ -275,7 +279,29 @@ def make_spec(count: int, workers: int, fmt: str = "npz", preset: str = "none") 
         "seed": SEED,
         "format": fmt,
         "preset": preset,
+        **options,
     }
+
+
+def format_variants() -> list[tuple[str, str, dict[str, Any]]]:
+    """(key, name, spec options) of every registered format: with masks where it can hold them."""
+    from hng.datasets.formats import FORMATS
+
+    variants = []
+    for name, fmt in FORMATS.items():
+        if name == "yolo":
+            variants.append(("format_yolo_detect", "yolo (detect)", {"format": name}))
+            variants.append(
+                ("format_yolo_segment", "yolo (segment)", {"format": name, "yolo_task": "segment"})
+            )
+        elif fmt.holds_masks and not fmt.uses_masks:
+            variants.append((f"format_{name}", name, {"format": name}))
+            variants.append((f"format_{name}_masks", f"{name} + masks", {"format": name, "masks": True}))
+        else:
+            variants.append(
+                (f"format_{name}", name + (" (masks as RLE)" if fmt.uses_masks else ""), {"format": name})
+            )
+    return variants
 
 
 def shard_seconds(out: Path) -> list[float]:
@@ -376,9 +402,10 @@ class Bench:
         *,
         repeats: int | None = None,
         separate_finalize: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Up to ``repeats`` runs (1 if the first took over SLOW_RUN_SECONDS); medians of each figure."""
-        spec = make_spec(count, self.workers, fmt, preset)
+        spec = make_spec(count, self.workers, fmt, preset, **(options or {}))
         repeats = self.repeats if repeats is None else repeats
         skipped = check_disk(self.base, count)
         if skipped:
@@ -692,6 +719,26 @@ def print_throughput(figures: dict[str, Any]) -> None:
         )
 
 
+def print_formats(figures: dict[str, Any]) -> None:
+    runs = figures["runs"]
+    keys = [key for key in runs if key.startswith("format_")]
+    if not keys:
+        return
+    print(
+        f"\n{'formats, plain (one run each)':34}{'N':>10}{'images/s':>11}{'bytes/image':>13}{'MB':>9}  notes"
+    )
+    for key in keys:
+        f = usable(runs, key)
+        if not f:
+            continue
+        md = f["median"]
+        print(
+            f"{f['label']:34}{f['count']:>10,}{md['images_per_s']:>11,.0f}{md['bytes'] / f['count']:>13,.0f}"
+            f"{md['bytes'] / 1e6:>9,.0f}  shard phase {md['run_images_per_s']:,.0f}/s, finalize "
+            f"{md['finalize_s']:.1f} s"
+        )
+
+
 def print_memory(figures: dict[str, Any]) -> None:
     runs = figures["runs"]
     print(
@@ -804,6 +851,7 @@ def print_tables(figures: dict[str, Any]) -> None:
         "while others run are too low by up to that much)\n"
     )
     print_throughput(figures)
+    print_formats(figures)
     print_memory(figures)
     print_one_core(figures)
     print(f"\nwhole benchmark: {figures['seconds']:.0f} s")
@@ -883,6 +931,10 @@ def main() -> None:
         n_augmented = 10_000 if args.quick else 20_000
         runs["npz_mild"] = bench.measure("mild npz", n_augmented, "npz", "mild")
         runs["npz_strong"] = bench.measure("strong npz", n_augmented, "npz", "strong")
+        for key, name, options in format_variants():
+            fmt = options.pop("format")
+            runs[key] = bench.measure(name, n_formats, fmt, repeats=1, options=options)
+            runs[key]["label"] = name
         runs["memory_10000"] = bench.measure("memory, plain npz", 10_000, repeats=1)
         if not args.quick:
             runs["memory_1000000"] = bench.measure("memory, plain npz", 1_000_000, repeats=1)
