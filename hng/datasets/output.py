@@ -1,11 +1,12 @@
 """Where a dataset is written: a local folder or an S3 prefix, behind one small interface.
 
 A shard is written whole or not at all. Shards are made in a local staging folder, then published:
-locally by one rename (a file, or an imagefolder shard's folder) on the same file system; on S3 by one
-PutObject per file (multipart above 64 MB, which S3 also completes atomically), with an imagefolder
-shard's ``metadata.jsonl`` last. Either way a shard counts as done only once its record
-(``.hng/shards/{name}.json``, written after it) exists, so an interrupted run leaves no half shard behind
-that a resume or ``finalize`` would take for a whole one.
+locally by one rename (a file, or a folder shard) on the same file system; on S3 by one PutObject per
+file (multipart above 64 MB, which S3 also completes atomically), with a folder shard's index, the file
+that lists the others (imagefolder's ``metadata.jsonl``, the trainer formats' ``hng.jsonl``), last.
+Either way a shard counts as done only once its record (``.hng/shards/{name}.json``, written after it)
+exists, so an interrupted run leaves no half shard behind that a resume or ``finalize`` would take for a
+whole one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
 # Files hng writes at the top of a dataset; `--overwrite` removes only these (and shards, and .hng/).
 DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
+# The file at the top of a folder shard that lists its other files: imagefolder's, the trainer formats'.
+FOLDER_INDEXES = ("metadata.jsonl", "hng.jsonl")
 
 
 class OutputError(Unavailable):
@@ -273,8 +276,8 @@ class S3Output(Output):
         transfer = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
         if staged.is_dir():
             files = sorted(p for p in staged.rglob("*") if p.is_file())
-            # metadata.jsonl last: a reader that finds it finds every image it lists.
-            files.sort(key=lambda p: p.name == "metadata.jsonl")
+            # The index last: a reader that finds it finds every file it lists.
+            files.sort(key=lambda p: p.relative_to(staged).as_posix() in FOLDER_INDEXES)
             pairs = [(p, f"{name}/{p.relative_to(staged).as_posix()}") for p in files]
         else:
             pairs = [(staged, name)]
@@ -289,16 +292,19 @@ class S3Output(Output):
         # S3 keeps each object's sha256 in its metadata: the checksum costs a HEAD either way.
         from botocore.exceptions import ClientError
 
-        key = f"{name}/metadata.jsonl" if record.get("folder") else name
+        if record.get("folder"):
+            # Whole once its index is there (uploaded last), with as many files as recorded.
+            keys = set(self.names(name + "/"))
+            return len(keys) == record.get("files") and any(
+                f"{name}/{index}" in keys for index in FOLDER_INDEXES
+            )
         try:
             with self._errors("cannot read"):
-                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
         except OutputError as error:
             if isinstance(error.__cause__, ClientError) and is_missing(error.__cause__):
                 return False
             raise
-        if record.get("folder"):
-            return len(self.names(name + "/")) == record.get("files")
         return head["ContentLength"] == record.get("bytes") and head["Metadata"].get("sha256") == record.get(
             "sha256"
         )

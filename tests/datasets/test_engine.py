@@ -213,8 +213,10 @@ def s3(aws_env):
         yield client
 
 
-@pytest.mark.parametrize("fmt", ["npz", "imagefolder"])
-def test_s3_output_matches_local_and_resumes(tmp_path, sample_data, s3, fmt):
+# The files of a 20-image folder shard: imagefolder's PNGs + metadata.jsonl; yolo's PNGs, label files and
+# hng.jsonl; voc's PNGs, XMLs, ImageSets/Main/train.txt and hng.jsonl.
+@pytest.mark.parametrize(("fmt", "files"), [("npz", 1), ("imagefolder", 21), ("yolo", 41), ("voc", 42)])
+def test_s3_output_matches_local_and_resumes(tmp_path, sample_data, s3, fmt, files):
     spec = {**SPEC, "format": fmt}
     local = make_dataset(spec, tmp_path, workers=1, data=sample_data)
     # One worker: moto's in-process S3 lives in this process only.
@@ -227,7 +229,7 @@ def test_s3_output_matches_local_and_resumes(tmp_path, sample_data, s3, fmt):
         body = s3.get_object(Bucket="data", Key=f"sets/a/{name}")["Body"].read()
         assert (tmp_path / name).read_bytes() == body
     else:
-        assert sum(k.startswith(f"sets/a/{name}/") for k in keys) == 21  # 20 PNGs + metadata.jsonl
+        assert sum(k.startswith(f"sets/a/{name}/") for k in keys) == files
     again = make_dataset(spec, "s3://data/sets/a", workers=1, data=sample_data)
     assert again["run"]["shards_skipped"] == 3
 
