@@ -1,7 +1,7 @@
 """Datasets: many labelled images from one ``DatasetSpec``, made shard by shard.
 
 - ``spec``: the spec and its rules; ``shard``: the arrays of one shard and how shard k is made;
-- ``formats``: npz, webdataset and imagefolder shards; ``checksum``: shard checksums;
+- ``formats``: npz, webdataset, imagefolder, yolo and voc shards; ``checksum``: shard checksums;
 - ``plan``: plan.json and the rebuild command; ``output``: a local folder or an S3 prefix;
 - ``engine``: the local process pool, resume and ``--shards``; ``finalize``: checks, manifest, report;
 - ``card``: the dataset card; ``stream``: the shards as numpy batches, without files.

@@ -33,6 +33,7 @@ working directory.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,8 +65,11 @@ def yolo_split(split: str) -> str:
         raise ValueError(f"a yolo shard needs the split train or test, got {split!r}") from None
 
 
-def _coordinates(values: np.ndarray) -> str:
-    return " ".join(f"{v:.6f}" for v in values.tolist())
+@functools.lru_cache(maxsize=64)
+def _fractions(n: int) -> tuple[str, ...]:
+    """``f"{k / n:.6f}"`` for k = 0..n: every coordinate is an integer over the width or height (or
+    twice it, for box centres), so the label lines are made of these (formatting each is the cost)."""
+    return tuple(f"{k / n:.6f}" for k in range(n + 1))
 
 
 def polygon(mask: np.ndarray, obj: ImageObject) -> np.ndarray:
@@ -92,7 +96,8 @@ def polygon(mask: np.ndarray, obj: ImageObject) -> np.ndarray:
 
     x0, y0, x1, y1 = obj.x0, obj.y0, obj.x1, obj.y1
     rectangle = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.int64)
-    crop = np.pad(mask[y0:y1, x0:x1].astype(np.uint8), 1)
+    crop = np.zeros((y1 - y0 + 2, x1 - x0 + 2), dtype=np.uint8)
+    crop[1:-1, 1:-1] = mask[y0:y1, x0:x1]
     corners = crop[:-1, :-1] | crop[1:, :-1] | crop[:-1, 1:] | crop[1:, 1:]  # (h + 1, w + 1)
     contours, _ = cv2.findContours(corners, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     traced = [c.reshape(-1, 2) for c in contours if len(c) >= 3]
@@ -105,23 +110,26 @@ def polygon(mask: np.ndarray, obj: ImageObject) -> np.ndarray:
 
 def label_lines(shard: Shard, i: int, objects: str, task: str) -> str:
     """Image i's label file: one line per object (``image_objects``), "" for an image without one."""
-    width, height = int(shard.widths[i]), HEIGHT
-    scale = np.array([width, height], dtype=np.float64)
+    width = int(shard.widths[i])
     lines = []
     for obj in image_objects(shard, i, objects):
         if task == "detect":
-            centre = np.array([(obj.x0 + obj.x1) / 2, (obj.y0 + obj.y1) / 2]) / scale
-            size = np.array([obj.x1 - obj.x0, obj.y1 - obj.y0]) / scale
-            values = np.concatenate([centre, size])
+            # Halves of the width and height: the centre (x0 + x1) / 2 / width is (x0 + x1) / (2 width).
+            xs, ys = _fractions(2 * width), _fractions(2 * HEIGHT)
+            values = [
+                xs[obj.x0 + obj.x1],
+                ys[obj.y0 + obj.y1],
+                xs[2 * (obj.x1 - obj.x0)],
+                ys[2 * (obj.y1 - obj.y0)],
+            ]
         else:
             if obj.category == NUMBER_CLASS:
-                outline = np.array(
-                    [[obj.x0, obj.y0], [obj.x1, obj.y0], [obj.x1, obj.y1], [obj.x0, obj.y1]], dtype=np.int64
-                )
+                outline = [[obj.x0, obj.y0], [obj.x1, obj.y0], [obj.x1, obj.y1], [obj.x0, obj.y1]]
             else:
-                outline = polygon(shard.mask(i) == obj.label, obj)
-            values = (outline / scale).ravel()
-        lines.append(f"{obj.category} {_coordinates(values)}\n")
+                outline = polygon(shard.mask(i) == obj.label, obj).tolist()
+            xs, ys = _fractions(width), _fractions(HEIGHT)
+            values = [f"{xs[x]} {ys[y]}" for x, y in outline]
+        lines.append(f"{obj.category} {' '.join(values)}\n")
     return "".join(lines)
 
 
