@@ -289,16 +289,17 @@ class S3Output(Output):
         # S3 keeps each object's sha256 in its metadata: the checksum costs a HEAD either way.
         from botocore.exceptions import ClientError
 
-        key = f"{name}/metadata.jsonl" if record.get("folder") else name
+        if record.get("folder"):
+            # Whatever a folder format holds (imagefolder's metadata.jsonl, a trainer's label files, an
+            # LMDB's data.mdb), it is there when the count of objects under it is the recorded one.
+            return len(self.names(name + "/")) == record.get("files")
         try:
             with self._errors("cannot read"):
-                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
         except OutputError as error:
             if isinstance(error.__cause__, ClientError) and is_missing(error.__cause__):
                 return False
             raise
-        if record.get("folder"):
-            return len(self.names(name + "/")) == record.get("files")
         return head["ContentLength"] == record.get("bytes") and head["Metadata"].get("sha256") == record.get(
             "sha256"
         )
