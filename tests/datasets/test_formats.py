@@ -140,10 +140,11 @@ def png_pixels(image: Any) -> np.ndarray:
 
 
 def test_registry_names_and_errors():
-    assert list(FORMATS) == ["npz", "webdataset", "imagefolder"]
+    assert list(FORMATS) == ["npz", "webdataset", "imagefolder", "paddleocr", "doctr", "lmdb"]
     for name, fmt in FORMATS.items():
         assert isinstance(fmt, ShardFormat) and fmt.name == name and get_format(name) is fmt
-    with pytest.raises(ValueError, match=r"^format must be one of npz, webdataset, imagefolder, got 'x'$"):
+    choices = "npz, webdataset, imagefolder, paddleocr, doctr, lmdb"
+    with pytest.raises(ValueError, match=rf"^format must be one of {choices}, got 'x'$"):
         get_format("x")
     with pytest.raises(ValueError, match="format must be one of"):
         get_format(None)  # type: ignore[arg-type]
@@ -154,7 +155,10 @@ def test_shard_names():
     assert names == {
         "npz": ["shard-00000.npz", "shard-00003.npz", "shard-99999.npz", "shard-100000.npz"],
         "webdataset": ["shard-00000.tar", "shard-00003.tar", "shard-99999.tar", "shard-100000.tar"],
-        "imagefolder": ["shard-00000", "shard-00003", "shard-99999", "shard-100000"],
+        **{
+            name: ["shard-00000", "shard-00003", "shard-99999", "shard-100000"]
+            for name in ("imagefolder", "paddleocr", "doctr", "lmdb")
+        },
     }
 
 
@@ -340,7 +344,7 @@ def test_writing_twice_gives_the_same_bytes(name, tmp_path, monkeypatch, shards)
     finally:
         os.umask(old_umask)
     assert sha256_path(first) == sha256_path(second)
-    if name != "imagefolder":
+    if first.is_file():
         assert first.read_bytes() == second.read_bytes()
 
 
