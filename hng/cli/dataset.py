@@ -12,7 +12,7 @@ from hng.errors import InvalidInput
 def add_parser(commands: argparse._SubParsersAction) -> None:
     ds = commands.add_parser(
         "dataset",
-        help="make a dataset of many labelled images (npz, webdataset or imagefolder shards)",
+        help="make a dataset of many labelled images, in the files its trainer reads",
         description=(
             "Make COUNT labelled images in shards under OUT (a folder or s3://bucket/prefix), with all the "
             "cores, then write manifest.json, a dataset card (README.md) and contact_sheet.png. Re-running "

@@ -347,14 +347,27 @@ def object_mask(shard: Shard, i: int, obj: ImageObject) -> np.ndarray:
 
 
 # The formats import ShardFormat and the helpers above, so they come after them.
+from hng.datasets.formats.doctr import DoctrFormat  # noqa: E402
 from hng.datasets.formats.imagefolder import ImageFolderFormat  # noqa: E402
+from hng.datasets.formats.lmdb_format import LmdbFormat  # noqa: E402
 from hng.datasets.formats.npz import NpzFormat  # noqa: E402
+from hng.datasets.formats.paddleocr import PaddleOcrFormat  # noqa: E402
 from hng.datasets.formats.voc import VocFormat  # noqa: E402
 from hng.datasets.formats.webdataset import WebDatasetFormat  # noqa: E402
 from hng.datasets.formats.yolo import YoloFormat  # noqa: E402
 
 FORMATS: dict[str, ShardFormat] = {
-    fmt.name: fmt for fmt in (NpzFormat(), WebDatasetFormat(), ImageFolderFormat(), YoloFormat(), VocFormat())
+    fmt.name: fmt
+    for fmt in (
+        NpzFormat(),
+        WebDatasetFormat(),
+        ImageFolderFormat(),
+        YoloFormat(),
+        VocFormat(),
+        PaddleOcrFormat(),
+        LmdbFormat(),
+        DoctrFormat(),
+    )
 }
 DEFAULT_FORMAT = "npz"
 
