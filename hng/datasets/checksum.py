@@ -1,9 +1,11 @@
 """The sha256 of a shard, a file or (imagefolder) a folder, in a form anyone can recompute by hand.
 
 A file's checksum is the sha256 of its bytes (``sha256sum shard-00000.npz``). A folder's is the sha256 of
-what ``sha256sum`` prints for every regular file under it, sorted by relative POSIX path in byte order::
+what ``sha256sum`` prints for every regular file under it but trainers' caches (``*.cache``: Ultralytics
+writes ``labels/train.cache`` into the first shard it reads), sorted by relative POSIX path in byte order::
 
-    (cd shard-00000 && find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs sha256sum) | sha256sum
+    (cd shard-00000 && find . -type f ! -name '*.cache' | sed 's|^./||' | LC_ALL=C sort | xargs sha256sum) \
+        | sha256sum
 
 that is, of the lines ``"{hex}  {relpath}\\n"``. Names holding a newline or a backslash are refused:
 sha256sum escapes those, and shards never have them.
@@ -18,13 +20,23 @@ from pathlib import Path
 from hng.core.files import sha256_file
 
 
-def _files_under(folder: Path) -> list[str]:
-    """Relative POSIX paths of the regular files under ``folder`` (as ``find -type f``: no symlinks)."""
+TRAINER_CACHE_SUFFIX = ".cache"
+
+
+def is_trainer_cache(name: str) -> bool:
+    """Whether a file in a folder shard is a trainer's cache, not part of the shard (no hng format writes
+    a ``.cache`` file; Ultralytics writes ``labels/{split}.cache`` when it first reads a yolo dataset)."""
+    return name.endswith(TRAINER_CACHE_SUFFIX)
+
+
+def shard_files(folder: Path) -> list[str]:
+    """Relative POSIX paths of the regular files of a folder shard (as ``find -type f``: no symlinks),
+    trainers' caches left out."""
     found: list[str] = []
     for root, _dirs, files in os.walk(folder):
         base = Path(root).relative_to(folder)
         for name in files:
-            if (Path(root) / name).is_symlink() or not (Path(root) / name).is_file():
+            if (Path(root) / name).is_symlink() or not (Path(root) / name).is_file() or is_trainer_cache(name):
                 continue
             found.append((base / name).as_posix())
     return found
@@ -37,7 +49,7 @@ def sha256_path(path: str | os.PathLike[str]) -> str:
         return sha256_file(path)
     listing = hashlib.sha256()
     # LC_ALL=C sort orders by bytes; UTF-8 bytes sort as code points, but compare the bytes to be exact.
-    for relpath in sorted(_files_under(path), key=lambda p: p.encode("utf-8", "surrogateescape")):
+    for relpath in sorted(shard_files(path), key=lambda p: p.encode("utf-8", "surrogateescape")):
         if "\n" in relpath or "\\" in relpath:
             raise ValueError(f"{path / relpath}: sha256sum escapes names with a newline or backslash")
         line = f"{sha256_file(path / relpath)}  {relpath}\n"

@@ -247,7 +247,18 @@ def _open_plan(output: Output, spec: DatasetSpec, data: MnistData, *, overwrite:
 
 
 def _remove_dataset(output: Output) -> None:
-    """Remove what hng writes (shards, records, plan, manifest, card); leave anything else alone."""
+    """Remove what hng writes (shards, records, plan, manifest, card, and the files the format wrote for
+    the whole dataset, as the manifest lists them); leave anything else alone."""
+    from hng.datasets.finalize import MANIFEST_FILE
+
+    try:
+        manifest = json.loads(output.read_text(MANIFEST_FILE) or "{}")
+        format_files = manifest.get("format", {}).get("files", []) if isinstance(manifest, dict) else []
+    except (ValueError, AttributeError):
+        format_files = []  # not a manifest hng wrote: its format files cannot be told from the user's
+    for name in format_files:
+        if isinstance(name, str) and name and not name.startswith(("/", ".")) and ".." not in name:
+            output.delete(name)
     for name in output.top_level():
         if name in DATASET_FILES or name == ".hng" or name.startswith("shard-"):
             output.delete(name)
@@ -284,12 +295,13 @@ def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging:
         path = folder / name
         fmt.write(shard, path, compress=plan.spec.compress)
         sha = sha256_path(path)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        is_folder = path.is_dir()  # asked now: the staged copy is gone once published
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if is_folder else [path]
         size = sum(p.stat().st_size for p in files)
         output.publish(path, name, sha)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    record = shard_record(plan, shard, name, sha, size, path_is_folder=len(files) > 1 or path.is_dir())
+    record = shard_record(plan, shard, name, sha, size, path_is_folder=is_folder)
     record["files"] = len(files)
     record["seconds"] = round(time.perf_counter() - started, 4)
     output.write_text(plan.record_name(k), ShardRecord(**record).dumps())

@@ -22,6 +22,7 @@ from typing import Any
 
 from hng.aws.clients import BULK, is_missing, make_client
 from hng.core.files import sha256_file, write_atomically
+from hng.datasets.checksum import is_trainer_cache, shard_files
 from hng.errors import InvalidData, InvalidInput, Unavailable
 
 RECORDS = ".hng/shards"
@@ -173,7 +174,7 @@ class LocalOutput(Output):
 
         path = self.root / name
         if path.is_dir():
-            files = [p for p in path.rglob("*") if p.is_file()]
+            files = [path / relative for relative in shard_files(path)]
             size, count = sum(p.stat().st_size for p in files), len(files)
         elif path.is_file():
             size, count = path.stat().st_size, 1
@@ -294,7 +295,7 @@ class S3Output(Output):
 
         if record.get("folder"):
             # Whole once its index is there (uploaded last), with as many files as recorded.
-            keys = set(self.names(name + "/"))
+            keys = {key for key in self.names(name + "/") if not is_trainer_cache(key)}
             return len(keys) == record.get("files") and any(
                 f"{name}/{index}" in keys for index in FOLDER_INDEXES
             )

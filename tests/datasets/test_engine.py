@@ -326,3 +326,24 @@ def test_the_fidelity_classifier_is_cached(sample_data, tmp_path, monkeypatch):
     monkeypatch.setenv("HNG_CACHE_DIR", str(tmp_path))
     third = fidelity.fidelity_classifier(sample_data, "train")  # a broken cache is fitted again
     assert np.array_equal(first.vectors, third.vectors)
+
+
+def test_overwrite_removes_the_files_the_old_format_wrote_for_the_whole_dataset(tmp_path, sample_data):
+    make_dataset({**SPEC, "format": "yolo"}, tmp_path, workers=1, data=sample_data)
+    (tmp_path / "notes.txt").write_text("mine")
+    assert (tmp_path / "data.yaml").is_file()
+    make_dataset({**SPEC, "format": "npz"}, tmp_path, overwrite=True, workers=1, data=sample_data)
+    assert not (tmp_path / "data.yaml").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_trainers_cache_in_a_shard_is_not_damage(tmp_path, sample_data):
+    # Ultralytics writes labels/{split}.cache into the first shard it reads; the shard is still whole.
+    spec = {**SPEC, "format": "yolo"}
+    first = make_dataset(spec, tmp_path, workers=1, data=sample_data)
+    cache = tmp_path / "shard-00000" / "labels" / "train.cache"
+    cache.write_bytes(b"ultralytics cache")
+    assert sha256_path(tmp_path / "shard-00000") == first["shards"][0]["sha256"]
+    assert finalize_dataset(tmp_path, data=sample_data)["shards"] == first["shards"]  # verify="load"
+    again = make_dataset(spec, tmp_path, workers=1, data=sample_data)  # resumes: nothing to make
+    assert again["shards"] == first["shards"] and cache.is_file()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from hng.core.png import decode_png, encode_png
+from hng.datasets.checksum import shard_files
 from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
 from hng.datasets.shard import Shard
 
@@ -135,7 +136,7 @@ class FolderFormat(RecordFormat):
             if not (path / label_file).is_file():
                 raise ShardProblem(f"{label_file} is missing")
             names.add(label_file)
-        held = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+        held = set(shard_files(path))
         extra = sorted(held - names)
         if extra:
             raise ShardProblem(f"files {RECORDS} does not list: {', '.join(extra[:5])}")

@@ -228,9 +228,8 @@ class YoloFormat(FolderFormat):
             f"yolo {task} train data=/absolute/path/to/{DATA_YAML} model={model}",
             "```",
             "",
-            f"Ultralytics saves its label cache as `{first}/labels/{key}.cache` (in the first shard folder) "
-            "the first time it reads the dataset: delete it before `hng dataset finalize` or a re-run, which "
-            "would otherwise take that shard for damaged and make it again.",
+            f"Ultralytics saves its label cache as `{first}/labels/{key}.cache` the first time it reads "
+            "the dataset; hng's checksums leave `*.cache` files out, so the shard stays whole.",
         ]
 
 
