@@ -2,10 +2,10 @@
 
 A shard is written whole or not at all. Shards are made in a local staging folder, then published:
 locally by one rename (a file, or an imagefolder shard's folder) on the same file system; on S3 by one
-PutObject per file (multipart above 64 MB, which S3 also completes atomically), with an imagefolder
-shard's ``metadata.jsonl`` last. Either way a shard counts as done only once its record
-(``.hng/shards/{name}.json``, written after it) exists, so an interrupted run leaves no half shard behind
-that a resume or ``finalize`` would take for a whole one.
+PutObject per file (multipart above 64 MB, which S3 also completes atomically), with a folder shard's
+index file (imagefolder's ``metadata.jsonl``, the trainer formats' ``hng.jsonl``) last. Either way a
+shard counts as done only once its record (``.hng/shards/{name}.json``, written after it) exists, so an
+interrupted run leaves no half shard behind that a resume or ``finalize`` would take for a whole one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,11 @@ from hng.errors import InvalidData, InvalidInput, Unavailable
 RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
 # Files hng writes at the top of a dataset; `--overwrite` removes only these (and shards, and .hng/).
-DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
+# "annotations": the coco format's merged instances file (annotations/instances_{split}.json).
+DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt", "annotations")
+PART_SIZE = 64 * 2**20  # S3 uploads above this size go in parts of this size
+# The file a folder shard lists its images in, uploaded last (a reader that finds it finds them all).
+FOLDER_INDEXES = ("metadata.jsonl", "hng.jsonl")
 
 
 class OutputError(Unavailable):
@@ -67,6 +71,11 @@ class Output:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         raise NotImplementedError
+
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        """Write ``name`` from ``chunks`` as they come, whole (a reader sees all of it or the old file),
+        without holding it in memory: a file too large for one ``write_bytes``."""
+        self.write_bytes(name, b"".join(chunks))
 
     def names(self, prefix: str = "") -> list[str]:
         """Every object or file under ``prefix`` (relative names, '/'-separated), sorted."""
@@ -135,6 +144,11 @@ class LocalOutput(Output):
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, data)
+
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, chunks)
 
     def names(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():
@@ -240,6 +254,45 @@ class S3Output(Output):
         with self._errors("cannot write to"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
 
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        """One PutObject if it all fits in a part, else a multipart upload of 64 MB parts (S3 shows the
+        object only once it completes; a failure aborts it)."""
+        key = self._key(name)
+        buffer = bytearray()
+        upload: str | None = None
+        parts: list[dict[str, Any]] = []
+
+        def send(data: bytes) -> None:
+            number = len(parts) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data
+            )
+            parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+        with self._errors("cannot write to"):
+            try:
+                for chunk in chunks:
+                    buffer += chunk
+                    while len(buffer) >= PART_SIZE:
+                        if upload is None:
+                            started = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+                            upload = started["UploadId"]
+                        send(bytes(buffer[:PART_SIZE]))
+                        del buffer[:PART_SIZE]
+                if upload is None:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer))
+                    return
+                if buffer:
+                    send(bytes(buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+                )
+            except BaseException:
+                if upload is not None:
+                    with contextlib.suppress(Exception):
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+                raise
+
     def names(self, prefix: str = "") -> list[str]:
         found: list[str] = []
         base = self._key("")
@@ -268,13 +321,11 @@ class S3Output(Output):
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
 
     def publish(self, staged: Path, name: str, sha256: str) -> None:
-        from boto3.s3.transfer import TransferConfig
-
-        transfer = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
+        transfer = _transfer_config()
         if staged.is_dir():
             files = sorted(p for p in staged.rglob("*") if p.is_file())
-            # metadata.jsonl last: a reader that finds it finds every image it lists.
-            files.sort(key=lambda p: p.name == "metadata.jsonl")
+            # The index file last: a reader that finds it finds every image it lists.
+            files.sort(key=lambda p: p.relative_to(staged).as_posix() in FOLDER_INDEXES)
             pairs = [(p, f"{name}/{p.relative_to(staged).as_posix()}") for p in files]
         else:
             pairs = [(staged, name)]
@@ -289,16 +340,18 @@ class S3Output(Output):
         # S3 keeps each object's sha256 in its metadata: the checksum costs a HEAD either way.
         from botocore.exceptions import ClientError
 
-        key = f"{name}/metadata.jsonl" if record.get("folder") else name
+        if record.get("folder"):
+            # A folder is whole when its index file (uploaded last) is there, with all its files.
+            held = self.names(name + "/")
+            indexed = not {f"{name}/{index}" for index in FOLDER_INDEXES}.isdisjoint(held)
+            return indexed and len(held) == record.get("files")
         try:
             with self._errors("cannot read"):
-                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
         except OutputError as error:
             if isinstance(error.__cause__, ClientError) and is_missing(error.__cause__):
                 return False
             raise
-        if record.get("folder"):
-            return len(self.names(name + "/")) == record.get("files")
         return head["ContentLength"] == record.get("bytes") and head["Metadata"].get("sha256") == record.get(
             "sha256"
         )
@@ -319,6 +372,12 @@ class S3Output(Output):
     def staging(self) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="hng-shard-") as folder:
             yield Path(folder)
+
+
+def _transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
 
 
 @contextlib.contextmanager

@@ -347,12 +347,13 @@ def object_mask(shard: Shard, i: int, obj: ImageObject) -> np.ndarray:
 
 
 # The formats import ShardFormat and the helpers above, so they come after them.
+from hng.datasets.formats.coco import CocoFormat  # noqa: E402
 from hng.datasets.formats.imagefolder import ImageFolderFormat  # noqa: E402
 from hng.datasets.formats.npz import NpzFormat  # noqa: E402
 from hng.datasets.formats.webdataset import WebDatasetFormat  # noqa: E402
 
 FORMATS: dict[str, ShardFormat] = {
-    fmt.name: fmt for fmt in (NpzFormat(), WebDatasetFormat(), ImageFolderFormat())
+    fmt.name: fmt for fmt in (NpzFormat(), WebDatasetFormat(), ImageFolderFormat(), CocoFormat())
 }
 DEFAULT_FORMAT = "npz"
 
