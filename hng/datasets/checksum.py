@@ -19,7 +19,6 @@ from pathlib import Path
 
 from hng.core.files import sha256_file
 
-
 TRAINER_CACHE_SUFFIX = ".cache"
 
 
@@ -36,7 +35,11 @@ def shard_files(folder: Path) -> list[str]:
     for root, _dirs, files in os.walk(folder):
         base = Path(root).relative_to(folder)
         for name in files:
-            if (Path(root) / name).is_symlink() or not (Path(root) / name).is_file() or is_trainer_cache(name):
+            if (
+                (Path(root) / name).is_symlink()
+                or not (Path(root) / name).is_file()
+                or is_trainer_cache(name)
+            ):
                 continue
             found.append((base / name).as_posix())
     return found

@@ -16,7 +16,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ RECORDS = ".hng/shards"
 STAGING = ".hng/tmp"
 # Files hng writes at the top of a dataset; `--overwrite` removes only these (and shards, and .hng/).
 DATASET_FILES = ("plan.json", "manifest.json", "README.md", "contact_sheet.png", "numbers.txt")
+PART_SIZE = 64 * 2**20  # S3 uploads above this size go in parts of this size
 # The file at the top of a folder shard that lists its other files: imagefolder's, the trainer formats'.
 FOLDER_INDEXES = ("metadata.jsonl", "hng.jsonl")
 
@@ -71,6 +72,11 @@ class Output:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         raise NotImplementedError
+
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        """Write ``name`` from ``chunks`` as they come, whole (a reader sees all of it or the old file),
+        without holding it in memory: a file too large for one ``write_bytes``."""
+        self.write_bytes(name, b"".join(chunks))
 
     def names(self, prefix: str = "") -> list[str]:
         """Every object or file under ``prefix`` (relative names, '/'-separated), sorted."""
@@ -140,6 +146,11 @@ class LocalOutput(Output):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, data)
 
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, chunks)
+
     def names(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():
             return []
@@ -159,6 +170,12 @@ class LocalOutput(Output):
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+        # A nested name ("annotations/instances_train.json") leaves no empty folder behind, as on S3.
+        for parent in path.parents:
+            if parent == self.root or self.root not in parent.parents:
+                break
+            with contextlib.suppress(OSError):  # not empty (the user's files), or already gone
+                parent.rmdir()
 
     def publish(self, staged: Path, name: str, sha256: str) -> None:
         target = self.root / name
@@ -244,6 +261,45 @@ class S3Output(Output):
         with self._errors("cannot write to"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
 
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> None:
+        """One PutObject if it all fits in a part, else a multipart upload of 64 MB parts (S3 shows the
+        object only once it completes; a failure aborts it)."""
+        key = self._key(name)
+        buffer = bytearray()
+        upload: str | None = None
+        parts: list[dict[str, Any]] = []
+
+        def send(data: bytes) -> None:
+            number = len(parts) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data
+            )
+            parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+        with self._errors("cannot write to"):
+            try:
+                for chunk in chunks:
+                    buffer += chunk
+                    while len(buffer) >= PART_SIZE:
+                        if upload is None:
+                            started = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+                            upload = started["UploadId"]
+                        send(bytes(buffer[:PART_SIZE]))
+                        del buffer[:PART_SIZE]
+                if upload is None:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer))
+                    return
+                if buffer:
+                    send(bytes(buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+                )
+            except BaseException:
+                if upload is not None:
+                    with contextlib.suppress(Exception):
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+                raise
+
     def names(self, prefix: str = "") -> list[str]:
         found: list[str] = []
         base = self._key("")
@@ -272,9 +328,7 @@ class S3Output(Output):
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
 
     def publish(self, staged: Path, name: str, sha256: str) -> None:
-        from boto3.s3.transfer import TransferConfig
-
-        transfer = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
+        transfer = _transfer_config()
         if staged.is_dir():
             files = sorted(p for p in staged.rglob("*") if p.is_file())
             # The index last: a reader that finds it finds every file it lists.
@@ -326,6 +380,12 @@ class S3Output(Output):
     def staging(self) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="hng-shard-") as folder:
             yield Path(folder)
+
+
+def _transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""The shard formats of ``hng dataset`` (npz, webdataset, imagefolder), each checked with its real reader.
+"""The shard formats of ``hng dataset`` (npz, webdataset, imagefolder), each checked with its real reader;
+the round trips and refusals also run for the trainer formats (coco: tests/datasets/test_coco.py).
 
 Two shards of real images (from the MNIST sample) with varying widths and 3-6 digit labels are written in
 every format; numpy, the ``webdataset`` package and Hugging Face ``datasets`` (offline, its cache under
@@ -34,16 +35,24 @@ ARRAYS = ("images", "widths", "labels", "lengths", "boxes", "seeds", "indices")
 
 
 def make_shard(
-    generator: hng.Generator, index: int, start: int, n: int, seed: int, split: str = "train"
+    generator: hng.Generator,
+    index: int,
+    start: int,
+    n: int,
+    seed: int,
+    split: str = "train",
+    *,
+    masks: bool = False,
 ) -> Shard:
-    """A shard of ``n`` real images: labels of 3-6 digits, widths 40-140, per-image seeds, padded arrays."""
+    """A shard of ``n`` real images: labels of 3-6 digits, widths 40-140, per-image seeds, padded arrays;
+    with ``masks``, the digits' masks too (the same images)."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(3, 7, n)
     labels = ["".join(map(str, rng.integers(0, 10, k))) for k in lengths]
     labels[0] = "007000"[: lengths[0]]  # leading zeros must survive every reader
     widths = rng.integers(40, 141, n)
     seeds = rng.integers(0, 2**62, n)
-    batch = generator.generate_batch(labels, image_width=widths, seeds=seeds, split=split)
+    batch = generator.generate_batch(labels, image_width=widths, seeds=seeds, split=split, masks=masks)
     longest = int(lengths.max())
     boxes = np.full((n, longest, 4), PAD, dtype=np.int32)
     indices = np.full((n, longest), PAD, dtype=np.int32)
@@ -62,6 +71,7 @@ def make_shard(
         seeds=seeds.astype(np.int64),
         indices=indices,
         split=split,
+        masks=batch.masks,
     )
 
 
@@ -86,18 +96,28 @@ def shards(generator) -> list[Shard]:
 
 
 @pytest.fixture(scope="module")
+def format_shards(generator, shards) -> dict[str, list[Shard]]:
+    """The shards each format writes: with masks for a format that needs them (coco), else ``shards``."""
+    masked = [
+        make_shard(generator, 0, 0, SIZES[0], seed=1, masks=True),
+        make_shard(generator, 1, SIZES[0], SIZES[1], seed=2, masks=True),
+    ]
+    return {name: masked if fmt.uses_masks else shards for name, fmt in FORMATS.items()}
+
+
+@pytest.fixture(scope="module")
 def all_images(shards) -> list[tuple[str, str, np.ndarray, dict[str, Any]]]:
     """(key, label, image, record) of every image of both shards, in dataset order."""
     return [(s.key(i), str(s.labels[i]), s.image(i), s.record(i)) for s in shards for i in range(len(s))]
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory, shards) -> dict[str, Path]:
+def roots(tmp_path_factory, format_shards) -> dict[str, Path]:
     """A dataset root per format holding both shards; the imagefolder root also holds the engine's files."""
     out = {}
     for name, fmt in FORMATS.items():
         root = tmp_path_factory.mktemp(name)
-        for shard in shards:
+        for shard in format_shards[name]:
             fmt.write(shard, root / fmt.shard_name(shard.index))
         out[name] = root
     root = out["imagefolder"]
@@ -121,11 +141,11 @@ def png_pixels(image: Any) -> np.ndarray:
 
 def test_registry_names_and_errors():
     assert list(FORMATS) == [
-        "npz", "webdataset", "imagefolder", "yolo", "voc", "paddleocr", "lmdb", "doctr"
+        "npz", "webdataset", "imagefolder", "yolo", "coco", "voc", "paddleocr", "lmdb", "doctr"
     ]  # fmt: skip
     for name, fmt in FORMATS.items():
         assert isinstance(fmt, ShardFormat) and fmt.name == name and get_format(name) is fmt
-    choices = "npz, webdataset, imagefolder, yolo, voc, paddleocr, lmdb, doctr"
+    choices = "npz, webdataset, imagefolder, yolo, coco, voc, paddleocr, lmdb, doctr"
     with pytest.raises(ValueError, match=rf"^format must be one of {choices}, got 'x'$"):
         get_format("x")
     with pytest.raises(ValueError, match="format must be one of"):
@@ -139,7 +159,7 @@ def test_shard_names():
         "webdataset": ["shard-00000.tar", "shard-00003.tar", "shard-99999.tar", "shard-100000.tar"],
         **{
             name: ["shard-00000", "shard-00003", "shard-99999", "shard-100000"]
-            for name in ("imagefolder", "yolo", "voc", "paddleocr", "lmdb", "doctr")
+            for name in ("imagefolder", "yolo", "coco", "voc", "paddleocr", "lmdb", "doctr")
         },
     }
 
@@ -283,18 +303,18 @@ def test_hf_imagefolder_loads_every_shard_and_ignores_the_root_files(
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
-def test_read_round_trips_every_array(name, roots, shards):
+def test_read_round_trips_every_array(name, roots, format_shards):
     fmt = FORMATS[name]
-    for shard in shards:
+    for shard in format_shards[name]:
         got = fmt.read(roots[name] / fmt.shard_name(shard.index), shard.index, shard.start)
         # npz stores no split (the manifest does): it reads back as "".
         assert_same_shard(got, shard, split="" if name == "npz" else None)
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
-def test_read_rows_reads_only_those_images(name, roots, shards):
+def test_read_rows_reads_only_those_images(name, roots, format_shards):
     fmt = FORMATS[name]
-    shard = shards[1]
+    shard = format_shards[name][1]
     rows = [0, 3, len(shard) - 1]
     got = fmt.read_rows(roots[name] / fmt.shard_name(shard.index), shard.index, shard.start, rows)
     assert got.labels.tolist() == shard.labels[rows].tolist()
@@ -308,8 +328,9 @@ def test_read_rows_reads_only_those_images(name, roots, shards):
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
-def test_writing_twice_gives_the_same_bytes(name, tmp_path, monkeypatch, shards):
+def test_writing_twice_gives_the_same_bytes(name, tmp_path, monkeypatch, format_shards):
     fmt = FORMATS[name]
+    shards = format_shards[name]
     first = tmp_path / "a" / fmt.shard_name(0)
     first.parent.mkdir()
     fmt.write(shards[0], first)
@@ -331,8 +352,9 @@ def test_writing_twice_gives_the_same_bytes(name, tmp_path, monkeypatch, shards)
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
-def test_write_refuses_an_existing_path_and_a_malformed_shard(name, tmp_path, shards):
+def test_write_refuses_an_existing_path_and_a_malformed_shard(name, tmp_path, format_shards):
     fmt = FORMATS[name]
+    shards = format_shards[name]
     path = tmp_path / fmt.shard_name(0)
     fmt.write(shards[0], path)
     with pytest.raises(FileExistsError):

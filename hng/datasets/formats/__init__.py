@@ -347,6 +347,7 @@ def object_mask(shard: Shard, i: int, obj: ImageObject) -> np.ndarray:
 
 
 # The formats import ShardFormat and the helpers above, so they come after them.
+from hng.datasets.formats.coco import CocoFormat  # noqa: E402
 from hng.datasets.formats.doctr import DoctrFormat  # noqa: E402
 from hng.datasets.formats.imagefolder import ImageFolderFormat  # noqa: E402
 from hng.datasets.formats.lmdb_format import LmdbFormat  # noqa: E402
@@ -363,6 +364,7 @@ FORMATS: dict[str, ShardFormat] = {
         WebDatasetFormat(),
         ImageFolderFormat(),
         YoloFormat(),
+        CocoFormat(),
         VocFormat(),
         PaddleOcrFormat(),
         LmdbFormat(),
