@@ -162,6 +162,8 @@ def _fence(text: str) -> str:
 
 
 def _loading(manifest: Mapping[str, Any]) -> list[str]:
+    from hng.datasets.formats import get_format
+
     spec = manifest["spec"]
     fmt = spec["format"]
     split = str(spec["split"])
@@ -217,10 +219,8 @@ def _loading(manifest: Mapping[str, Any]) -> list[str]:
             "dataset's order.",
         ]
     else:
-        from hng.datasets.formats import get_format
-
         lines += get_format(fmt).card_lines(manifest)
-    if spec.get("masks"):
+    if spec.get("masks") and not get_format(fmt).uses_masks:  # coco's masks are its RLEs, described above
         lines += [
             "",
             "Masks (`--masks`): one per image, 8-bit, 0 for the background and k for the pixels of the "

@@ -176,7 +176,11 @@ class DatasetSpec(BaseModel):
     format: Annotated[Literal[FORMAT_NAMES], Field(description="Shard format")] = "npz"  # type: ignore[valid-type]
     compress: Annotated[bool, Field(description="Deflate npz shards")] = False
     masks: Annotated[
-        bool, Field(description="Store each image's per-digit mask (formats npz, webdataset, imagefolder)")
+        bool,
+        Field(
+            description="Store each image's per-digit mask (npz, webdataset, imagefolder; coco holds them "
+            "as its RLE segmentations)"
+        ),
     ] = False
     objects: Annotated[
         Literal["digits", "number", "both"],
@@ -272,6 +276,9 @@ class DatasetSpec(BaseModel):
                 f"masks cannot be stored in the {self.format} format{hint}; formats that hold them: "
                 f"{holding}",
             )
+        problem = fmt.options_problem(self)
+        if problem is not None:
+            raise InvalidInput(*problem)
         if self.objects != "digits" and not fmt.takes_objects:
             taking = ", ".join(name for name, f in FORMATS.items() if f.takes_objects)
             raise InvalidInput(

@@ -116,6 +116,10 @@ def test_stream_yields_masks_when_the_spec_asks(sample_data):
         ({"masks": "yes"}, "masks", "must be true or false"),
         ({"objects": "digit"}, "objects", "must be one of"),
         ({"format": "tfrecord"}, "format", "must be one of"),
+        ({"format": "voc", "masks": True}, "masks", "cannot be stored in the voc format"),
+        ({"format": "yolo", "masks": True}, "masks", "use yolo_task segment"),
+        ({"format": "lmdb", "objects": "number"}, "objects", "needs a format with detection objects"),
+        ({"format": "coco", "masks": True, "objects": "number"}, "masks", "objects 'number' writes only"),
     ],
 )
 def test_options_a_format_cannot_take_are_refused_by_name(fields, field, message):

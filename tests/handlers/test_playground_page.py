@@ -129,3 +129,12 @@ def test_the_library_builds_the_same_page_the_handler_serves(api):
     page = playground_page(image_origins=["http://127.0.0.1:9000"], api_key_required=True)
     assert page.headers["Content-Security-Policy"].count("http://127.0.0.1:9000") == 1
     assert 'content="required"' in page.html
+
+
+def test_the_dataset_panel_offers_every_format(api):
+    from hng.datasets.formats import FORMATS
+
+    html = call(api, "GET", "/")["body"]
+    select = re.search(r'<select id="ds-format".*?</select>', html, re.S)
+    assert select is not None
+    assert re.findall(r"<option>(\w+)</option>", select.group()) == list(FORMATS)

@@ -46,6 +46,11 @@ class ShardFormat(abc.ABC):
     masks: bool = False  # the shards it writes carry masks (stored, or used to write segmentation)
     objects: str = "digits"
 
+    def options_problem(self, spec: DatasetSpec) -> tuple[str, str] | None:
+        """(field, message) when the spec's options contradict each other for this format (beyond the
+        capabilities above, which the spec checks itself); None when they do not."""
+        return None
+
     def configure(self, spec: DatasetSpec) -> ShardFormat:
         """This format with the options of ``spec`` (which has checked that the format takes them)."""
         configured = copy.copy(self)

@@ -47,6 +47,7 @@ from hng.datasets.shard import Shard
 if TYPE_CHECKING:
     from hng.datasets.output import Output
     from hng.datasets.plan import Plan
+    from hng.datasets.spec import DatasetSpec
 
 ID_STRIDE = 65  # annotation id = image index * 65 + slot: slots 1..64 for digits (hng's MAX_DIGITS)
 NUMBER_SLOT = 65
@@ -121,6 +122,15 @@ class CocoFormat(FolderFormat):
     holds_masks = True  # the RLEs hold every digit's pixels exactly (with digit objects)
     uses_masks = True  # segmentation and area come from the masks: the engine always makes them
     takes_objects = True
+
+    def options_problem(self, spec: DatasetSpec) -> tuple[str, str] | None:
+        if spec.masks and spec.objects == "number":
+            return (
+                "masks",
+                "masks with the coco format are the digits' RLE segmentations, and objects 'number' writes "
+                "only each number's: use objects 'digits' or 'both', or leave masks off",
+            )
+        return None
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
         if shard.masks is None:
