@@ -4,7 +4,7 @@ docs/example.png: "2026" plain, with the mild preset, with the strong preset (wi
 "0123456789" at width 280. Each row is a real generated image (seeded), scaled 3x with nearest-neighbour.
 
 docs/contact_sheet.png: the contact sheet `hng dataset` writes, of a small 3-8 digit `pad` dataset with
-the mild preset (made in a temporary folder).
+the mild preset and masks (made in a temporary folder): each digit's box and mask in its colour.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="hng-readme-"))
     try:
         spec = {"count": 2000, "shard_size": 1000, "digits": "3-8", "fit": "pad", "preset": "mild", "seed": 3}
+        spec["masks"] = True
         hng.make_dataset(spec, folder / "dataset", workers=1)
         shutil.copyfile(folder / "dataset" / "contact_sheet.png", SHEET)
     finally:
