@@ -28,21 +28,26 @@ def is_trainer_cache(name: str) -> bool:
     return name.endswith(TRAINER_CACHE_SUFFIX)
 
 
-def shard_files(folder: Path) -> list[str]:
-    """Relative POSIX paths of the regular files of a folder shard (as ``find -type f``: no symlinks),
-    trainers' caches left out."""
-    found: list[str] = []
-    for root, _dirs, files in os.walk(folder):
-        base = Path(root).relative_to(folder)
-        for name in files:
-            if (
-                (Path(root) / name).is_symlink()
-                or not (Path(root) / name).is_file()
-                or is_trainer_cache(name)
-            ):
-                continue
-            found.append((base / name).as_posix())
+def shard_file_sizes(folder: Path) -> dict[str, int]:
+    """The regular files of a folder shard (as ``find -type f``: no symlinks), trainers' caches left out:
+    relative POSIX path -> size in bytes. One ``lstat`` per file (``os.scandir``): a shard of the folder
+    formats holds one or two files per image."""
+    found: dict[str, int] = {}
+    pending = [(Path(folder), "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif entry.is_file(follow_symlinks=False) and not is_trainer_cache(entry.name):
+                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
     return found
+
+
+def shard_files(folder: Path) -> list[str]:
+    """Relative POSIX paths of the regular files of a folder shard (``shard_file_sizes``' names)."""
+    return list(shard_file_sizes(folder))
 
 
 def sha256_path(path: str | os.PathLike[str]) -> str:

@@ -33,7 +33,7 @@ from hng import __version__
 from hng.core.files import sha256_file
 from hng.core.generation import Generator
 from hng.core.seeding import splitmix64_array
-from hng.datasets.checksum import sha256_path
+from hng.datasets.checksum import sha256_path, shard_file_sizes
 from hng.datasets.contract import ShardRecord
 from hng.datasets.formats import format_for
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
@@ -296,13 +296,13 @@ def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging:
         fmt.write(shard, path, compress=plan.spec.compress)
         sha = sha256_path(path)
         is_folder = path.is_dir()  # asked now: the staged copy is gone once published
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if is_folder else [path]
-        size = sum(p.stat().st_size for p in files)
+        sizes = shard_file_sizes(path) if is_folder else {name: path.stat().st_size}
+        size = sum(sizes.values())
         output.publish(path, name, sha)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     record = shard_record(plan, shard, name, sha, size, path_is_folder=is_folder)
-    record["files"] = len(files)
+    record["files"] = len(sizes)
     record["seconds"] = round(time.perf_counter() - started, 4)
     output.write_text(plan.record_name(k), ShardRecord(**record).dumps())
     return record

@@ -22,7 +22,7 @@ from typing import Any
 
 from hng.aws.clients import BULK, is_missing, make_client
 from hng.core.files import sha256_file, write_atomically
-from hng.datasets.checksum import is_trainer_cache, shard_files
+from hng.datasets.checksum import is_trainer_cache, shard_file_sizes
 from hng.errors import InvalidData, InvalidInput, Unavailable
 
 RECORDS = ".hng/shards"
@@ -191,8 +191,8 @@ class LocalOutput(Output):
 
         path = self.root / name
         if path.is_dir():
-            files = [path / relative for relative in shard_files(path)]
-            size, count = sum(p.stat().st_size for p in files), len(files)
+            sizes = shard_file_sizes(path)
+            size, count = sum(sizes.values()), len(sizes)
         elif path.is_file():
             size, count = path.stat().st_size, 1
         else:

@@ -484,3 +484,19 @@ def test_sha256_path_of_a_folder_follows_the_sha256sum_recipe(tmp_path, roots):
         recipe = "find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs sha256sum | sha256sum"
         out = subprocess.run(["bash", "-c", recipe], cwd=folder, capture_output=True, text=True, check=True)
         assert out.stdout.split()[0] == sha256_path(folder)
+
+
+def test_the_fast_ustar_walk_finds_what_tarfile_finds(roots, shards, tmp_path):
+    from hng.datasets.formats.webdataset import ShardProblem, ustar_members
+
+    path = roots["webdataset"] / get_format("webdataset").shard_name(0)
+    data = path.read_bytes()
+    with tarfile.open(path) as tar:
+        expected = [(m.name, m.offset_data, m.size) for m in tar]
+    assert list(ustar_members(data)) == expected
+    with pytest.raises(ShardProblem, match="runs past the end"):
+        list(ustar_members(data[: expected[4][1] + 10]))
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(data[: expected[4][1] + 10])
+    with pytest.raises(ValueError, match="cut.tar is not a whole webdataset shard"):
+        get_format("webdataset").read_rows(cut, 0, 0, [0, 1])
