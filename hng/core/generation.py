@@ -352,7 +352,7 @@ def _compose(
     image = resample_columns(strip, target)
     # Resizing blurs edges: the boxes become the bounds of each digit's ink (hng.core.masks).
     tight, mask = _label_strip(strip, crops, offsets, target, image, with_mask)
-    boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight.tolist(), strict=True))
+    boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight, strict=True))
     return image, boxes, mask
 
 
@@ -363,9 +363,10 @@ def _label_strip(
     target: int,
     image: np.ndarray,
     with_mask: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The digits' boxes and (if ``with_mask``) the mask of ``image``, the laid-out ``strip`` resized to
-    ``target`` columns: ``hng.core.masks.label_digits`` for one image, in fewer numpy calls."""
+) -> tuple[list[tuple[int, int, int, int]], np.ndarray | None]:
+    """The digits' boxes (x0, y0, x1, y1) and (if ``with_mask``) the mask of ``image``, the laid-out
+    ``strip`` resized to ``target`` columns: ``hng.core.masks.label_digits`` for one image, in fewer
+    numpy calls."""
     natural = strip.shape[1]
     reach = [
         scale_span(x, x + crop.shape[1], natural, target) for crop, x in zip(crops, offsets, strict=True)
@@ -373,13 +374,11 @@ def _label_strip(
     shared = [column for (_, end), (start, _) in itertools.pairwise(reach) for column in range(start, end)]
     if not shared and not with_mask:
         # No column holds ink of two digits: each digit's reach holds only its own ink.
-        boxes = np.zeros((len(reach), 4), dtype=np.int64)
-        for k, (x0, x1) in enumerate(reach):
-            if x1 > x0:
-                x, y, w, h = cv2.boundingRect(image[:, x0:x1])
-                if w:
-                    boxes[k] = (x0 + x, y, x0 + x + w, y + h)
-        return boxes, None
+        found = []
+        for x0, x1 in reach:
+            x, y, w, h = cv2.boundingRect(image[:, x0:x1]) if x1 > x0 else (0, 0, 0, 0)
+            found.append((x0 + x, y, x0 + x + w, y + h) if w else (0, 0, 0, 0))
+        return found, None
     labels = np.zeros(natural, dtype=np.uint8)
     for k, (crop, x) in enumerate(zip(crops, offsets, strict=True), 1):
         labels[x : x + crop.shape[1]] = k
@@ -398,12 +397,11 @@ def _label_strip(
             lambda _, source: labels[source],
             lambda _, source: strip[:, source].T,
         ).T
-    boxes = np.zeros((len(reach), 4), dtype=np.int64)
+    found = []
     for k, (x0, x1) in enumerate(reach, 1):
         x, y, w, h = cv2.boundingRect((mask[:, x0:x1] == k).view(np.uint8))  # a digit's ink is in its reach
-        if w:
-            boxes[k - 1] = (x0 + x, y, x0 + x + w, y + h)
-    return boxes, (mask if with_mask else None)
+        found.append((x0 + x, y, x0 + x + w, y + h) if w else (0, 0, 0, 0))
+    return found, (mask if with_mask else None)
 
 
 def _compose_batch(
