@@ -10,7 +10,8 @@ width every ink pixel has one digit. Resizing the strip blends neighbouring colu
 whose source columns belong to two digits (a gap of 0 or 1, or a strong squeeze) can hold ink of both.
 Such a pixel belongs to the digit that contributes the most ink to it (its source pixels times their
 resampling weights); on a tie, to the digit on the left. The rule is the same in every entry point
-(``generate``, ``generate_batch``, datasets, the API), because they all call ``label_map``.
+(``generate``, ``generate_batch``, datasets, the API): they all settle shared columns with
+``shared_winners``.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ def tap_support(
         linear_sources = np.clip(left, 0, length - 1)[:, None] + np.arange(taps)
         sources = np.where(stretched[:, None], linear_sources, sources)
         weights = np.where(stretched[:, None], linear, weights)
-    sources = np.minimum(sources, length[:, None] - 1)
-    weights[sources < 0] = 0
-    return np.maximum(sources, 0), weights
+    return np.minimum(sources, length[:, None] - 1), weights
 
 
 def resample_support(source_width: int, output_width: int) -> tuple[np.ndarray, np.ndarray]:
