@@ -361,3 +361,22 @@ def test_bad_direct_dataset_events_are_invalid_events(stack, event, words):
 
     with pytest.raises(InvalidEvent, match=words.replace(".", r"\.")):
         stack["app"].lambda_handler(event, FakeContext())
+
+
+def test_a_trainer_format_through_the_state_machine_writes_its_root_files(stack, tmp_path, full_mnist):
+    # coco: folder shards made by the worker Lambdas, and the merged instances file the finalizer writes.
+    app, s3 = stack["app"], stack["s3"]
+    spec = {**SPEC, "format": "coco", "objects": "both"}
+    status, started = call(app, "POST", "/datasets", spec)
+    assert status == 202, started
+    done = wait(app, started["datasetId"])
+    assert done["status"] == "SUCCEEDED", done
+    prefix = f"datasets/{started['datasetId']}/"
+    manifest = json.loads(s3_bytes(s3, prefix + "manifest.json"))
+    assert manifest["format"]["files"] == ["annotations/instances_train.json"]
+    local = tmp_path / "local"
+    local_manifest = make_dataset(spec, local, workers=1, data=full_mnist)
+    assert [s["sha256"] for s in manifest["shards"]] == [s["sha256"] for s in local_manifest["shards"]]
+    merged = s3_bytes(s3, prefix + "annotations/instances_train.json")
+    assert merged == (local / "annotations" / "instances_train.json").read_bytes()
+    assert "register_coco_instances" in s3_bytes(s3, prefix + "README.md").decode()
