@@ -428,6 +428,16 @@ BAD = [
     bad("--count 5 --workers 0 --out {out}", "--workers must be >= 1, got 0"),
     bad("--count 5 --out {tmp}/afile", "--out must be a folder", "afile is a file"),
     bad("--count 5 --compress --format webdataset --out {out}", "--compress applies to the npz format only"),
+    bad(
+        "--count 5 --masks --format voc --out {out}",
+        "--masks cannot be stored in the voc format",
+        "npz, webdataset, imagefolder, coco",
+    ),
+    bad(
+        "--count 5 --yolo-task segment --out {out}", "--yolo-task", "applies to the yolo format only, not npz"
+    ),
+    bad("--count 5 --objects both --format lmdb --out {out}", "--objects", "needs a format with detection"),
+    bad("--count 5 --objects boxes --format yolo --out {out}", "--objects must be one of", "'boxes'"),
     bad("--count 5 --out s3://", "--out must look like s3://bucket/prefix"),
     bad("--count 5 --out {tmp}/nonempty", "nonempty is not empty (notes.txt)", "--overwrite"),
     bad(" ".join(SPEC).replace("3-6", "3-7") + " --out {dataset}", "digits: [3, 6] → [3, 7]", "--overwrite"),
