@@ -68,8 +68,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import faulthandler
+    import signal
+    import sys
+
     from hng.local import serve
 
+    # `kill -USR1` prints every thread's stack on stderr: how a server that does not stop is diagnosed
+    # (hng.local.process.ServeProcess asks for it before killing one).
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     return serve(
         args.handler_path,
         args.host,

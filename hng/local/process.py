@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
+
+STACK_DUMP_SECONDS = 2.0  # how long a server that did not stop gets to print its stacks
 
 
 class ServeProcess:
@@ -106,12 +109,24 @@ class ServeProcess:
             try:
                 process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
+                self._dump_stacks(process)
                 process.kill()
                 process.wait()
         for reader in self._readers:
             reader.join()
         self.returncode = process.returncode
         return self.returncode
+
+    @staticmethod
+    def _dump_stacks(process: subprocess.Popen[str]) -> None:
+        """Ask a server that did not stop for its threads' stacks (``hng serve`` prints them on SIGUSR1),
+        so that its stderr, which a failing test shows, says where it hung."""
+        if not hasattr(signal, "SIGUSR1"):
+            return
+        with contextlib.suppress(OSError):
+            process.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STACK_DUMP_SECONDS)  # it does not exit: this only gives it time to write
 
     def __enter__(self) -> ServeProcess:
         self.start()

@@ -418,3 +418,11 @@ def test_sigint_stops_the_real_server_with_exit_code_0(full_mnist):
         code = proc.stop(signal.SIGINT)
     assert code == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_server_that_does_not_stop_prints_its_stacks_before_it_is_killed(fake_handler_env):
+    # SIGCONT is not a stop signal: the server keeps running, as a hung one would.
+    proc = ServeProcess("--handler", "hng_fake_app.lambda_handler", env=fake_handler_env, stop_timeout=1.0)
+    proc.start()
+    assert proc.stop(signal.SIGCONT) == -signal.SIGKILL
+    assert "(most recent call first)" in proc.stderr and "hng/local/server.py" in proc.stderr
