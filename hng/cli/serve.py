@@ -68,6 +68,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import faulthandler
     import signal
     import sys
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     # `kill -USR1` prints every thread's stack on stderr: how a server that does not stop is diagnosed
     # (hng.local.process.ServeProcess asks for it before killing one).
     if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # a stderr without a file descriptor
+            faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     return serve(
         args.handler_path,
         args.host,

@@ -371,13 +371,19 @@ class HttpServer:
 
     def _close_in_loop(self) -> None:
         trigger = self._server.trigger
-        for dispatcher in list(self._map.values()):
-            if dispatcher is not trigger:
-                with contextlib.suppress(OSError):
+        try:
+            for fd, dispatcher in list(self._map.items()):
+                if dispatcher is trigger:
+                    continue
+                # A channel caught mid-request may fail to close with any error; waitress' trigger would
+                # swallow it and leave the loop (and `stop`) waiting forever on that channel.
+                with contextlib.suppress(Exception):
                     dispatcher.close()
-        # The loop ends when its map is empty. The trigger's pipe stays open until `close`: another thread
-        # may be writing to it right now (a request that just finished wakes the loop through it).
-        trigger.del_channel()
+                self._map.pop(fd, None)
+        finally:
+            # The loop ends when its map is empty. The trigger's pipe stays open until `close`: another
+            # thread may be writing to it right now (a request that just finished wakes the loop through it).
+            trigger.del_channel()
 
     def close(self) -> None:
         """After `serve_forever` has returned (or never ran): release what is left, stop the threads."""

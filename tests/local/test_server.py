@@ -984,3 +984,30 @@ def test_the_local_extra_holds_what_serve_needs_and_dev_pulls_it_in():
     names = {spec.split(">")[0].split("=")[0].strip() for spec in extras["local"]}
     assert {"moto[server]", "waitress"} <= names
     assert "hng[local]" in extras["dev"]
+
+
+class _Unclosable:
+    """A channel in waitress' map that fails to close with an error waitress' trigger would swallow."""
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        raise RuntimeError("closing mid-request")
+
+
+def test_stopping_closes_the_loop_even_when_a_channel_fails_to_close():
+    api = LocalApi(routed_handler, storage=False)
+    api.start()
+    http = api._http
+    assert http is not None
+    http._map[-7] = _Unclosable()  # a key no real socket has
+    stopped = threading.Event()
+    stopper = threading.Thread(target=lambda: (api.stop(), stopped.set()), daemon=True)
+    stopper.start()
+    # join's timeout only bounds a failure: stopping takes milliseconds, and waits forever when broken.
+    stopper.join(timeout=60)
+    assert stopped.is_set(), "stop() hung on a channel that failed to close"
