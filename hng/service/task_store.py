@@ -172,12 +172,7 @@ class TaskStore:
                     Bucket=self.bucket, Key=stored.mask_key, Body=mask_png, ContentType="image/png"
                 )
             except (BotoCoreError, ClientError) as error:
-                message = f"could not store the mask in s3://{self.bucket}: {_reason(error)}"
-                left = self._delete_task_objects(stored)
-                if left:
-                    kept = "; ".join(f"s3://{self.bucket}/{key} ({reason})" for key, reason in left.items())
-                    message += f"; the clean-up could not delete {kept}: left for the bucket's lifecycle rule"
-                raise StorageError(message, orphan_key=stored.key if stored.key in left else None) from error
+                raise self._undo_save(stored, "mask", error) from error
             pointers["maskKey"] = stored.mask_key
         document = json.dumps({**metadata, **pointers}, indent=2).encode()
         try:
@@ -185,14 +180,17 @@ class TaskStore:
                 Bucket=self.bucket, Key=stored.metadata_key, Body=document, ContentType="application/json"
             )
         except (BotoCoreError, ClientError) as error:
-            message = f"could not store the metadata in s3://{self.bucket}: {_reason(error)}"
-            left = self._delete_task_objects(stored)
-            orphan_key = stored.key if stored.key in left else None
-            if left:
-                kept = "; ".join(f"s3://{self.bucket}/{key} ({reason})" for key, reason in left.items())
-                message += f"; the clean-up could not delete {kept}: left for the bucket's lifecycle rule"
-            raise StorageError(message, orphan_key=orphan_key) from error
+            raise self._undo_save(stored, "metadata", error) from error
         return stored
+
+    def _undo_save(self, stored: StoredImage, what: str, error: Exception) -> StorageError:
+        """Delete what a failed save stored; the error to raise, naming what is left behind."""
+        message = f"could not store the {what} in s3://{self.bucket}: {_reason(error)}"
+        left = self._delete_task_objects(stored)
+        if left:
+            kept = "; ".join(f"s3://{self.bucket}/{key} ({reason})" for key, reason in left.items())
+            message += f"; the clean-up could not delete {kept}: left for the bucket's lifecycle rule"
+        return StorageError(message, orphan_key=stored.key if stored.key in left else None)
 
     def load_metadata(self, task_id: str) -> dict[str, Any]:
         """The task's stored metadata, checked: TaskNotFound if absent, StorageError if unreadable."""
