@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hng.core.encoding import DEFAULT_JPEG_QUALITY, SUFFIXES, encode_image, jpeg_quality_for
 from hng.core.seeding import child_seed, new_rng
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class Shard:
 
     index: int  # k: the shard's place in the plan
     start: int  # the dataset-wide index of its first image
-    images: np.ndarray  # (N, 28, W) uint8, W = the widest image of the shard
+    images: np.ndarray  # (N, H, W) grey or (N, H, W, 3) RGB uint8, W = the widest image of the shard
     widths: np.ndarray  # (N,) int32
     labels: np.ndarray  # (N,) '<U{longest}' (the shard's longest label), never an object array
     lengths: np.ndarray  # (N,) int32: digits of each label
@@ -35,8 +36,31 @@ class Shard:
     seeds: np.ndarray  # (N,) int64: hng.generate(label, seed=seeds[i], ...) makes image i again
     indices: np.ndarray  # (N, longest) int32: the MNIST sample of each digit in `split`
     split: str
-    # (N, 28, W) uint8 label maps (hng.core.masks): 0 background, k the k-th digit; 0 past each width.
+    # (N, H, W) uint8 label maps (hng.core.masks): 0 background, k the k-th digit; 0 past each width.
     masks: np.ndarray | None = None
+    # How the formats that store image files encode them (hng.core.encoding): png, or jpeg with a quality
+    # drawn per image from this range by its seed.
+    encoding: str = "png"
+    jpeg_quality: tuple[int, int] = DEFAULT_JPEG_QUALITY
+
+    @property
+    def height(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images (N, H, W), 3 for RGB ones (N, H, W, 3)."""
+        return 3 if self.images.ndim == 4 else 1
+
+    @property
+    def image_suffix(self) -> str:
+        """The file suffix of its encoded images: ".png" or ".jpg"."""
+        return SUFFIXES[self.encoding]
+
+    def encoded_image(self, i: int) -> bytes:
+        """Image i as the file the formats store (PNG, or JPEG of its drawn quality)."""
+        quality = jpeg_quality_for(int(self.seeds[i]), self.jpeg_quality)
+        return encode_image(np.ascontiguousarray(self.image(i)), self.encoding, quality)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -71,6 +95,8 @@ class Shard:
             indices=self.indices[rows],
             split=self.split,
             masks=None if self.masks is None else self.masks[rows][:, :, : int(widths.max())],
+            encoding=self.encoding,
+            jpeg_quality=self.jpeg_quality,
         )
 
     def record(self, i: int) -> dict[str, Any]:
@@ -168,4 +194,6 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator, *, masks: bool =
         indices=indices,
         split=spec.split,
         masks=batch.masks,
+        encoding=spec.image_encoding,
+        jpeg_quality=spec.jpeg_quality,
     )

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from hng.core.compose import MARGIN
+from hng.core.encoding import DEFAULT_JPEG_QUALITY, IMAGE_ENCODINGS, parse_jpeg_quality
 from hng.core.params import (
     DEFAULT_SPACING_RANGE,
     FITS,
@@ -35,6 +36,18 @@ from hng.core.params import (
 )
 from hng.core.seeding import MAX_SEED, new_seed
 from hng.datasets.formats import FORMATS
+from hng.document.options import (
+    DEFAULT_HEIGHT,
+    GEOMETRY_FIELDS,
+    MAX_HEIGHT,
+    MIN_HEIGHT,
+    NO_RANGE,
+    STROKES,
+    STYLES,
+    Appearance,
+    parse_appearance,
+    parse_range,
+)
 from hng.errors import InvalidInput, blamed_field
 
 FORMAT_NAMES = tuple(FORMATS)
@@ -190,6 +203,62 @@ class DatasetSpec(BaseModel):
         Literal["detect", "segment"],
         Field(alias="yoloTask", description="yolo format: boxes (detect) or polygons traced from the masks"),
     ] = "detect"
+    style: Annotated[
+        Literal[STYLES],  # type: ignore[valid-type]
+        Field(description="How the digits are inked: mnist (white on black), ink, paper, background"),
+    ] = "mnist"
+    ink: Annotated[
+        str | None,
+        Field(description="Ink: black, blue-black, blue, pens (a mix) or #rrggbb; unset: the style's own"),
+    ] = None
+    background: Annotated[
+        str | None,
+        Field(description="style background: a folder (or an s3:// prefix) of the user's paper images"),
+    ] = None
+    rotate: Annotated[
+        tuple[float, float],
+        Field(description="Rotation of the whole number, degrees: x for [-x, x] or a [low, high] pair"),
+    ] = NO_RANGE
+    shear: Annotated[
+        tuple[float, float],
+        Field(description="Horizontal shear of the whole number, degrees: x for [-x, x] or [low, high]"),
+    ] = NO_RANGE
+    perspective: Annotated[
+        tuple[float, float],
+        Field(
+            description="Perspective: corners moved by up to this fraction of the height (x or [low, high])"
+        ),
+    ] = NO_RANGE
+    elastic: Annotated[
+        tuple[float, float],
+        Field(description="Elastic wobble amplitude, pixels at MNIST scale (x or [low, high])"),
+    ] = NO_RANGE
+    height: Annotated[int, Field(description="Image height, pixels (16 to 256); widths scale with it")] = (
+        DEFAULT_HEIGHT
+    )
+    channels: Annotated[
+        Literal[1, 3] | None,
+        Field(description="1 (grey) or 3 (RGB); unset: 3 for coloured ink, else 1"),
+    ] = None
+    stroke: Annotated[
+        Literal[STROKES],  # type: ignore[valid-type]
+        Field(description="natural: each digit as written; uniform: one stroke width per number"),
+    ] = "natural"
+    image_encoding: Annotated[
+        Literal[IMAGE_ENCODINGS],  # type: ignore[valid-type]
+        Field(alias="imageEncoding", description="How formats that store encoded images encode them"),
+    ] = "png"
+    jpeg_quality: Annotated[
+        tuple[int, int],
+        Field(alias="jpegQuality", description="JPEG quality range, drawn per image (1 to 100)"),
+    ] = DEFAULT_JPEG_QUALITY
+    verify_labels: Annotated[
+        bool,
+        Field(
+            alias="verifyLabels",
+            description="Read every digit back after augmentation; redraw those not read as their label",
+        ),
+    ] = False
     _seed_drawn: bool = PrivateAttr(default=False)
 
     _count = field_validator("count", mode="before")(_int("count", 1, MAX_COUNT))
@@ -226,8 +295,23 @@ class DatasetSpec(BaseModel):
 
     _compress = field_validator("compress", mode="before")(_value_errors(_check_bool))
     _masks = field_validator("masks", mode="before")(_value_errors(_check_bool))
+    _verify_labels = field_validator("verify_labels", mode="before")(_value_errors(_check_bool))
     _digits = field_validator("digits", mode="before")(_value_errors(_check_digits))
     _numbers = field_validator("numbers", mode="before")(_value_errors(_check_numbers))
+
+    @staticmethod
+    def _check_geometry(name: str) -> Any:
+        maximum, symmetric = next((m, s) for n, m, s in GEOMETRY_FIELDS if n == name)
+        return _value_errors(lambda value: parse_range(name, value, maximum, symmetric))
+
+    _rotate = field_validator("rotate", mode="before")(_check_geometry("rotate"))
+    _shear = field_validator("shear", mode="before")(_check_geometry("shear"))
+    _perspective = field_validator("perspective", mode="before")(_check_geometry("perspective"))
+    _elastic = field_validator("elastic", mode="before")(_check_geometry("elastic"))
+    _height = field_validator("height", mode="before")(_int("height", MIN_HEIGHT, MAX_HEIGHT))
+    _jpeg_quality = field_validator("jpeg_quality", mode="before")(
+        _value_errors(lambda value: parse_jpeg_quality(value))
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> DatasetSpec:
@@ -238,6 +322,7 @@ class DatasetSpec(BaseModel):
         if self.compress and self.format != "npz":
             raise InvalidInput("compress", f"compress applies to the npz format only, not {self.format}")
         self._check_format_options()
+        self._check_appearance()
         if self.spacing_min > self.spacing_max:
             raise InvalidInput(
                 "spacing_min",
@@ -286,6 +371,42 @@ class DatasetSpec(BaseModel):
                 f"objects {self.objects!r} needs a format with detection objects ({taking}), "
                 f"not {self.format}",
             )
+
+    def _check_appearance(self) -> None:
+        """The document options by the rules every entry point shares; fills in the channels."""
+        look = parse_appearance(
+            style=self.style,
+            ink=self.ink,
+            background=self.background,
+            height=self.height,
+            channels=self.channels,
+            stroke=self.stroke,
+        )
+        object.__setattr__(self, "channels", look.channels)
+        if self.image_encoding != "png" and not FORMATS[self.format].encodes_images:
+            raise InvalidInput(
+                "image_encoding",
+                f"image_encoding {self.image_encoding} needs a format that stores encoded images, "
+                f"not {self.format} (it stores the pixels as they are)",
+            )
+        if self.jpeg_quality != DEFAULT_JPEG_QUALITY and self.image_encoding != "jpeg":
+            raise InvalidInput("jpeg_quality", "jpeg_quality applies to image_encoding jpeg only")
+
+    @property
+    def appearance(self) -> Appearance:
+        """The document options as the generator takes them."""
+        return Appearance(
+            style=self.style,
+            ink=self.ink,
+            background=self.background,
+            rotate=self.rotate,
+            shear=self.shear,
+            perspective=self.perspective,
+            elastic=self.elastic,
+            height=self.height,
+            channels=self.channels or 1,
+            stroke=self.stroke,
+        )
 
     @property
     def seed_drawn(self) -> bool:
@@ -339,12 +460,37 @@ class DatasetSpec(BaseModel):
             raise SpecError(_errors(error)) from None
 
     def to_json(self) -> dict[str, Any]:
-        """The spec as JSON-ready data (digits as a [min, max] pair, numbers as a list)."""
+        """The spec as JSON-ready data (digits as a [min, max] pair, numbers as a list).
+
+        The fields added after 0.1 are left out while they hold their defaults, so the spec of a dataset
+        that does not use them reads (and resumes) as it did before they existed.
+        """
         data = self.model_dump(mode="json")
+        for name, default in _LATER_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
         return data
 
     def same_data_as(self, other: DatasetSpec) -> bool:
         return self.to_json() == other.to_json()
+
+
+# Fields added after 0.1 with their defaults as JSON; "channels" 1 is the resolved default.
+_LATER_DEFAULTS: dict[str, Any] = {
+    "style": "mnist",
+    "ink": None,
+    "background": None,
+    "rotate": list(NO_RANGE),
+    "shear": list(NO_RANGE),
+    "perspective": list(NO_RANGE),
+    "elastic": list(NO_RANGE),
+    "height": DEFAULT_HEIGHT,
+    "channels": 1,
+    "stroke": "natural",
+    "image_encoding": "png",
+    "jpeg_quality": list(DEFAULT_JPEG_QUALITY),
+    "verify_labels": False,
+}
 
 
 def _errors(error: ValidationError) -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ class ShardFormat(abc.ABC):
     holds_masks: ClassVar[bool] = False  # can store the digits' masks (the spec's `masks`)
     uses_masks: ClassVar[bool] = False  # needs the masks whatever the spec says (COCO's segmentation)
     takes_objects: ClassVar[bool] = False  # writes one object per digit and can add the number's (`objects`)
+    encodes_images: ClassVar[bool] = True  # stores encoded image files (PNG or JPEG: `image_encoding`)
     # Set by `configure` from the dataset's spec.
     masks: bool = False  # the shards it writes carry masks (stored, or used to write segmentation)
     objects: str = "digits"

@@ -17,6 +17,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
 
 from hng.datasets.formats import ARRAY_NAMES, MASKS, ShardFormat, arrays_problem, shard_arrays
@@ -28,6 +30,7 @@ class NpzFormat(ShardFormat):
     """One npz file per shard, holding the ``Shard``'s arrays (see the module docstring)."""
 
     name = "npz"
+    encodes_images = False  # the pixels as arrays
     suffix = ".npz"
     holds_masks = True
 
@@ -64,7 +67,8 @@ class NpzFormat(ShardFormat):
         return int(self._load(path)["labels"].shape[0])
 
     def read(self, path: Path, index: int, start: int) -> Shard:
-        return Shard(index=index, start=start, split="", **self._load(path))
+        arrays: dict[str, Any] = self._load(path)  # the arrays only: encoding keeps its default
+        return Shard(index=index, start=start, split="", **arrays)
 
 
 def _read_members(path: Path) -> tuple[list[str] | None, dict[str, np.ndarray] | None]:

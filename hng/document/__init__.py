@@ -1,0 +1,1 @@
+"""The document stage: how a composed number is inked, warped, sized and coloured (see options.py)."""
