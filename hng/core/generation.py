@@ -39,11 +39,21 @@ from hng.core.params import (
     parse_split,
 )
 from hng.core.result import DigitBox, GeneratedBatch, GeneratedNumber
-from hng.core.seeding import MAX_SEED, derive_seed, new_rng, new_seed, seeded_uniforms, thread_rng
+from hng.core.seeding import (
+    MAX_SEED,
+    derive_seed,
+    document_seed,
+    new_rng,
+    new_seed,
+    seeded_uniforms,
+    thread_rng,
+)
+from hng.document.options import DEFAULT_HEIGHT, Appearance, parse_appearance
 from hng.mnist.load import MnistData, MnistSplit, load_mnist
 
 if TYPE_CHECKING:
     from hng.augment.augmenter import Augmenter
+    from hng.document.stage import DocumentStage
 
 MAX_BATCH_SIZE = 100_000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
@@ -65,6 +75,55 @@ def resolve_augment(augment: Any) -> Augmenter | None:
     from hng.augment.augmenter import get_augmenter
 
     return get_augmenter("mild" if augment is True else augment)
+
+
+def resolve_appearance(
+    style: Any = "mnist",
+    ink: Any = None,
+    background: Any = None,
+    rotate: Any = None,
+    shear: Any = None,
+    perspective: Any = None,
+    elastic: Any = None,
+    height: Any = DEFAULT_HEIGHT,
+    channels: Any = None,
+    stroke: Any = "natural",
+) -> Appearance | None:
+    """The document options (``hng.document.options``), or None when they change nothing."""
+    if (
+        (type(style) is str and style == "mnist")
+        and ink is None
+        and background is None
+        and rotate is None
+        and shear is None
+        and perspective is None
+        and elastic is None
+        and (type(height) is int and height == DEFAULT_HEIGHT)
+        and (channels is None or (type(channels) is int and channels == 1))
+        and (type(stroke) is str and stroke == "natural")
+    ):
+        return None  # the common case, without building an Appearance
+    look = parse_appearance(
+        style=style,
+        ink=ink,
+        background=background,
+        rotate=rotate,
+        shear=shear,
+        perspective=perspective,
+        elastic=elastic,
+        height=height,
+        channels=channels,
+        stroke=stroke,
+    )
+    return None if look.is_default else look
+
+
+def _stage(look: Appearance | None) -> DocumentStage | None:
+    if look is None:
+        return None
+    from hng.document.stage import get_stage
+
+    return get_stage(look)
 
 
 def _draw_index(pool: MnistSplit, digit: int, unit: float) -> int:
@@ -101,12 +160,27 @@ class Generator:
         split: str = "train",
         fit: str = "stretch",
         masks: bool = False,
+        style: Any = "mnist",
+        ink: str | None = None,
+        background: str | None = None,
+        rotate: Any = None,
+        shear: Any = None,
+        perspective: Any = None,
+        elastic: Any = None,
+        height: int = DEFAULT_HEIGHT,
+        channels: int | None = None,
+        stroke: str = "natural",
     ) -> GeneratedNumber:
         """One image of ``number``; see the module docstring for how ``seed`` determines it.
 
         ``fit`` says how the strip meets ``image_width``: ``stretch`` resizes it to the width; ``pad`` keeps
         its pixels and pads it with black on the right, squeezing it only when it is wider. ``masks``
         adds the per-digit label map (``result.mask``, see ``hng.core.masks``); it never changes the image.
+
+        The document options (``style``, ``ink``, ``background``, the geometry ranges ``rotate``,
+        ``shear``, ``perspective``, ``elastic``, ``height``, ``channels``, ``stroke``; see
+        ``hng.document.options``) ink, warp and size the composed number; at their defaults the image is
+        today's 28-row white-on-black strip. ``image_width`` is then the width at ``height``.
         """
         label = parse_number(number)
         # The default range is known to be valid: skipping its check is a twentieth of a plain image.
@@ -121,6 +195,10 @@ class Generator:
         fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
         with_mask = parse_flag(masks, "masks")
+        look = resolve_appearance(
+            style, ink, background, rotate, shear, perspective, elastic, height, channels, stroke
+        )
+        stage = _stage(look)
         pool = self.data.split(split)
 
         n = len(label)
@@ -128,7 +206,9 @@ class Generator:
         digits = [ord(c) - 48 for c in label]
         indices = [_draw_index(pool, d, u) for d, u in zip(digits, draws, strict=False)]
         gaps = [low + int(u * (high - low + 1)) for u in draws[n : 2 * n - 1]]
-        if augmenter is None:
+        aug_seed = derive_seed(draws[-1])
+        uniform = look is not None and look.stroke == "uniform"
+        if augmenter is None and not uniform:
             crops, rows = [], []
             images, bounds = pool.images, pool.ink_bounds_list
             for k in indices:
@@ -136,9 +216,18 @@ class Generator:
                 crops.append(images[k, :, x0:x1])
                 rows.append((y0, y1))
         else:
-            augmented = augmenter.augment_digits([pool.images[k] for k in indices], derive_seed(draws[-1]))
-            crops, rows = _crop_augmented(augmented)
-        image, boxes, mask = _compose(crops, rows, gaps, digits, width, fit, with_mask)
+            crops, rows = _crop_augmented(_digit_images(pool, indices, augmenter, aug_seed, uniform))
+        if stage is None:
+            image, boxes, mask = _compose(crops, rows, gaps, digits, width, fit, with_mask)
+        else:
+            strip, _, strip_mask = _compose(
+                crops, rows, gaps, digits, None if width is None else stage.composed_width(width), fit, True
+            )
+            assert strip_mask is not None  # asked for
+            out_width = stage.output_width(strip.shape[1]) if width is None else width
+            image, label_map, tight = stage.apply(strip, strip_mask, n, out_width, document_seed(aug_seed))
+            boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight, strict=True))
+            mask = label_map if with_mask else None
         return GeneratedNumber(
             image=image,
             label=label,
@@ -150,6 +239,7 @@ class Generator:
             augment="none" if augmenter is None else augmenter.name,
             spacing_range=(low, high),
             mask=mask,
+            appearance=look,
         )
 
     def generate_batch(
@@ -164,13 +254,24 @@ class Generator:
         fit: str = "stretch",
         seeds: Sequence[int] | np.ndarray | None = None,
         masks: bool = False,
+        style: Any = "mnist",
+        ink: str | None = None,
+        background: str | None = None,
+        rotate: Any = None,
+        shear: Any = None,
+        perspective: Any = None,
+        elastic: Any = None,
+        height: int = DEFAULT_HEIGHT,
+        channels: int | None = None,
+        stroke: str = "natural",
     ) -> GeneratedBatch:
         """Many images at once; plain images are composed with vectorised numpy.
 
         ``image_width`` is one width for all, or one per number: images are then stacked padded with black
         to the widest (``batch.widths`` holds each width). ``seed`` draws the whole batch from one stream;
         ``seeds`` instead gives each image its own seed, so that ``generate(numbers[i], seed=seeds[i], ...)``
-        makes image i again, byte for byte. ``masks`` adds ``batch.masks``, one label map per image.
+        makes image i again, byte for byte. ``masks`` adds ``batch.masks``, one label map per image. The
+        document options are ``generate``'s.
         """
         if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence | np.ndarray):
             raise TypeError(f"numbers must be a list of numbers, got {type(numbers).__name__}")
@@ -195,7 +296,16 @@ class Generator:
         fit = parse_fit(fit)
         augmenter = resolve_augment(augment)
         with_masks = parse_flag(masks, "masks")
+        look = resolve_appearance(
+            style, ink, background, rotate, shear, perspective, elastic, height, channels, stroke
+        )
+        stage = _stage(look)
+        uniform = look is not None and look.stroke == "uniform"
         pool = self.data.split(split)
+        # With a document stage the strips are composed at MNIST scale, then placed at the output size.
+        out_widths = widths
+        if stage is not None:
+            widths = np.array([stage.composed_width(int(w)) for w in widths.tolist()], dtype=np.int64)
 
         lengths = np.array([len(label) for label in labels], dtype=np.int64)
         digits = np.frombuffer("".join(labels).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
@@ -221,9 +331,9 @@ class Generator:
         images = (np.empty if np.all(widths == widths[0]) else np.zeros)(
             (len(labels), HEIGHT, int(widths.max())), dtype=np.uint8
         )
-        label_maps = np.zeros(images.shape, dtype=np.uint8) if with_masks else None
+        label_maps = np.zeros(images.shape, dtype=np.uint8) if with_masks or stage is not None else None
         boxes = np.empty((digits.size, 5), dtype=np.int32)
-        if augmenter is None:
+        if augmenter is None and not uniform:
             for first in range(0, len(labels), _BATCH_CHUNK):
                 last = min(first + _BATCH_CHUNK, len(labels))
                 rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
@@ -243,8 +353,9 @@ class Generator:
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
                 last_draw = draw_base[rows.start] + 2 * lengths[i] - 1
                 aug_seed = derive_seed(float(draws[last_draw]))
-                augmented = augmenter.augment_digits([pool.images[k] for k in indices[rows]], aug_seed)
-                crops, spans = _crop_augmented(augmented)
+                crops, spans = _crop_augmented(
+                    _digit_images(pool, indices[rows].tolist(), augmenter, aug_seed, uniform)
+                )
                 image, image_boxes, mask = _compose(
                     crops,
                     spans,
@@ -252,12 +363,22 @@ class Generator:
                     digits[rows].tolist(),
                     int(widths[i]),
                     fit,
-                    with_masks,
+                    label_maps is not None,
                 )
                 images[i, :, : image.shape[1]] = image
                 if label_maps is not None and mask is not None:
                     label_maps[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
+        if stage is not None:
+            assert label_maps is not None  # composed with masks for the stage
+            aug_seeds = [
+                derive_seed(float(draws[draw_base[int(first)] + 2 * length - 1]))
+                for first, length in zip(digit_offsets[:-1].tolist(), lengths.tolist(), strict=True)
+            ]
+            images, label_maps = _place_batch(
+                stage, images, label_maps, boxes, digit_offsets, widths, out_widths, aug_seeds, with_masks
+            )
+            widths = out_widths
         return GeneratedBatch(
             images=images,
             labels=labels,
@@ -273,7 +394,58 @@ class Generator:
             fit=fit,
             seeds=per_image_seeds,
             masks=label_maps,
+            appearance=look,
         )
+
+
+def _place_batch(
+    stage: DocumentStage,
+    strips: np.ndarray,
+    strip_masks: np.ndarray,
+    boxes: np.ndarray,
+    digit_offsets: np.ndarray,
+    composed_widths: np.ndarray,
+    widths: np.ndarray,
+    aug_seeds: list[int],
+    with_masks: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The batch's strips through the document stage, stacked at the output size (black past each width);
+    ``boxes`` is updated in place. Returns (images, masks or None)."""
+    count = strips.shape[0]
+    shape: tuple[int, ...] = (count, stage.look.height, int(widths.max()))
+    if stage.look.channels == 3:
+        shape += (3,)
+    images = np.zeros(shape, dtype=np.uint8)
+    masks = np.zeros(shape[:3], dtype=np.uint8) if with_masks else None
+    for i in range(count):
+        first, last = int(digit_offsets[i]), int(digit_offsets[i + 1])
+        width, composed = int(widths[i]), int(composed_widths[i])
+        pixels, mask, tight = stage.apply(
+            strips[i, :, :composed],
+            strip_masks[i, :, :composed],
+            last - first,
+            width,
+            document_seed(aug_seeds[i]),
+        )
+        images[i, :, :width] = pixels
+        if masks is not None:
+            masks[i, :, :width] = mask
+        boxes[first:last, 1:] = tight
+    return images, masks
+
+
+def _digit_images(
+    pool: MnistSplit, indices: Sequence[int], augmenter: Augmenter | None, aug_seed: int, uniform: bool
+) -> list[np.ndarray]:
+    """The number's digits as 28-row images: augmented if asked, brought to one stroke width if asked."""
+    digit_images = [pool.images[k] for k in indices]
+    if augmenter is not None:
+        digit_images = augmenter.augment_digits(digit_images, aug_seed)
+    if uniform:
+        from hng.document.stroke import uniform_strokes
+
+        digit_images = uniform_strokes(digit_images)
+    return digit_images
 
 
 def _parse_widths(image_width: Any, count: int) -> np.ndarray:
@@ -506,8 +678,11 @@ def generate(
     split: str = "train",
     fit: str = "stretch",
     masks: bool = False,
+    **document: Any,
 ) -> GeneratedNumber:
-    """``Generator.generate`` on the default data (found and loaded once by ``load_mnist()``)."""
+    """``Generator.generate`` on the default data (found and loaded once by ``load_mnist()``);
+    ``document`` takes its document options (style, ink, background, rotate, shear, perspective,
+    elastic, height, channels, stroke)."""
     return default_generator().generate(
         number,
         spacing_range=spacing_range,
@@ -517,6 +692,7 @@ def generate(
         split=split,
         fit=fit,
         masks=masks,
+        **document,
     )
 
 
@@ -531,8 +707,9 @@ def generate_batch(
     fit: str = "stretch",
     seeds: Sequence[int] | np.ndarray | None = None,
     masks: bool = False,
+    **document: Any,
 ) -> GeneratedBatch:
-    """``Generator.generate_batch`` on the default data."""
+    """``Generator.generate_batch`` on the default data, with its document options."""
     return default_generator().generate_batch(
         numbers,
         image_width=image_width,
@@ -543,4 +720,5 @@ def generate_batch(
         fit=fit,
         seeds=seeds,
         masks=masks,
+        **document,
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hng.document.options import Appearance
 
 
 class DigitBox(NamedTuple):
@@ -24,7 +27,8 @@ class DigitBox(NamedTuple):
 # Not frozen: a frozen dataclass's __init__ costs 2 µs more, a tenth of a plain image.
 @dataclass(eq=False, slots=True)
 class GeneratedNumber:
-    """One generated image (28 × width, uint8, 0 = black background, 255 = white ink) and its facts."""
+    """One generated image and its facts: (28, width) uint8, 0 = black background, 255 = white ink, unless
+    the document options (``appearance``) ink it otherwise: (height, width) grey or (height, width, 3) RGB."""
 
     image: np.ndarray
     label: str
@@ -35,8 +39,17 @@ class GeneratedNumber:
     split: str
     augment: str  # "none", a preset name, or "custom"
     spacing_range: tuple[int, int]
-    # (28, width) uint8 label map when asked for (masks=True): 0 background, k the k-th digit's ink.
+    # (height, width) uint8 label map when asked for (masks=True): 0 background, k the k-th digit's ink.
     mask: np.ndarray | None = None
+    appearance: Appearance | None = None  # the document options, None for today's MNIST strip
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.image.ndim == 3 else 1
 
     @property
     def width(self) -> int:
@@ -47,9 +60,16 @@ class GeneratedNumber:
         return self.image.astype(np.float32) / np.float32(255)
 
     def to_png(self) -> bytes:
-        from hng.core.png import encode_png
+        """The image as a PNG file (8-bit grey, or RGB)."""
+        from hng.core.encoding import encode_image
 
-        return encode_png(self.image)
+        return encode_image(self.image)
+
+    def encode(self, encoding: str = "png", quality: int = 90) -> bytes:
+        """The image as a PNG or JPEG file (``hng.core.encoding.encode_image``)."""
+        from hng.core.encoding import encode_image
+
+        return encode_image(self.image, encoding, quality)
 
     def mask_png(self) -> bytes:
         """The mask as an 8-bit greyscale PNG whose pixel values are the digit labels (0 background)."""
@@ -64,7 +84,7 @@ class GeneratedNumber:
         return {
             "label": self.label,
             "width": self.width,
-            "height": int(self.image.shape[0]),
+            "height": self.height,
             "seed": self.seed,
             "split": self.split,
             "augment": self.augment,
@@ -72,6 +92,7 @@ class GeneratedNumber:
             "gaps": list(self.gaps),
             "indices": list(self.indices),
             "boxes": [box.to_dict() for box in self.boxes],
+            **({} if self.appearance is None else {"channels": self.channels, **self.appearance.to_dict()}),
         }
 
 
@@ -79,7 +100,7 @@ class GeneratedNumber:
 class GeneratedBatch:
     """Many images, stacked; ``batch[i]`` gives the i-th as a ``GeneratedNumber``."""
 
-    images: np.ndarray  # (B, 28, W) uint8; image i is images[i, :, :widths[i]], black past it
+    images: np.ndarray  # (B, H, W) or (B, H, W, 3) uint8; image i is images[i, :, :widths[i]], 0 past it
     labels: tuple[str, ...]
     boxes: np.ndarray  # (D, 5) int32 rows: digit, x0, y0, x1, y1; D = total digits of the batch
     indices: np.ndarray  # (D,) int32: the MNIST sample of each digit
@@ -92,7 +113,8 @@ class GeneratedBatch:
     widths: np.ndarray  # (B,) int32
     fit: str = "stretch"
     seeds: np.ndarray | None = None  # (B,) int64 when each image has its own seed, else None (`seed`)
-    masks: np.ndarray | None = None  # (B, 28, W) uint8 label maps when asked for, 0 past each width
+    masks: np.ndarray | None = None  # (B, H, W) uint8 label maps when asked for, 0 past each width
+    appearance: Appearance | None = None  # the document options, None for today's MNIST strips
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -115,4 +137,5 @@ class GeneratedBatch:
             augment=self.augment,
             spacing_range=self.spacing_range,
             mask=None if self.masks is None else self.masks[i, :, : int(self.widths[i])],
+            appearance=self.appearance,
         )

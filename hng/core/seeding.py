@@ -123,3 +123,9 @@ def child_seed(seed: int, index: int) -> int:
     """The seed of part ``index`` of a job seeded with ``seed`` (a dataset's shard k): 63 bits, independent
     of every other part's, and the same whoever computes it."""
     return _splitmix64(_splitmix64(seed) ^ _splitmix64(index + 0x5851F42D4C957F2D)) >> 1
+
+
+def document_seed(augment_seed: int) -> int:
+    """An image's document-stage seed (style and geometry), from the seed its augmentation uses (drawn
+    whether or not it is augmented), so that asking for a style or a geometry changes no other draw."""
+    return child_seed(augment_seed, 0x444F43)
