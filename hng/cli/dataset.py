@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hng.cli.options import UsageParser, add_spacing_options, plural, print_library_logs
+from hng.cli.options import (
+    UsageParser,
+    add_document_options,
+    add_spacing_options,
+    document_fields,
+    plural,
+    print_library_logs,
+)
 from hng.errors import InvalidInput
 
 
@@ -75,6 +82,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="yolo format: detect (boxes; default) or segment (polygons traced from the masks)",
     )  # fmt: skip
     ds.add_argument(
+        "--verify-labels", "--verify_labels", dest="verify_labels", action="store_true",
+        help="read every digit back after augmentation and redraw those not read as their label",
+    )  # fmt: skip
+    add_document_options(ds)
+    ds.add_argument(
         "--workers", "-j", type=int, default=None, help="worker processes (default: the cores available)"
     )
     ds.add_argument(
@@ -133,7 +145,12 @@ def dataset_spec(args: argparse.Namespace) -> Any:
         "masks": args.masks,
         "objects": args.objects,
         "yolo_task": args.yolo_task,
+        "image_encoding": args.image_encoding,
+        "verify_labels": args.verify_labels,
+        **document_fields(args),
     }
+    if args.jpeg_quality is not None:
+        fields["jpeg_quality"] = args.jpeg_quality
     if args.numbers_file is not None:
         if args.digits is not None:
             raise InvalidInput("--digits", "--digits and --numbers-file exclude each other: give one")

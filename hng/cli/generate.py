@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hng.cli.options import add_spacing_options
+from hng.cli.options import add_document_options, add_spacing_options, document_fields
 from hng.core.files import write_atomically
 from hng.core.params import DEFAULT_PRESET, PRESET_NAMES, SPLITS
 from hng.errors import InvalidInput
@@ -58,6 +58,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--metadata", action="store_true", help="also write {task_id}_{number}.json (boxes, seed)"
     )
+    add_document_options(gen)
     gen.set_defaults(handler=run)
 
 
@@ -91,15 +92,19 @@ def _io_error(out: Path, what: str, error: OSError) -> int:
     return 1
 
 
-def _single_file(out: Path, count: int) -> bool:
-    """Whether --out names the one PNG to write (it ends in .png and is not an existing folder)."""
-    if out.suffix.lower() != ".png" or out.is_dir():
+def _single_file(out: Path, count: int, suffix: str) -> bool:
+    """Whether --out names the one image to write (it ends in the encoding's suffix, .png or .jpg, and
+    is not an existing folder)."""
+    if out.suffix.lower() not in _SUFFIXES[suffix] or out.is_dir():
         return False
     if count != 1:
         raise InvalidInput(
-            "--out", f"--out {out} names one PNG file, but --count is {count}: give a folder for several"
+            "--out", f"--out {out} names one image file, but --count is {count}: give a folder for several"
         )
     return True
+
+
+_SUFFIXES = {".png": (".png",), ".jpg": (".jpg", ".jpeg")}
 
 
 def mask_path(path: Path) -> Path:
@@ -136,8 +141,19 @@ def run(args: argparse.Namespace) -> int:
             f"(image k uses --seed + k), but seeds must be <= {MAX_SEED}: {fix}",
         )
     augment = augment_choice(args)
+    from hng.core.encoding import DEFAULT_JPEG_QUALITY, SUFFIXES, jpeg_quality_for, parse_jpeg_quality
+    from hng.core.generation import resolve_appearance
+    from hng.core.params import check_choice
+
+    look_fields = document_fields(args)
+    resolve_appearance(**look_fields)  # every document option checked before the first file
+    encoding = check_choice("image_encoding", args.image_encoding, tuple(SUFFIXES))
+    quality = DEFAULT_JPEG_QUALITY if args.jpeg_quality is None else parse_jpeg_quality(args.jpeg_quality)
+    if args.jpeg_quality is not None and encoding != "jpeg":
+        raise InvalidInput("jpeg_quality", "jpeg_quality applies to image_encoding jpeg only")
+    suffix = SUFFIXES[encoding]
     out: Path = args.out
-    single = _single_file(out, args.count)
+    single = _single_file(out, args.count, suffix)
     folder = out.parent if single else out
     try:
         _check_out_folder(folder)
@@ -161,13 +177,14 @@ def run(args: argparse.Namespace) -> int:
             seed=None if base_seed is None else base_seed + k,
             split=args.split,
             masks=args.masks,
+            **look_fields,
         )
         task_id = new_task_id()
-        path = out if single else out / f"{task_id}_{label}.png"
+        path = out if single else out / f"{task_id}_{label}{suffix}"
         try:
-            write_atomically(path, result.to_png())
+            write_atomically(path, result.encode(encoding, jpeg_quality_for(result.seed, quality)))
             if args.masks:
-                write_atomically(mask_path(path), result.mask_png())
+                write_atomically(mask_path(path).with_suffix(".png"), result.mask_png())
             if args.metadata:
                 meta = {"taskId": task_id, **result.metadata()}
                 write_atomically(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())

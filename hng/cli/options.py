@@ -34,6 +34,19 @@ OPTIONS = {
     "masks": "--masks",
     "objects": "--objects",
     "yolo_task": "--yolo-task",
+    "style": "--style",
+    "ink": "--ink",
+    "background": "--background",
+    "rotate": "--rotate",
+    "shear": "--shear",
+    "perspective": "--perspective",
+    "elastic": "--elastic",
+    "height": "--height",
+    "channels": "--channels",
+    "stroke": "--stroke",
+    "image_encoding": "--image-encoding",
+    "jpeg_quality": "--jpeg-quality",
+    "verify_labels": "--verify-labels",
     "out": "--out",
     "shards": "--shards",
     "workers": "--workers",
@@ -59,6 +72,85 @@ def add_spacing_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SPACING_RANGE[1],
         help=f"largest gap between digits in pixels, inclusive (default {DEFAULT_SPACING_RANGE[1]})",
     )  # fmt: skip
+
+
+def add_document_options(parser: argparse.ArgumentParser) -> None:
+    """The document options (hng.document.options) and the image encoding, shared by both commands."""
+    group = parser.add_argument_group(
+        "document look",
+        "how the number is inked, warped and sized (ranges: X for -X..X, or LOW,HIGH; a negative LOW "
+        "needs the = form: --rotate=-2,6)",
+    )
+    group.add_argument(
+        "--style", default="mnist",
+        help="mnist (white on black, default), ink (dark ink on white), paper (pen on paper, scan and "
+        "photo artefacts) or background (ink on your own images: --background)",
+    )  # fmt: skip
+    group.add_argument(
+        "--ink", default=None,
+        help="ink colour: black, blue-black, blue, pens (a mix drawn per number) or #rrggbb",
+    )  # fmt: skip
+    group.add_argument(
+        "--background", default=None, help="style background: a folder (or s3:// prefix) of paper images"
+    )
+    for name, what in (
+        ("rotate", "rotation of the whole number, degrees"),
+        ("shear", "horizontal shear (slant), degrees"),
+        ("perspective", "perspective: corners moved by up to this share of the height"),
+        ("elastic", "elastic wobble, pixels at MNIST scale"),
+    ):
+        group.add_argument(f"--{name}", default=None, type=_range_argument, metavar="RANGE", help=what)
+    group.add_argument(
+        "--height", type=int, default=28, help="image height in pixels, 16 to 256 (default 28); widths scale"
+    )
+    group.add_argument(
+        "--channels", type=int, default=None, help="1 (grey) or 3 (RGB); default 3 for coloured ink, else 1"
+    )
+    group.add_argument(
+        "--stroke", default="natural",
+        help="natural (default) or uniform (one stroke width for the number's digits: one pen)",
+    )  # fmt: skip
+    group.add_argument(
+        "--image-encoding", "--image_encoding", dest="image_encoding", default="png",
+        help="png (default) or jpeg",
+    )  # fmt: skip
+    group.add_argument(
+        "--jpeg-quality", "--jpeg_quality", dest="jpeg_quality", default=None, type=_range_argument,
+        metavar="Q", help="JPEG quality (1-100), or LOW,HIGH drawn per image (default 75,95)",
+    )  # fmt: skip
+
+
+def _range_argument(text: str) -> float | list[float]:
+    """ "4" or "LOW,HIGH" as the library takes them; the library checks the values and names the field."""
+    parts = text.split(",")
+    try:
+        values = [float(part) if "." in part or "e" in part.lower() else int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or LOW,HIGH, got {text!r}") from None
+    if len(values) == 1:
+        return values[0]
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected a number or LOW,HIGH, got {text!r}")
+    return values
+
+
+def document_fields(args: argparse.Namespace) -> dict:
+    """The document options of the parsed arguments, named as the library names them."""
+    return {
+        name: getattr(args, name)
+        for name in (
+            "style",
+            "ink",
+            "background",
+            "rotate",
+            "shear",
+            "perspective",
+            "elastic",
+            "height",
+            "channels",
+            "stroke",
+        )
+    }
 
 
 def as_options(error: InvalidInput) -> str:

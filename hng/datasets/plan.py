@@ -110,5 +110,27 @@ def rebuild_command(spec: DatasetSpec, out: str, numbers_file: str = "numbers.tx
         args += ["--objects", spec.objects]
     if spec.yolo_task != "detect":
         args += ["--yolo-task", spec.yolo_task]
+    args += _document_args(spec)
     args += ["--out", out]
     return shlex.join(args)
+
+
+def _document_args(spec: DatasetSpec) -> list[str]:
+    """The options of the fields added after 0.1 that differ from their defaults (``=`` keeps a negative
+    range from reading as an option)."""
+    data = spec.to_json()
+    args: list[str] = []
+    for name in ("style", "ink", "background", "height", "channels", "stroke", "image_encoding"):
+        if name in data and not (name == "channels" and data[name] == 1):
+            args += [f"--{name.replace('_', '-')}", str(data[name])]
+    for name in ("rotate", "shear", "perspective", "elastic", "jpeg_quality"):
+        if name in data:
+            low, high = data[name]
+            args.append(f"--{name.replace('_', '-')}={_number(low)},{_number(high)}")
+    if spec.verify_labels:
+        args.append("--verify-labels")
+    return args
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

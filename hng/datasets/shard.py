@@ -174,6 +174,7 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator, *, masks: bool =
         fit=spec.fit,
         seeds=seeds,
         masks=masks,
+        **spec.document_options,
     )
     longest = int(lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
     image_of_digit = np.repeat(np.arange(count), lengths)

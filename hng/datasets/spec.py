@@ -44,7 +44,6 @@ from hng.document.options import (
     NO_RANGE,
     STROKES,
     STYLES,
-    Appearance,
     parse_appearance,
     parse_range,
 )
@@ -332,7 +331,9 @@ class DatasetSpec(BaseModel):
         if self.numbers is None and self.digits is None:
             object.__setattr__(self, "digits", DEFAULT_DIGITS)
         if self.image_width is None and self.width_per_digit is None:
-            object.__setattr__(self, "image_width", DEFAULT_WIDTH_PER_DIGIT * self.lengths[1])
+            # 28 pixels a digit at MNIST's height, scaled with the height.
+            per_digit = round(DEFAULT_WIDTH_PER_DIGIT * self.height / DEFAULT_HEIGHT)
+            object.__setattr__(self, "image_width", min(per_digit * self.lengths[1], MAX_IMAGE_WIDTH))
         if self.width_per_digit is not None and self.width_per_digit * self.lengths[1] > MAX_IMAGE_WIDTH:
             raise InvalidInput(
                 "width_per_digit",
@@ -393,20 +394,20 @@ class DatasetSpec(BaseModel):
             raise InvalidInput("jpeg_quality", "jpeg_quality applies to image_encoding jpeg only")
 
     @property
-    def appearance(self) -> Appearance:
-        """The document options as the generator takes them."""
-        return Appearance(
-            style=self.style,
-            ink=self.ink,
-            background=self.background,
-            rotate=self.rotate,
-            shear=self.shear,
-            perspective=self.perspective,
-            elastic=self.elastic,
-            height=self.height,
-            channels=self.channels or 1,
-            stroke=self.stroke,
-        )
+    def document_options(self) -> dict[str, Any]:
+        """The document options as ``generate_batch`` takes them (keyword arguments)."""
+        return {
+            "style": self.style,
+            "ink": self.ink,
+            "background": self.background,
+            "rotate": self.rotate,
+            "shear": self.shear,
+            "perspective": self.perspective,
+            "elastic": self.elastic,
+            "height": self.height,
+            "channels": self.channels,
+            "stroke": self.stroke,
+        }
 
     @property
     def seed_drawn(self) -> bool:
@@ -421,7 +422,7 @@ class DatasetSpec(BaseModel):
                 2 * MARGIN
                 + length * MEAN_DIGIT_WIDTH
                 + (length - 1) * (self.spacing_min + self.spacing_max) / 2
-            )
+            ) * (self.height / DEFAULT_HEIGHT)
             width = self.width_for_length(length)
             if width < natural / 2:
                 field = "image_width" if self.image_width is not None else "width_per_digit"
