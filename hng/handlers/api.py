@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hng import __version__
+from hng.core.encoding import MEDIA_TYPES
 from hng.datasets.jobs import DatasetJobs
 from hng.datasets.spec import DatasetSpec, SpecError
 from hng.errors import Conflict, HngError, InvalidInput, NotFound, Unavailable
@@ -81,7 +82,7 @@ ERROR_RESPONSES = {
             "Malformed JSON, a body that is not an object, or fields that break a rule "
             "(each named in `errors`)",
         ),
-        (406, "Accept allows neither application/json nor image/png"),
+        (406, "Accept allows neither application/json nor the image's type (image/png or image/jpeg)"),
         (413, f"Body over {MAX_BODY_BYTES} bytes"),
         (415, "Content-Type is not application/json (or a +json type) with UTF-8"),
         (503, "S3 or the MNIST data unavailable"),
@@ -169,7 +170,8 @@ def health() -> HealthResponse:
     "/generate",
     json_body="with at least `number`",
     summary="Generate a number image, store it in S3 and answer with a presigned URL",
-    description="With `Accept: image/png` the answer is the PNG itself (headers carry the task id and URL).",
+    description="With `Accept: image/png` (`image/jpeg` for `imageEncoding` jpeg) the answer is the image "
+    "itself (headers carry the task id and URL).",
     responses={
         200: answers_doc.success(
             "The generated image's URL and facts (or the PNG itself)", GenerateResponse, PNG
@@ -179,13 +181,14 @@ def health() -> HealthResponse:
 )
 # No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
 def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
-    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, PNG))
+    image_type = MEDIA_TYPES[request.image_encoding]
+    answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, image_type))
     if answer_as is None:
-        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {PNG}")
+        return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {image_type}")
     task = generate_task(request)
-    if answer_as == PNG:
+    if answer_as == image_type:
         headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
-        return Response(HTTPStatus.OK, PNG, task.png, headers=headers)
+        return Response(HTTPStatus.OK, task.media_type, task.image, headers=headers)
     return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
 
 

@@ -10,10 +10,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from hng import __version__
+from hng.core.encoding import (
+    DEFAULT_JPEG_QUALITY,
+    MEDIA_TYPES,
+    SUFFIXES,
+    jpeg_quality_for,
+    parse_jpeg_quality,
+)
 from hng.core.generation import Generator
 from hng.core.ids import new_task_id
 from hng.errors import Unavailable
@@ -58,7 +66,8 @@ class ServiceConfig:
 @dataclass(frozen=True)
 class GeneratedTask:
     response: GenerateResponse
-    png: bytes
+    image: bytes  # the stored file: PNG, or JPEG with imageEncoding jpeg
+    media_type: str
 
 
 # While the data is not loaded, a request retries the load at most this often: a grant that IAM had not
@@ -162,20 +171,25 @@ class GenerationService:
             split=request.split,
             fit=request.fit,
             masks=request.include_mask,
+            **self._document_options(request, store),
         )
         task_id = new_task_id()
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        png = result.to_png()
+        encoding = request.image_encoding
+        quality = (
+            DEFAULT_JPEG_QUALITY if request.jpeg_quality is None else parse_jpeg_quality(request.jpeg_quality)
+        )
+        image = result.encode(encoding, jpeg_quality_for(result.seed, quality))
         metadata = {
             "taskId": task_id,
             "createdAt": created_at,
             "request": request.model_dump(by_alias=True, exclude_unset=True),
             **result.metadata(),
-            "pngBytes": len(png),
+            "imageBytes": len(image),
             "generationMs": round((time.perf_counter() - started) * 1000, 3),
         }
         mask_png = result.mask_png() if request.include_mask else None
-        stored = store.save(task_id, result.label, png, metadata, mask_png)
+        stored = store.save(task_id, result.label, image, metadata, mask_png, suffix=SUFFIXES[encoding])
         pixels = pixel_rows(result.image) if request.include_image else None
         response = GenerateResponse.model_construct(
             taskId=task_id,
@@ -190,6 +204,9 @@ class GenerationService:
             seed=result.seed,
             split=result.split,
             fit=request.fit,
+            height=result.height,
+            channels=result.channels,
+            style=request.style,
             boxes=[DigitBoxModel.model_construct(None, **box.to_dict()) for box in result.boxes],
             imageUrl=store.presign(stored.key, self.config.url_expiry),
             expiresIn=self.config.url_expiry,
@@ -201,7 +218,15 @@ class GenerationService:
         if stored.mask_key is not None:
             response.maskUrl = store.presign(stored.mask_key, self.config.url_expiry)
             response.maskKey = stored.mask_key
-        return GeneratedTask(response=response, png=png)
+        return GeneratedTask(response=response, image=image, media_type=MEDIA_TYPES[encoding])
+
+    @staticmethod
+    def _document_options(request: GenerateRequest, store: TaskStore) -> dict[str, Any]:
+        """The request's document options, its background prefix as the s3:// URI of this bucket."""
+        options = request.document_options
+        if request.background is not None:
+            options["background"] = f"s3://{store.bucket}/{request.background}"
+        return options
 
     def describe(self, task_id: str) -> TaskResponse:
         store = self._store()

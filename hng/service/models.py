@@ -18,8 +18,10 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
+from hng.core.encoding import IMAGE_ENCODINGS, parse_jpeg_quality
 from hng.core.params import (
     DEFAULT_PRESET,
     DEFAULT_SPACING_RANGE,
@@ -32,6 +34,11 @@ from hng.core.params import (
     parse_number,
 )
 from hng.core.seeding import MAX_SEED
+from hng.document.options import DEFAULT_HEIGHT, MAX_HEIGHT, MIN_HEIGHT, STROKES, STYLES, parse_appearance
+from hng.errors import InvalidInput
+
+# Where the API takes background images from: key prefixes under this one, in the deployment's bucket.
+BACKGROUNDS_PREFIX = "backgrounds/"
 
 # The string forms of a flag, for the OpenAPI document: "true"/"false"/"1"/"0" in any case (JSON Schema
 # patterns have no case-insensitive flag, hence the character classes).
@@ -39,6 +46,10 @@ FLAG_STRING_PATTERN = "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"
 FlagString = Annotated[str, StringConstraints(pattern=FLAG_STRING_PATTERN)]
 PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
 SplitName = Literal[SPLITS]  # type: ignore[valid-type]
+StyleName = Literal[STYLES]  # type: ignore[valid-type]
+StrokeName = Literal[STROKES]  # type: ignore[valid-type]
+EncodingName = Literal[IMAGE_ENCODINGS]  # type: ignore[valid-type]
+Range = float | tuple[float, float]
 FitName = Literal[FITS]  # type: ignore[valid-type]
 
 
@@ -98,6 +109,57 @@ class GenerateRequest(BaseModel):
             "k-th digit's pixels) and returns its presigned maskUrl",
         ),
     ] = False
+    style: Annotated[
+        StyleName,
+        Field(
+            description="mnist (white on black), ink (dark ink on white), paper (pen on paper, scan and "
+            "photo artefacts) or background (ink on your own images: background)"
+        ),
+    ] = "mnist"
+    ink: Annotated[
+        str | None,
+        Field(
+            description="Ink colour: black, blue-black, blue, pens (a mix) or #rrggbb; the style's own if "
+            "omitted"
+        ),
+    ] = None
+    background: Annotated[
+        str | None,
+        Field(
+            description=f"style background: a key prefix under {BACKGROUNDS_PREFIX} in the deployment's "
+            "bucket holding paper images (PNG or JPEG)",
+            examples=[f"{BACKGROUNDS_PREFIX}forms/"],
+        ),
+    ] = None
+    rotate: Annotated[
+        Range | None, Field(description="Rotation of the whole number, degrees: x for [-x, x] or [low, high]")
+    ] = None
+    shear: Annotated[
+        Range | None, Field(description="Horizontal shear, degrees: x for [-x, x] or [low, high]")
+    ] = None
+    perspective: Annotated[
+        Range | None, Field(description="Perspective: corners moved by up to this share of the height")
+    ] = None
+    elastic: Annotated[Range | None, Field(description="Elastic wobble amplitude, pixels at MNIST scale")] = (
+        None
+    )
+    height: Annotated[
+        StrictInt,
+        Field(ge=MIN_HEIGHT, le=MAX_HEIGHT, description="Image height in pixels; image_width is at it"),
+    ] = DEFAULT_HEIGHT
+    channels: Annotated[
+        Literal[1, 3] | None, Field(description="1 (grey) or 3 (RGB); omitted: 3 for coloured ink, else 1")
+    ] = None
+    stroke: Annotated[
+        StrokeName, Field(description="natural, or uniform: one stroke width for the number's digits")
+    ] = "natural"
+    image_encoding: Annotated[
+        EncodingName, Field(alias="imageEncoding", description="How the stored image is encoded")
+    ] = "png"
+    jpeg_quality: Annotated[
+        StrictInt | tuple[StrictInt, StrictInt] | None,
+        Field(alias="jpegQuality", description="JPEG quality 1-100, or [low, high] drawn by the seed"),
+    ] = None
 
     # mode="before": one clear error per field, instead of one per branch of the union type.
     @field_validator("number", mode="before")
@@ -129,6 +191,40 @@ class GenerateRequest(BaseModel):
         if value not in (None, "none") and _flag(info.data.get("augment")) is False:
             raise ValueError(f"{value!r} contradicts augment false")
         return value
+
+    @model_validator(mode="after")
+    def _document_options_agree(self) -> GenerateRequest:
+        """The document options by the library's rules; the background within the allowed prefix."""
+        parse_appearance(**self.document_options)
+        if self.background is not None and (
+            not self.background.startswith(BACKGROUNDS_PREFIX) or ".." in self.background.split("/")
+        ):
+            raise InvalidInput(
+                "background",
+                f"background must be a key prefix under {BACKGROUNDS_PREFIX} in this deployment's bucket, "
+                f"got {self.background!r:.100}",
+            )
+        if self.jpeg_quality is not None:
+            if self.image_encoding != "jpeg":
+                raise InvalidInput("jpegQuality", "jpegQuality applies to imageEncoding jpeg only")
+            parse_jpeg_quality(self.jpeg_quality, "jpegQuality")
+        return self
+
+    @property
+    def document_options(self) -> dict[str, Any]:
+        """The document options as ``generate`` takes them (the background as the body gives it)."""
+        return {
+            "style": self.style,
+            "ink": self.ink,
+            "background": self.background,
+            "rotate": self.rotate,
+            "shear": self.shear,
+            "perspective": self.perspective,
+            "elastic": self.elastic,
+            "height": self.height,
+            "channels": self.channels,
+            "stroke": self.stroke,
+        }
 
     @property
     def augment_requested(self) -> bool | None:
@@ -285,8 +381,10 @@ class GenerateResponse(BaseModel):
     spacing_min: int
     spacing_max: int
     image_width: int
-    generatedImage: list[list[float]] | None = Field(
-        default=None, description="The image as rows of floats in [0, 1]; omitted when includeImage is false"
+    generatedImage: list[list[float]] | list[list[list[float]]] | None = Field(
+        default=None,
+        description="The image as rows of floats in [0, 1] (of [r, g, b] triples for RGB); omitted when "
+        "includeImage is false",
     )
     label: str
     preset: str
@@ -294,7 +392,10 @@ class GenerateResponse(BaseModel):
     split: str
     fit: str
     boxes: list[DigitBoxModel]
-    imageUrl: str = Field(description="Presigned GET URL of the PNG")
+    height: int = DEFAULT_HEIGHT
+    channels: int = 1
+    style: str = "mnist"
+    imageUrl: str = Field(description="Presigned GET URL of the image (PNG, or JPEG with imageEncoding jpeg)")
     maskUrl: str | None = Field(
         default=None, description="Presigned GET URL of the mask PNG; only when includeMask is true"
     )

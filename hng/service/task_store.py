@@ -95,12 +95,15 @@ class StoredImage:
     mask_key: str | None = None
 
 
-def image_key(task_id: str, label: str) -> str:
-    return f"{PREFIX}{task_id}/{label}.png"
+def image_key(task_id: str, label: str, suffix: str = ".png") -> str:
+    return f"{PREFIX}{task_id}/{label}{suffix}"
 
 
 def mask_key(task_id: str, label: str) -> str:
     return f"{PREFIX}{task_id}/{label}_mask.png"
+
+
+_MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 
 
 def metadata_key(task_id: str) -> str:
@@ -147,20 +150,30 @@ class TaskStore:
         return self._client
 
     def save(
-        self, task_id: str, label: str, png: bytes, metadata: dict[str, Any], mask_png: bytes | None = None
+        self,
+        task_id: str,
+        label: str,
+        image: bytes,
+        metadata: dict[str, Any],
+        mask_png: bytes | None = None,
+        *,
+        suffix: str = ".png",
     ) -> StoredImage:
-        """Store the image (and its mask, if given), then the metadata that points at them: a task whose
-        metadata exists has all its objects; on a failure what was stored is deleted."""
+        """Store the image (``suffix`` .png or .jpg) and its mask, if given, then the metadata that points
+        at them: a task whose metadata exists has all its objects; on a failure what was stored is
+        deleted."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         stored = StoredImage(
             self.bucket,
-            image_key(task_id, label),
+            image_key(task_id, label, suffix),
             metadata_key(task_id),
             None if mask_png is None else mask_key(task_id, label),
         )
         try:
-            self.client.put_object(Bucket=self.bucket, Key=stored.key, Body=png, ContentType="image/png")
+            self.client.put_object(
+                Bucket=self.bucket, Key=stored.key, Body=image, ContentType=_MEDIA_TYPES[suffix]
+            )
         except (BotoCoreError, ClientError) as error:
             raise StorageError(
                 f"could not store the image in s3://{self.bucket}: {_reason(error)}"
@@ -286,8 +299,9 @@ def _checked_metadata(task_id: str, where: str, raw: bytes) -> dict[str, Any]:
         raise corrupt(f'has no string "key" (got {key!r:.80})')
     task_prefix = f"{PREFIX}{task_id}/"
     name = key.removeprefix(task_prefix)
-    if not key.startswith(task_prefix) or not name.endswith(".png") or "/" in name or name == ".png":
-        raise corrupt(f"names the image {key!r:.200}, not a .png under {task_prefix}")
+    stem, _, suffix = name.rpartition(".")
+    if not key.startswith(task_prefix) or f".{suffix}" not in _MEDIA_TYPES or "/" in name or not stem:
+        raise corrupt(f"names the image {key!r:.200}, not a .png or .jpg under {task_prefix}")
     return document
 
 

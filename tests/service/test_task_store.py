@@ -381,11 +381,11 @@ def corrupt_documents(task_id: str) -> list[tuple[bytes, str]]:
         (b"[" * 100_000, "is not valid JSON"),
         (json.dumps({"taskId": task_id}).encode(), 'has no string "key"'),
         (json.dumps({"key": 42}).encode(), 'has no string "key"'),
-        (json.dumps({"key": f"tasks/{new_task_id()}/1.png"}).encode(), "not a .png under"),
-        (json.dumps({"key": "elsewhere/secret.png"}).encode(), "not a .png under"),
-        (json.dumps({"key": f"tasks/{task_id}/../other/1.png"}).encode(), "not a .png under"),
-        (json.dumps({"key": f"tasks/{task_id}/metadata.json"}).encode(), "not a .png under"),
-        (json.dumps({"key": f"tasks/{task_id}/.png"}).encode(), "not a .png under"),
+        (json.dumps({"key": f"tasks/{new_task_id()}/1.png"}).encode(), "not a .png or .jpg under"),
+        (json.dumps({"key": "elsewhere/secret.png"}).encode(), "not a .png or .jpg under"),
+        (json.dumps({"key": f"tasks/{task_id}/../other/1.png"}).encode(), "not a .png or .jpg under"),
+        (json.dumps({"key": f"tasks/{task_id}/metadata.json"}).encode(), "not a .png or .jpg under"),
+        (json.dumps({"key": f"tasks/{task_id}/.png"}).encode(), "not a .png or .jpg under"),
     ]
 
 
