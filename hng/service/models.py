@@ -300,7 +300,7 @@ TASK_EXAMPLE: dict[str, Any] = {
         "gaps": [9],
         "indices": [414, 213],
         "boxes": _BOXES,
-        "pngBytes": 719,
+        "imageBytes": 719,
         "generationMs": 38.8,
         "bucket": _BUCKET,
         "key": f"tasks/{_TASK}/42.png",
