@@ -83,6 +83,18 @@ def as_spec(spec: DatasetSpec | Mapping[str, Any]) -> DatasetSpec:
     return DatasetSpec.build(**spec)
 
 
+def check_backgrounds(spec: DatasetSpec) -> None:
+    """Load the spec's background images now (InvalidInput naming ``background`` when its source holds no
+    readable image), so that a bad source stops the run before any work."""
+    if spec.background is not None:
+        from hng.core.generation import resolve_appearance
+        from hng.document.stage import get_stage
+
+        look = resolve_appearance(**spec.document_options)
+        assert look is not None  # a background means style background
+        get_stage(look)
+
+
 def parse_shard_range(text: str | tuple[int, int] | None, num_shards: int) -> tuple[int, int]:
     """``I:J`` (shards I to J-1; either side may be empty) within the plan's shards."""
     if text is None:
@@ -131,6 +143,7 @@ def make_dataset(
     spec = as_spec(spec)
     workers = default_workers() if workers is None else _check_workers(workers)
     first, stop = parse_shard_range(shards, spec.num_shards)  # before anything is written
+    check_backgrounds(spec)
     output = open_output(out)
     output.check_writable()
     mnist = data if isinstance(data, MnistData) else load_mnist(data)

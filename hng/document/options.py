@@ -38,6 +38,8 @@ GEOMETRY_FIELDS = (
     ("elastic", MAX_ELASTIC, False),
 )
 NO_RANGE = (0.0, 0.0)
+# Where the HTTP API takes background images from: key prefixes under this one in the deployment's bucket.
+BACKGROUNDS_PREFIX = "backgrounds/"
 
 
 @dataclass(frozen=True, slots=True)

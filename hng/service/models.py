@@ -34,11 +34,16 @@ from hng.core.params import (
     parse_number,
 )
 from hng.core.seeding import MAX_SEED
-from hng.document.options import DEFAULT_HEIGHT, MAX_HEIGHT, MIN_HEIGHT, STROKES, STYLES, parse_appearance
+from hng.document.options import (
+    BACKGROUNDS_PREFIX,
+    DEFAULT_HEIGHT,
+    MAX_HEIGHT,
+    MIN_HEIGHT,
+    STROKES,
+    STYLES,
+    parse_appearance,
+)
 from hng.errors import InvalidInput
-
-# Where the API takes background images from: key prefixes under this one, in the deployment's bucket.
-BACKGROUNDS_PREFIX = "backgrounds/"
 
 # The string forms of a flag, for the OpenAPI document: "true"/"false"/"1"/"0" in any case (JSON Schema
 # patterns have no case-insensitive flag, hence the character classes).

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hng.core.ids import is_task_id, new_task_id
-from hng.datasets.engine import mnist_sha256
+from hng.datasets.engine import check_backgrounds, mnist_sha256
 from hng.datasets.jobs.engines import Engine, EngineRun, LocalEngine, StepFunctionsEngine
 from hng.datasets.output import RECORDS, S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
 from hng.datasets.shard import shard_bounds
 from hng.datasets.spec import DatasetSpec, SpecError
+from hng.document.options import BACKGROUNDS_PREFIX
 from hng.errors import Conflict, NotFound
 from hng.mnist.load import MnistData
 from hng.settings import load_settings
@@ -104,9 +105,28 @@ class DatasetJobs:
                 ]
             )
 
+    def with_background_uri(self, spec: DatasetSpec) -> DatasetSpec:
+        """The spec with its background (a key prefix under BACKGROUNDS_PREFIX of this bucket, as the API
+        takes it) as the s3:// URI the shard workers read; SpecError for any other background."""
+        if spec.background is None:
+            return spec
+        if not spec.background.startswith(BACKGROUNDS_PREFIX) or ".." in spec.background.split("/"):
+            raise SpecError(
+                [
+                    (
+                        "background",
+                        f"must be a key prefix under {BACKGROUNDS_PREFIX} in this deployment's bucket, "
+                        f"got {spec.background!r:.100}",
+                    )
+                ]
+            )
+        return DatasetSpec.build(**{**spec.to_json(), "background": f"s3://{self.bucket}/{spec.background}"})
+
     def start(self, spec: DatasetSpec, data: MnistData) -> dict[str, Any]:
         """Write the plan and the shard list, start the engine; the 202 answer's fields."""
         self.check(spec)
+        spec = self.with_background_uri(spec)
+        check_backgrounds(spec)
         dataset_id = new_task_id()
         output = self.output(dataset_id)
         plan = Plan(spec=spec, mnist_sha256=mnist_sha256(data))
