@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from hng.local.context import _ACCOUNT_ID
 
 # Content types whose request body reaches the handler base64-encoded: template.yaml's BinaryMediaTypes.
-BINARY_MEDIA_TYPES = ("image/png",)
+BINARY_MEDIA_TYPES = ("image/png", "image/jpeg")
 
 
 def _header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -505,6 +505,8 @@ def test_function_s3_permissions_are_least_privilege_on_the_bucket(resources):
         json.dumps({"Fn::Sub": "${Bucket.Arn}/datasets/*"}): {"s3:PutObject", "s3:GetObject"},
         # A restart removes the failed run's failure.json, and nothing else.
         json.dumps({"Fn::Sub": "${Bucket.Arn}/datasets/*/failure.json"}): {"s3:DeleteObject"},
+        # style background: the user's paper images, read only.
+        json.dumps({"Fn::Sub": "${Bucket.Arn}/backgrounds/*"}): {"s3:GetObject"},
     }
     (listing,) = [s for s in s3 if "s3:ListBucket" in actions_of(s)]
     assert actions_of(listing) == ["s3:ListBucket"]
@@ -523,7 +525,7 @@ def test_api_stage_throttles_traces_and_passes_png_through(resources):
     api = resources["Api"]["Properties"]
     assert resources["Api"]["Type"] == "AWS::Serverless::Api"
     assert api["StageName"] == {"Ref": "Stage"} and api["TracingEnabled"] is True
-    assert "image~1png" in api["BinaryMediaTypes"]
+    assert {"image~1png", "image~1jpeg"} <= set(api["BinaryMediaTypes"])
     (settings,) = api["MethodSettings"]
     assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
     assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
@@ -659,7 +661,7 @@ def test_definition_body_and_function_events_name_the_same_routes(resources):
 def test_sam_transform_keeps_routes_permissions_and_conditions(sam_probe, resources):
     transformed = sam_probe["transformed"]["Resources"]
     body = transformed["Api"]["Properties"]["Body"]
-    assert body["x-amazon-apigateway-binary-media-types"] == ["image/png"]
+    assert body["x-amazon-apigateway-binary-media-types"] == ["image/png", "image/jpeg"]
     assert body["paths"] == resources["Api"]["Properties"]["DefinitionBody"]["paths"]
     permissions = [r for r in transformed.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert len(permissions) == len(api_events(resources))
@@ -908,6 +910,12 @@ def test_dataset_functions_may_touch_only_dataset_objects(resources):
                 "s3:DeleteObject",
             },
             json.dumps({"Fn::GetAtt": ["Bucket", "Arn"]}): {"s3:ListBucket"},
+            # The shard worker inks digits onto the paper images of style background; read only.
+            **(
+                {json.dumps({"Fn::Sub": "${Bucket.Arn}/backgrounds/*"}): {"s3:GetObject"}}
+                if name == "ShardWorkerFunction"
+                else {}
+            ),
         }, name
 
 
