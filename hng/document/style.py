@@ -160,7 +160,7 @@ class InkStyle(Style):
     def _index(self, seed: int) -> int:
         if len(self.ink.colours) == 1:
             return 0
-        return self.ink.colours.index(self.ink.pick(float(_rng(seed).random())))
+        return paper.pick_weighted(self.ink.weights, float(_rng(seed).random()))
 
     def render(self, coverage: np.ndarray, seed: int, channels: int) -> np.ndarray:
         _check(coverage, channels)

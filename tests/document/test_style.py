@@ -382,3 +382,10 @@ def test_paper_is_the_same_bytes_in_another_process():
         [sys.executable, "-c", _DIGEST], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout.strip()
     assert there == here
+
+
+def test_windows_larger_than_a_field_wrap_around_it():
+    field = np.arange(12, dtype=np.float32).reshape(3, 4)
+    window = paper._window(field, 5, 9, 0.5, 0.5)
+    np.testing.assert_array_equal(window, np.tile(field, (3, 4))[1:6, 2:11])
+    np.testing.assert_array_equal(paper._window(field, 2, 3, 0.99, 0.0), field[1:3, 0:3])
