@@ -23,6 +23,7 @@ Styles change pixels only: the label mask is where the ink was laid down, before
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 import threading
@@ -210,8 +211,9 @@ class BackgroundStyle(Style):
 class CustomStyle(Style):
     """The ``ink`` rendering in RGB, then the user's albumentations pipeline, seeded per image.
 
-    The pipeline gets its own random streams once (``set_random_state``), re-seeded per image under a lock,
-    as `hng.augment.augmenter.Augmenter` does. It must keep the image's shape and dtype (RGB uint8).
+    The style keeps a copy of the pipeline, given its own random streams once (``set_random_state``) and
+    re-seeded per image under a lock, as `hng.augment.augmenter.Augmenter` does. The pipeline must keep
+    the image's shape and dtype (RGB uint8).
     """
 
     name = "custom"
@@ -225,11 +227,13 @@ class CustomStyle(Style):
                 f"a custom style takes an albumentations transform or Compose, got {type(pipeline).__name__}",
             )
         self.ink = ink
-        self.pipeline = pipeline
+        # A copy of its own: a pipeline object shared by two styles would otherwise draw from whichever
+        # style set its random state last, and two locks would not keep them apart.
+        self.pipeline = copy.deepcopy(pipeline)
         self._inked = InkStyle(ink)
         self._np_random = np.random.Generator(np.random.PCG64())
         self._py_random = random.Random(0)
-        pipeline.set_random_state(self._np_random, self._py_random)
+        self.pipeline.set_random_state(self._np_random, self._py_random)
         self._lock = threading.Lock()
 
     def render(self, coverage: np.ndarray, seed: int, channels: int) -> np.ndarray:

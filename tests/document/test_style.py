@@ -389,3 +389,14 @@ def test_windows_larger_than_a_field_wrap_around_it():
     window = paper._window(field, 5, 9, 0.5, 0.5)
     np.testing.assert_array_equal(window, np.tile(field, (3, 4))[1:6, 2:11])
     np.testing.assert_array_equal(paper._window(field, 2, 3, 0.99, 0.0), field[1:3, 0:3])
+
+
+def test_two_custom_styles_on_one_pipeline_object_stay_apart(coverage):
+    pipeline = A.GaussNoise(std_range=(0.05, 0.1), p=1)
+    first, second = make_style("custom", pipeline=pipeline), make_style("custom", pipeline=pipeline)
+    expected = [first.render(coverage, seed=s, channels=3).tobytes() for s in range(4)]
+    for s in range(4):
+        assert second.render(coverage, seed=s, channels=3).tobytes() == expected[s]
+        assert first.render(coverage, seed=s, channels=3).tobytes() == expected[s]
+    pipeline(image=np.zeros((8, 8, 3), np.uint8))  # the caller's own object is theirs to use
+    assert first.render(coverage, seed=0, channels=3).tobytes() == expected[0]
