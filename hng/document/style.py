@@ -59,6 +59,7 @@ _HEX = re.compile(r"#[0-9a-f]{6}")
 _INK_RULE = 'ink must be one of "black", "blue-black", "blue", "pens" or a colour "#rrggbb"'
 # Xor-ed into the seed: the style's stream differs from generation's for the same seed.
 _STREAM_SALT = 0x5354594C45  # "STYLE"
+_MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,15 @@ def _rng(seed: int) -> np.random.Generator:
         rng = _local.rng = np.random.Generator(np.random.PCG64())
     rng.bit_generator.state = pcg64_state(seed ^ _STREAM_SALT)
     return rng
+
+
+def _unit(seed: int) -> float:
+    """One uniform draw in [0, 1) from the style stream of ``seed``, without a generator (under 1 µs where
+    re-seeding one costs about 3 µs: a fifth of a clean ``ink`` image)."""
+    x = ((seed ^ _STREAM_SALT) + 0x9E3779B97F4A7C15) & _MASK64  # splitmix64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((x ^ (x >> 31)) >> 11) / 9007199254740992.0
 
 
 def _check(coverage: np.ndarray, channels: int) -> None:
@@ -161,7 +171,7 @@ class InkStyle(Style):
     def _index(self, seed: int) -> int:
         if len(self.ink.colours) == 1:
             return 0
-        return paper.pick_weighted(self.ink.weights, float(_rng(seed).random()))
+        return paper.pick_weighted(self.ink.weights, _unit(seed))
 
     def render(self, coverage: np.ndarray, seed: int, channels: int) -> np.ndarray:
         _check(coverage, channels)

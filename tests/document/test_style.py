@@ -400,3 +400,12 @@ def test_two_custom_styles_on_one_pipeline_object_stay_apart(coverage):
         assert first.render(coverage, seed=s, channels=3).tobytes() == expected[s]
     pipeline(image=np.zeros((8, 8, 3), np.uint8))  # the caller's own object is theirs to use
     assert first.render(coverage, seed=0, channels=3).tobytes() == expected[0]
+
+
+def test_unit_draws_are_uniform_and_in_range():
+    from hng.document.style import _unit
+
+    units = np.array([_unit(seed) for seed in range(4000)] + [_unit(2**63 - 1), _unit(0)])
+    assert units.min() >= 0 and units.max() < 1
+    counts = np.histogram(units[:4000], bins=10, range=(0, 1))[0]
+    assert counts.min() > 320 and counts.max() < 480
