@@ -176,3 +176,35 @@ class Backgrounds:
         shrink = window_rows > 1.5 * height or window_cols > 1.5 * width
         interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         return cv2.resize(window, (width, height), interpolation=interpolation)
+
+
+# A prefix may hold at most this many images: they are all decoded and kept in memory.
+MAX_S3_IMAGES = 1000
+
+
+def load_backgrounds(source: str) -> Backgrounds:
+    """The images of a folder, or of an ``s3://bucket/prefix`` (every object under it whose name has an
+    image suffix, in key order), decoded once."""
+    if not source.startswith("s3://"):
+        return Backgrounds.from_folder(source)
+    bucket, _, prefix = source[len("s3://") :].partition("/")
+    if not bucket:
+        raise InvalidInput(_FIELD, f"background must look like s3://bucket/prefix, got {source!r}")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from hng.aws.clients import BULK, make_client
+
+    client = make_client("s3", BULK)
+    try:
+        keys = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [item["Key"] for item in page.get("Contents", ())]
+        keys = sorted(key for key in keys if Path(key).suffix.lower() in EXTENSIONS)
+        if len(keys) > MAX_S3_IMAGES:
+            raise InvalidInput(
+                _FIELD, f"{source} holds {len(keys):,} images; at most {MAX_S3_IMAGES:,} are taken"
+            )
+        blobs = [client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys]
+    except (BotoCoreError, ClientError) as error:
+        raise InvalidInput(_FIELD, f"cannot read the background images at {source}: {error}") from None
+    return Backgrounds.from_encoded(blobs, keys, source)

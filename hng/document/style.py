@@ -97,6 +97,24 @@ def parse_ink(value: str | Ink) -> Ink:
     raise InvalidInput("ink", f"{_INK_RULE}, got {value!r}")
 
 
+def default_ink(style: str) -> str:
+    """The ink a style uses when none is given: black for ink and custom, the pen mix for the others."""
+    return DEFAULT_INK if style in ("ink", "custom") else DEFAULT_PEN
+
+
+def check_pipeline(pipeline: Any, field: str = "style") -> Any:
+    """``pipeline`` if it is an albumentations transform or Compose (a custom style), else InvalidType."""
+    from hng.augment.albu import A  # albumentations is imported only for custom styles
+
+    if not isinstance(pipeline, A.BaseCompose | A.BasicTransform):
+        raise InvalidType(
+            field,
+            f"{field} must be one of mnist, ink, paper, background or an albumentations transform, got "
+            f"{type(pipeline).__name__}",
+        )
+    return pipeline
+
+
 _local = threading.local()
 
 
