@@ -5,7 +5,7 @@ Colour images are RGB in hng's arrays; OpenCV encodes BGR, so they are converted
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from hng.errors import InvalidInput, InvalidType
 
 IMAGE_ENCODINGS = ("png", "jpeg")
 SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
+ENCODING_OF_SUFFIX = {suffix: encoding for encoding, suffix in SUFFIXES.items()}
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 # Scanned and photographed documents: visible but moderate compression.
 DEFAULT_JPEG_QUALITY = (75, 95)
@@ -65,7 +66,7 @@ def decode_image(data: bytes) -> np.ndarray:
     """PNG or JPEG bytes as (H, W) grey or (H, W, 3) RGB uint8; ValueError if they are neither."""
     import cv2
 
-    if not (data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8\xff")):
+    if sniff_encoding(data) is None:
         raise ValueError("data is neither a PNG nor a JPEG file")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -75,3 +76,56 @@ def decode_image(data: bytes) -> np.ndarray:
             raise ValueError(f"expected a grey or RGB image, got {image.shape[2]} channels")
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image
+
+
+def sniff_encoding(data: bytes) -> str | None:
+    """ "png" or "jpeg" by the file's first bytes (its signature, its SOI marker); None for neither."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    return None
+
+
+class JpegFrame(NamedTuple):
+    """A JPEG's frame header (its SOFn segment): sample precision in bits, size and colour components."""
+
+    precision: int
+    height: int
+    width: int
+    components: int
+
+
+# Start-of-frame markers: 0xC0-0xCF but for DHT (C4), JPG (C8) and DAC (CC), which share the range.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_frame(data: bytes) -> JpegFrame | None:
+    """The frame header of JPEG ``data``, found by walking its segments from the SOI marker (a few
+    lengths read: microseconds, no decoding); None if there is no SOI or no whole SOFn before the scan."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i, end = 2, len(data)
+    while i + 4 <= end:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            i += 1
+            continue
+        if marker in (0xDA, 0xD9):  # the scan, or the end of the image, before any frame header
+            return None
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > end:
+            return None
+        if marker in _SOF_MARKERS:
+            if length < 8:
+                return None
+            return JpegFrame(
+                precision=data[i + 4],
+                height=int.from_bytes(data[i + 5 : i + 7], "big"),
+                width=int.from_bytes(data[i + 7 : i + 9], "big"),
+                components=data[i + 9],
+            )
+        i += 2 + length
+    return None

@@ -162,17 +162,20 @@ def _fence(text: str) -> str:
 
 
 def _loading(manifest: Mapping[str, Any]) -> list[str]:
-    from hng.datasets.formats import get_format
+    from hng.datasets.formats import get_format, image_phrase, spec_image_kind
 
     spec = manifest["spec"]
     fmt = spec["format"]
     split = str(spec["split"])
     shards = manifest.get("shards") or []
     first = str(shards[0]["name"]) if shards else _DEFAULT_SHARD_NAMES.get(fmt, "shard-00000")
+    kind = spec_image_kind(spec)
+    phrase = image_phrase(spec)
     lines = ["## Loading", ""]
     if fmt == "npz":
+        shape = f"(N, {kind.height}, W)" if kind.channels == 1 else f"(N, {kind.height}, W, 3) RGB"
         lines += [
-            "Each shard is a numpy `.npz` of arrays: `images` (N, 28, W) uint8, zero-padded past each "
+            f"Each shard is a numpy `.npz` of arrays: `images` {shape} uint8, zero-padded past each "
             "image's `widths[i]`; `labels`; `lengths`; `boxes` (N, L, 4) x0, y0, x1, y1 with -1 past a "
             "label's length; `seeds`; `indices` (the MNIST samples). With numpy:",
             "",
@@ -185,19 +188,21 @@ def _loading(manifest: Mapping[str, Any]) -> list[str]:
             "The Hugging Face `datasets` library has no loader for `.npz` files.",
         ]
     elif fmt == "webdataset":
+        member = kind.suffix.lstrip(".")
+        decoder = "l8" if kind.channels == 1 else "rgb8"
         lines += [
-            "Each shard is a tar of three members per image, named by its 9-digit key: `KEY.png` (8-bit "
-            "grey, 28 × width), `KEY.json` (key, label, width, boxes, seed, MNIST indices, split) and "
-            "`KEY.txt` (the label). With `webdataset`:",
+            "Each shard is a tar of three members per image, named by its 9-digit key: "
+            f"`KEY.{member}` ({phrase}), `KEY.json` (key, label, width, boxes, seed, MNIST indices, split) "
+            "and `KEY.txt` (the label). With `webdataset`:",
             "",
             "```python",
             "import webdataset as wds",
             f'dataset = wds.WebDataset("{_brace_pattern(manifest)}", shardshuffle=False)'
-            '.decode("l8").to_tuple("png", "json")',
+            f'.decode("{decoder}").to_tuple("{member}", "json")',
             "```",
             "",
             "With Hugging Face `datasets` (the folder, or the Hub repository it was uploaded to; columns "
-            "`png`, `json`, `txt`, `__key__`, `__url__`):",
+            f"`{member}`, `json`, `txt`, `__key__`, `__url__`):",
             "",
             "```python",
             "from datasets import load_dataset",
@@ -206,7 +211,7 @@ def _loading(manifest: Mapping[str, Any]) -> list[str]:
         ]
     elif fmt == "imagefolder":
         lines += [
-            "Each shard is a folder of `KEY.png` files (8-bit grey, 28 × width, named by a 9-digit key) with "
+            f"Each shard is a folder of `KEY{kind.suffix}` files ({phrase}, named by a 9-digit key) with "
             "a `metadata.jsonl` (file name, key, label, width, boxes, seed, MNIST indices, split per image). "
             "With Hugging Face `datasets` (the folder, or the Hub repository it was uploaded to):",
             "",
@@ -223,8 +228,9 @@ def _loading(manifest: Mapping[str, Any]) -> list[str]:
     if spec.get("masks") and not get_format(fmt).uses_masks:  # coco's masks are its RLEs, described above
         lines += [
             "",
-            "Masks (`--masks`): one per image, 8-bit, 0 for the background and k for the pixels of the "
-            "k-th digit (1-based, left to right); each digit's box is the bounding box of its label.",
+            "Masks (`--masks`): one per image, 8-bit grey (lossless PNG files in the formats that store "
+            "files), 0 for the background and k for the pixels of the k-th digit (1-based, left to right); "
+            "each digit's box is the bounding box of its label.",
         ]
     return [*lines, ""]
 
@@ -301,6 +307,24 @@ def _shards(manifest: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _look(spec: Mapping[str, Any]) -> str:
+    """The end of the card's first sentence: the images' height, ink and pixels as its spec says."""
+    from hng.datasets.formats import spec_image_kind
+
+    kind = spec_image_kind(spec)
+    style = str(spec.get("style") or "mnist")
+    if style == "mnist" and kind.channels == 1:
+        ink = "White ink on black"
+    elif style == "mnist":
+        ink = "White ink on black, stored as RGB"
+    elif style == "background":
+        ink = "Style `background`: ink on crops of the user's background images"
+    else:
+        ink = f"Style `{style}`: ink on paper"
+    pixels = "8-bit grey" if kind.channels == 1 else "8-bit RGB"
+    return f" (height {kind.height}). {ink}, {pixels}"
+
+
 def render_card(manifest: Mapping[str, Any]) -> str:
     """The dataset's README.md: YAML front matter for the Hub, then the card in Markdown."""
     spec = manifest["spec"]
@@ -314,9 +338,9 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "",
         f"Images of handwritten numbers, each composed from real MNIST digits by hng "
         f"{manifest.get('hng_version', '')}: a real MNIST sample for every digit, cropped to its ink, "
-        "laid side by side with random gaps and resized to the image width (height 28). White ink on "
-        "black, 8-bit grey. Every image comes with its label (the digit string) and a box per digit, for "
-        "training and testing OCR and digit-sequence models.",
+        f"laid side by side with random gaps and resized to the image width{_look(spec)}. Every image "
+        "comes with its label (the digit string) and a box per digit, for training and testing OCR and "
+        "digit-sequence models.",
         "",
         f"Created {manifest.get('created_at', '—')} "
         f"(manifest version {manifest.get('manifest_version', '—')}).",

@@ -275,12 +275,19 @@ def _sample(output: Output, plan: Plan, sample_images: int, made: set[int]) -> S
 
 
 def _concat(parts: list[Shard]) -> Shard:
-    """One Shard of several shards' images, padded to the widest image and the longest label."""
+    """One Shard of several shards' images (of one height and channels, as a dataset's are), padded to
+    the widest image and the longest label."""
     width = max(int(p.images.shape[2]) for p in parts)
     longest = max(int(p.boxes.shape[1]) for p in parts)
-    images = np.concatenate(
-        [np.pad(p.images, ((0, 0), (0, 0), (0, width - p.images.shape[2]))) for p in parts]
-    )
+    shapes = {(p.height, p.channels) for p in parts}
+    if len(shapes) > 1:
+        raise ValueError(f"shards of different image heights or channels: {sorted(shapes)}")
+
+    def wider(array: np.ndarray) -> np.ndarray:
+        extra = [(0, 0), (0, 0), (0, width - array.shape[2])] + [(0, 0)] * (array.ndim - 3)
+        return np.pad(array, extra)
+
+    images = np.concatenate([wider(p.images) for p in parts])
 
     def padded(array: np.ndarray) -> np.ndarray:
         extra = [(0, 0), (0, longest - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
@@ -299,13 +306,8 @@ def _concat(parts: list[Shard]) -> Shard:
         split=parts[0].split,
         masks=None
         if any(p.masks is None for p in parts)
-        else np.concatenate(
-            [
-                np.pad(p.masks, ((0, 0), (0, 0), (0, width - p.masks.shape[2])))
-                for p in parts
-                if p.masks is not None
-            ]
-        ),
+        else np.concatenate([wider(p.masks) for p in parts if p.masks is not None]),
+        encoding=parts[0].encoding,
     )
 
 
@@ -313,24 +315,55 @@ def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
     from hng.quality.fidelity import fidelity_classifier, label_fidelity
 
     classifier = fidelity_classifier(data, split)
+    images = mnist_polarity(sample.images, sample.widths)
     result = label_fidelity(
-        sample.images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
+        images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
     ).to_dict()
     result["sample_images"] = len(sample)
     return result
 
 
+def mnist_polarity(images: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """``images`` (N, H, W) or (N, H, W, 3) RGB as grey ink coverage, MNIST's polarity (ink bright on 0),
+    for the reader of the label fidelity, which was fitted on MNIST digits.
+
+    Each image's background level is its most common grey value (most of an image is background), and
+    each pixel becomes its distance from it: MNIST-style images (background 0) come back unchanged, dark
+    ink on light paper comes back bright on black. The padding past each width stays 0.
+    """
+    import cv2
+
+    if images.ndim == 4:
+        images = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])
+    if not images.size:
+        return images
+    out = np.zeros_like(images)
+    for i, width in enumerate(widths.tolist()):
+        image = images[i, :, :width]
+        background = np.uint8(np.bincount(image.ravel(), minlength=256).argmax())
+        out[i, :, :width] = np.maximum(image, background) - np.minimum(image, background)
+    return out
+
+
 def _contact_sheet(sample: Shard) -> np.ndarray:
-    """Eight rows of sample images at twice their size, as many columns as fit in about 1,600 pixels,
-    with each digit's box (and mask, when the shards hold masks) drawn in its colour."""
+    """Eight rows of sample images, as many columns as fit in about 1,600 pixels, with each digit's box
+    (and mask, when the shards hold masks) drawn in its colour: a BGR image for ``encode_png``. Images
+    are shown at twice their size up to 64 rows high (28 by default), as they are above."""
     from hng.quality.contact_sheet import contact_sheet
 
-    columns = int(np.clip(SHEET_WIDTH // (2 * int(sample.widths.max()) + 8), 2, 8))
+    scale = 2 if sample.height <= 64 else 1
+    columns = int(np.clip(SHEET_WIDTH // (scale * int(sample.widths.max()) + 8), 2, 8))
     count = min(SHEET_ROWS * columns, len(sample))
     rows = np.unique(np.linspace(0, len(sample) - 1, count).astype(int))
     part = sample.take(rows)
     return contact_sheet(
-        part.images, part.widths, part.labels, columns=columns, scale=2, boxes=part.boxes, masks=part.masks
+        part.images,
+        part.widths,
+        part.labels,
+        columns=columns,
+        scale=scale,
+        boxes=part.boxes,
+        masks=part.masks,
     )
 
 

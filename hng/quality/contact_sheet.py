@@ -5,7 +5,8 @@ smoothed or distorted), framed by a thin grey border that marks the image's true
 printed under it on a dark grey strip. Cells are equal; narrower images sit at their cell's left edge.
 Given the digits' boxes (and masks), the sheet is in colour: each digit's box is drawn just outside its
 pixels in the digit's colour, and with masks each digit's ink is tinted that colour, so a box that
-misses ink or a mask that strays shows at a glance.
+misses ink or a mask that strays shows at a glance. Images may be grey or RGB (hng's arrays: RGB order)
+and of any height; the sheet is drawn with OpenCV, so a colour sheet is BGR, as ``encode_png`` takes it.
 """
 
 from __future__ import annotations
@@ -105,23 +106,28 @@ def contact_sheet(
     boxes: np.ndarray | None = None,
     masks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A 2-D uint8 grey grid of the images (white ink on black), each labelled underneath; with
-    ``boxes`` (N, L, 4) x0, y0, x1, y1 (rows past a label, or empty boxes, skipped) and optionally
-    ``masks`` (N, height, W) label maps, a (rows, columns, 3) BGR sheet with them drawn.
+    """A 2-D uint8 grey grid of grey images, each labelled underneath; a (rows, columns, 3) BGR one of
+    RGB images, or with ``boxes`` (N, L, 4) x0, y0, x1, y1 (rows past a label, or empty boxes, skipped)
+    and optionally ``masks`` (N, height, W) label maps, drawn over the images.
 
-    ``images`` is (N, height, W) uint8, padded: image i is ``images[i, :, :widths[i]]``. The sheet has
-    ``min(columns, N)`` columns and ``ceil(N / columns)`` rows of equal cells (``sheet_layout`` gives
-    the geometry). Encode it with ``hng.core.png.encode_png``.
+    ``images`` is (N, height, W) grey or (N, height, W, 3) RGB uint8, padded: image i is
+    ``images[i, :, :widths[i]]``. The sheet has ``min(columns, N)`` columns and ``ceil(N / columns)``
+    rows of equal cells (``sheet_layout`` gives the geometry). Encode it with ``hng.core.png.encode_png``
+    (which takes BGR).
     """
     if masks is not None and boxes is None:
         raise ValueError("masks are drawn with their boxes: give boxes too")
     images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, height, width) uint8, got {images.shape} {images.dtype}")
+    rgb = images.ndim == 4 and images.shape[3] == 3
+    if not (images.ndim == 3 or rgb) or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be (N, height, width) or (N, height, width, 3) uint8, got {images.shape} "
+            f"{images.dtype}"
+        )
     if not len(widths) == len(labels) == len(images):
         raise ValueError("widths and labels must have one entry per image")
     layout = sheet_layout(images.shape[1], widths, labels, columns=columns, scale=scale)
-    sheet = np.full(layout.shape, BACKGROUND, dtype=np.uint8)
+    sheet: np.ndarray = np.full(layout.shape, BACKGROUND, dtype=np.uint8)
     for i, (image, width, label) in enumerate(zip(images, widths, labels, strict=True)):
         width = int(width)
         if not 0 < width <= images.shape[2]:
@@ -129,9 +135,10 @@ def contact_sheet(
         y, x = layout.cell_origin(i)
         framed_width = width * scale + 2 * BORDER
         sheet[y : y + layout.image_height + 2 * BORDER, x : x + framed_width] = BORDER_VALUE
-        scaled = np.repeat(np.repeat(image[:, :width], scale, axis=0), scale, axis=1)
-        iy, ix = layout.image_origin(i)
-        sheet[iy : iy + layout.image_height, ix : ix + width * scale] = scaled
+        if not rgb:
+            scaled = np.repeat(np.repeat(image[:, :width], scale, axis=0), scale, axis=1)
+            iy, ix = layout.image_origin(i)
+            sheet[iy : iy + layout.image_height, ix : ix + width * scale] = scaled
         sy, sx = layout.strip_origin(i)
         sheet[sy : sy + STRIP, sx : sx + layout.cell_width] = STRIP_VALUE
         (_, text_height), _ = cv2.getTextSize(str(label), FONT, FONT_SCALE, FONT_THICKNESS)
@@ -146,6 +153,14 @@ def contact_sheet(
             FONT_THICKNESS,
             cv2.LINE_AA,
         )
+    if rgb:
+        # The frames, strips and labels are grey: the sheet turns BGR, then takes the images, RGB -> BGR.
+        sheet = cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
+        for i, width in enumerate(widths):
+            width = int(width)
+            iy, ix = layout.image_origin(i)
+            scaled = np.repeat(np.repeat(images[i, :, :width, ::-1], scale, axis=0), scale, axis=1)
+            sheet[iy : iy + layout.image_height, ix : ix + width * scale] = scaled
     if boxes is None:
         return sheet
     return _draw_labels(sheet, layout, images, widths, np.asarray(boxes), masks)
@@ -159,7 +174,7 @@ def _draw_labels(
     boxes: np.ndarray,
     masks: np.ndarray | None,
 ) -> np.ndarray:
-    colour = cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
+    colour = sheet if sheet.ndim == 3 else cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
     scale = layout.scale
     palette = np.array(DIGIT_COLOURS, dtype=np.float32) / 255
     for i, width in enumerate(widths):
@@ -169,7 +184,7 @@ def _draw_labels(
             labels = np.repeat(np.repeat(masks[i, :, :width], scale, axis=0), scale, axis=1)
             ink = colour[iy : iy + layout.image_height, ix : ix + width * scale].astype(np.float32)
             tint = palette[(labels.astype(np.int64) - 1) % len(palette)]
-            tinted = np.where(labels[..., None] > 0, ink * tint, ink)
+            tinted = np.where(labels[..., None] > 0, _tint(ink, tint), ink)
             colour[iy : iy + layout.image_height, ix : ix + width * scale] = tinted.astype(np.uint8)
         for k, (x0, y0, x1, y1) in enumerate(boxes[i].tolist()):
             if x1 <= x0 or y1 <= y0:
@@ -182,3 +197,19 @@ def _draw_labels(
                 1,
             )
     return colour
+
+
+def _tint(ink: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """An image's pixels (H, W, 3 float BGR) coloured by ``tint`` (H, W, 3 in [0, 1]) as much as they are
+    ink. White ink on black (MNIST's look): the pixel times the tint, so the ink's brightness is kept.
+    Ink on paper (a background that is not black: its most common grey value): the pixel moves from the
+    paper's colour towards the tint's in proportion to its distance from the paper, the strongest ink
+    reaching the tint's full colour."""
+    grey = ink.mean(axis=2)
+    paper = np.bincount(np.rint(grey).astype(np.int64).ravel(), minlength=256).argmax()
+    if paper == 0:
+        return ink * tint
+    background = np.median(ink[np.rint(grey) == paper], axis=0)
+    distance = np.abs(grey - paper)
+    strength = (distance / max(float(distance.max()), 1.0))[..., None]
+    return background + (tint * 255 - background) * strength

@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import numpy as np
 
 from hng.core.compose import HEIGHT
+from hng.core.encoding import (
+    DEFAULT_JPEG_QUALITY,
+    ENCODING_OF_SUFFIX,
+    SUFFIXES,
+    jpeg_frame,
+    sniff_encoding,
+)
 from hng.datasets.shard import PAD, Shard
 
 if TYPE_CHECKING:
@@ -27,6 +34,10 @@ if TYPE_CHECKING:
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The last 12 bytes of every whole PNG: the empty IEND chunk and its CRC.
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_END = b"\xff\xd9"  # EOI
+# PNG colour types by channels: 0 greyscale, 2 truecolour (RGB); JPEG components are the channels.
+_PNG_COLOUR_TYPES = {1: 0, 3: 2}
+_CHANNEL_NAMES = {1: "grey", 3: "RGB"}
 
 
 class ShardProblem(Exception):
@@ -108,21 +119,70 @@ class ShardFormat(abc.ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+class ImageKind(NamedTuple):
+    """What a shard's image files are, all alike: their encoding ("png" or "jpeg"), height and channels."""
+
+    encoding: str
+    height: int
+    channels: int
+
+    @property
+    def suffix(self) -> str:
+        return SUFFIXES[self.encoding]
+
+
+def spec_image_kind(spec: Mapping[str, Any]) -> ImageKind:
+    """The kind of a dataset's image files, from its spec as its manifest holds it (``DatasetSpec.to_json``
+    leaves out the document fields at their defaults: 28 high, grey, PNG)."""
+    return ImageKind(
+        str(spec.get("image_encoding") or "png"),
+        int(spec.get("height") or HEIGHT),
+        int(spec.get("channels") or 1),
+    )
+
+
+def image_suffix(spec: Mapping[str, Any]) -> str:
+    """The suffix of a dataset's image files, ".png" or ".jpg", from its manifest's spec."""
+    return spec_image_kind(spec).suffix
+
+
+def image_phrase(spec: Mapping[str, Any]) -> str:
+    """How a dataset card describes its image files, from its manifest's spec: "8-bit grey PNG, 28 ×
+    width", "8-bit RGB JPEG (quality 75-95, drawn per image), 48 × width"."""
+    kind = spec_image_kind(spec)
+    what = f"8-bit {_CHANNEL_NAMES[kind.channels]} {kind.encoding.upper()}"
+    if kind.encoding == "jpeg":
+        low, high = spec.get("jpeg_quality") or DEFAULT_JPEG_QUALITY
+        what += f" (quality {low})" if low == high else f" (quality {low}-{high}, drawn per image)"
+    return f"{what}, {kind.height} × width"
+
+
+class Scan(NamedTuple):
+    """A shard read through by its format's checks (``RecordFormat._scan``)."""
+
+    records: list[dict[str, Any]]  # Shard.record(i) of each image, in order
+    images: list[np.ndarray]  # decoded images (empty unless decoding)
+    masks: list[np.ndarray] | None  # decoded masks; None if the shard holds none, or when not decoding
+    kind: ImageKind | None  # of its images (None for a shard without images)
+
+
 class RecordFormat(ShardFormat):
-    """A format storing each image as a PNG beside its JSON record (webdataset, imagefolder): counting
-    and reading both scan the shard, checking it member by member; only reading decodes the PNGs."""
+    """A format storing each image as an encoded file (PNG or JPEG) beside its JSON record (webdataset,
+    imagefolder, the folder formats, lmdb): counting and reading both scan the shard, checking it member
+    by member (``ImageFiles``); only reading decodes the images."""
 
     @abc.abstractmethod
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        """The shard's records and (if ``decode``) images; ValueError naming it if it is not whole."""
+    def _scan(self, path: Path, *, decode: bool) -> Scan:
+        """The shard's records and (if ``decode``) images and masks; ValueError naming it if it is not
+        whole."""
 
     def count(self, path: Path) -> int:
-        return len(self._scan(path, decode=False)[0])
+        return len(self._scan(path, decode=False).records)
 
     def read(self, path: Path, index: int, start: int) -> Shard:
-        records, images = self._scan(path, decode=True)
+        scan = self._scan(path, decode=True)
         try:
-            return shard_from_records(index, start, records, images)
+            return shard_from_scan(index, start, scan)
         except ValueError as exc:
             raise self._bad(path, str(exc)) from exc
 
@@ -160,8 +220,8 @@ def arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
     images, widths, labels, lengths = (arrays[k] for k in ("images", "widths", "labels", "lengths"))
     if labels.dtype.kind != "U":
         return f"labels must be fixed-width unicode, got {labels.dtype}"
-    if images.ndim != 3 or images.shape[1] != HEIGHT:
-        return f"images must be (N, 28, W), got {images.shape}"
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)) or images.shape[1] < 1:
+        return f"images must be (N, H, W) grey or (N, H, W, 3) RGB, got {images.shape}"
     n, width = images.shape[0], images.shape[2]
     longest = labels.dtype.itemsize // 4
     expected = {
@@ -187,14 +247,18 @@ def arrays_problem(arrays: dict[str, np.ndarray]) -> str | None:
     past_label = np.arange(longest)[None, :] >= lengths[:, None]
     if np.any(arrays["boxes"][past_label] != PAD) or np.any(arrays["indices"][past_label] != PAD):
         return f"boxes and indices past a label's length must be {PAD}"
-    # The brightest pixel of each column: (N, W), a 28th of the images, so nothing shard-sized is copied.
+    # The brightest pixel of each column: (N, W), an H-th of the images, so nothing shard-sized is copied.
     past_width = np.arange(width)[None, :] >= widths[:, None]
-    if np.any(images.max(axis=1)[past_width]):
+    brightest = images.max(axis=1)
+    if brightest.ndim == 3:
+        brightest = brightest.max(axis=2)
+    if np.any(brightest[past_width]):
         return "pixels past an image's width must be 0"
     masks = arrays.get(MASKS)
     if masks is not None:
-        if masks.dtype != np.uint8 or masks.shape != images.shape:
-            return f"masks must be uint8 {images.shape} like the images, got {masks.dtype} {masks.shape}"
+        if masks.dtype != np.uint8 or masks.shape != images.shape[:3]:
+            want = images.shape[:3]
+            return f"masks must be uint8 {want} like the images, got {masks.dtype} {masks.shape}"
         if np.any(masks.max(axis=(1, 2)) > lengths):
             return "masks hold a label greater than their image's number of digits"
         if np.any(masks.max(axis=1)[past_width]):
@@ -226,24 +290,89 @@ def record_problem(record: Any, key: str) -> str | None:
     return None
 
 
-def png_problem(data: bytes, width: int) -> str | None:
-    """Why ``data`` is not a whole 8-bit greyscale PNG of 28 x ``width`` (None if it is one).
+def image_header(data: bytes, encoding: str) -> tuple[ImageKind, int] | str:
+    """The kind and width of an image file from its header, or why ``data`` is not a whole ``encoding``
+    file hng writes: a PNG (8-bit grey or RGB, ending with its IEND chunk) or a baseline JPEG (8-bit, 1
+    or 3 components, ending with its EOI marker).
 
-    Reads only the header and the end marker, so checking a shard's thousands of PNGs stays cheap;
+    Reads only the header and the end marker, so checking a shard's thousands of images stays cheap;
     decoding (``read``) checks the rest.
     """
-    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 45:
-        return "not a PNG file"
-    if not data.endswith(_PNG_END):
-        return "truncated PNG (no IEND chunk at its end)"
-    png_width = int.from_bytes(data[16:20], "big")
-    png_height = int.from_bytes(data[20:24], "big")
-    bit_depth, colour_type = data[24], data[25]
-    if (png_width, png_height) != (width, HEIGHT):
-        return f"PNG is {png_width} x {png_height}, its record says {width} x {HEIGHT}"
-    if (bit_depth, colour_type) != (8, 0):
-        return f"PNG is not 8-bit greyscale (bit depth {bit_depth}, colour type {colour_type})"
+    if encoding == "png":
+        if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 45:
+            return "not a PNG file"
+        if not data.endswith(_PNG_END):
+            return "truncated PNG (no IEND chunk at its end)"
+        bit_depth, colour_type = data[24], data[25]
+        channels = next((c for c, t in _PNG_COLOUR_TYPES.items() if t == colour_type), None)
+        if bit_depth != 8 or channels is None:
+            return f"PNG is not 8-bit grey or RGB (bit depth {bit_depth}, colour type {colour_type})"
+        kind = ImageKind("png", int.from_bytes(data[20:24], "big"), channels)
+        return kind, int.from_bytes(data[16:20], "big")
+    if encoding == "jpeg":
+        frame = jpeg_frame(data)
+        if frame is None:
+            return "not a JPEG file (no SOI marker and frame header)"
+        if not data.endswith(_JPEG_END):
+            return "truncated JPEG (no EOI marker at its end)"
+        if frame.precision != 8 or frame.components not in _CHANNEL_NAMES:
+            return f"JPEG is not 8-bit grey or RGB ({frame.precision}-bit, {frame.components} components)"
+        return ImageKind("jpeg", frame.height, frame.components), frame.width
+    raise ValueError(f"unknown image encoding {encoding!r}")
+
+
+def png_problem(data: bytes, width: int, height: int = HEIGHT, channels: int = 1) -> str | None:
+    """Why ``data`` is not a whole 8-bit PNG of ``height`` x ``width``, grey or RGB by ``channels`` (None
+    if it is one): masks, always grey PNGs, are checked with it."""
+    header = image_header(data, "png")
+    if isinstance(header, str):
+        return header
+    kind, png_width = header
+    if (png_width, kind.height) != (width, height):
+        return f"PNG is {png_width} x {kind.height}, its record says {width} x {height}"
+    if kind.channels != channels:
+        return f"PNG is {_CHANNEL_NAMES[kind.channels]}, not {_CHANNEL_NAMES[channels]}"
     return None
+
+
+class ImageFiles:
+    """The checks of a shard's image files, as its reader meets them (one instance per shard).
+
+    Each file must be whole (``image_header``) and of its record's width; its encoding must be the one
+    its name's suffix says (.png or .jpg) and its bytes hold. The first file sets the shard's ``kind``
+    (encoding, height, channels): every other must be of that kind. Masks are grey PNGs of their
+    image's size.
+    """
+
+    def __init__(self) -> None:
+        self.kind: ImageKind | None = None
+
+    def problem(self, data: bytes, width: int, name: str | None = None) -> str | None:
+        """Why image file ``data`` (called ``name``, whose suffix gives the encoding; without a name, its
+        bytes do) is not one of this shard's (None if it is)."""
+        encoding = sniff_encoding(data) if name is None else ENCODING_OF_SUFFIX.get(Path(name).suffix)
+        if encoding is None:
+            return "not a PNG or JPEG file" if name is None else f"{name} is not a .png or .jpg file"
+        header = image_header(data, encoding)
+        if isinstance(header, str):
+            return header
+        kind, file_width = header
+        if self.kind is None:
+            self.kind = kind
+        if file_width != width:
+            return f"{kind.encoding.upper()} is {file_width} wide, its record says {width}"
+        if kind != self.kind:
+            first = self.kind
+            return (
+                f"{kind.encoding.upper()} {_CHANNEL_NAMES[kind.channels]} {kind.height} high, where the "
+                f"shard's first image is {first.encoding.upper()} {_CHANNEL_NAMES[first.channels]} "
+                f"{first.height} high"
+            )
+        return None
+
+    def mask_problem(self, data: bytes, width: int) -> str | None:
+        """Why mask file ``data`` is not a grey PNG the size of its image (checked first)."""
+        return png_problem(data, width, HEIGHT if self.kind is None else self.kind.height)
 
 
 def shard_from_records(
@@ -253,12 +382,15 @@ def shard_from_records(
     images: Sequence[np.ndarray],
     rows: Sequence[int] | None = None,
     masks: Sequence[np.ndarray] | None = None,
+    encoding: str = "png",
 ) -> Shard:
     """Rebuild a ``Shard``'s arrays from per-image records (``Shard.record``), decoded images and (if
-    the shard holds them) decoded masks.
+    the shard holds them) decoded masks; ``encoding``: that of the files they were decoded from.
 
-    Padding follows the npz layout: images with 0 up to the widest, boxes and indices with ``PAD`` up to
-    the longest label. Raises ValueError if a record disagrees with its image or the shard's place.
+    The first image gives the height and channels (grey (H, W) or RGB (H, W, 3)); every image must share
+    them. Padding follows the npz layout: images with 0 up to the widest, boxes and indices with ``PAD``
+    up to the longest label. Raises ValueError if a record disagrees with its image or the shard's place.
+    The JPEG quality range is not stored in the files: the Shard keeps the default.
     """
     n = len(records)
     if len(images) != n:
@@ -266,8 +398,9 @@ def shard_from_records(
     labels = [str(r["label"]) for r in records]
     longest = max((len(label) for label in labels), default=1)
     widths = np.array([int(r["width"]) for r in records], dtype=np.int32)
-    out_images = np.zeros((n, HEIGHT, int(widths.max(initial=0))), dtype=np.uint8)
-    out_masks = None if masks is None else np.zeros(out_images.shape, dtype=np.uint8)
+    height, pixel = (images[0].shape[0], images[0].shape[2:]) if n else (HEIGHT, ())
+    out_images = np.zeros((n, height, int(widths.max(initial=0)), *pixel), dtype=np.uint8)
+    out_masks = None if masks is None else np.zeros(out_images.shape[:3], dtype=np.uint8)
     if masks is not None and len(masks) != n:
         raise ValueError(f"{n} records but {len(masks)} masks")
     boxes = np.full((n, longest, 4), PAD, dtype=np.int32)
@@ -279,14 +412,15 @@ def shard_from_records(
         key = f"{start + (i if rows is None else rows[i]):09d}"
         if record["key"] != key:
             raise ValueError(f"image {i} has key {record['key']!r}, expected {key!r}")
-        if image.shape != (HEIGHT, int(widths[i])):
-            raise ValueError(f"image {key} is {image.shape}, its record says (28, {int(widths[i])})")
+        if image.shape != (height, int(widths[i]), *pixel):
+            want = (height, int(widths[i]), *pixel)
+            raise ValueError(f"image {key} is {image.shape}, its record and the first image say {want}")
         n_digits = len(label)
         if len(record["boxes"]) != n_digits or len(record["indices"]) != n_digits:
             raise ValueError(f"image {key}: label {label!r} but {len(record['boxes'])} boxes")
         out_images[i, :, : image.shape[1]] = image
         if out_masks is not None and masks is not None:
-            if masks[i].shape != image.shape:
+            if masks[i].shape != image.shape[:2]:
                 raise ValueError(f"the mask of image {key} is {masks[i].shape}, its image {image.shape}")
             if int(masks[i].max(initial=0)) > len(label):
                 raise ValueError(f"the mask of image {key} holds labels past its {len(label)} digits")
@@ -306,6 +440,15 @@ def shard_from_records(
         indices=indices,
         split=splits.pop() if splits else "",
         masks=out_masks,
+        encoding=encoding,
+    )
+
+
+def shard_from_scan(index: int, start: int, scan: Scan, rows: Sequence[int] | None = None) -> Shard:
+    """``shard_from_records`` of a shard's (or some rows') scan."""
+    encoding = "png" if scan.kind is None else scan.kind.encoding
+    return shard_from_records(
+        index, start, scan.records, scan.images, rows=rows, masks=scan.masks, encoding=encoding
     )
 
 

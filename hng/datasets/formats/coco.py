@@ -1,22 +1,23 @@
 """The coco shard format: a folder ``shard-00000/`` of ``images/{key}.png`` and a COCO instances file.
 
-Layout of a shard (``FolderFormat``): ``images/{key}.png`` (8-bit grey, 28 x width), ``annotations/
-instances_{split}.json`` (split: the spec's, train or test) and ``hng.jsonl`` (hng's records). At
-finalize, ``annotations/instances_{split}.json`` at the dataset's root merges every shard's file, its
-file names relative to the root (``shard-00000/images/{key}.png``), while the dataset holds at most
-``MERGE_LIMIT`` images.
+Layout of a shard (``FolderFormat``): ``images/{key}.png`` (8-bit grey or RGB, H x width; ``.jpg`` with
+``--image-encoding jpeg``), ``annotations/instances_{split}.json`` (split: the spec's, train or test) and
+``hng.jsonl`` (hng's records). At finalize, ``annotations/instances_{split}.json`` at the dataset's root
+merges every shard's file, its file names relative to the root (``shard-00000/images/{key}.png``), while
+the dataset holds at most ``MERGE_LIMIT`` images.
 
 The instances file, compact JSON with a fixed key order (so the same shard gives the same bytes):
 
 - ``info`` (fixed: no date) and ``licenses``: MNIST's CC BY-SA 3.0, which every image carries (license 1);
-- ``images``: ``id`` the image's dataset-wide index (``int(key)``), ``width``, ``height`` (28),
-  ``file_name`` (``images/{key}.png``, relative to the shard's folder), ``license``;
+- ``images``: ``id`` the image's dataset-wide index (``int(key)``), ``width``, ``height`` (the shard's
+  image height, 28 by default), ``file_name`` (``images/{key}.png`` or ``.jpg``, relative to the shard's
+  folder), ``license``;
 - ``annotations``, one per object (``image_objects``: each digit seen, and with ``--objects number|both``
   the whole number, the union of its digits): ``id`` = image index * 65 + slot, slot k for the k-th
   digit (1-based, its label in the mask) and 65 for the number, so ids are unique across the dataset
   and never 0 (pycocotools' COCOeval takes a matched id of 0 for "unmatched"); ``image_id``;
-  ``category_id``; ``segmentation``, the object's exact pixels as COCO's compressed RLE (``{"size": [28,
-  width], "counts": "..."}``, what ``pycocotools.mask.encode`` gives, computed by ``hng.core.rle``);
+  ``category_id``; ``segmentation``, the object's exact pixels as COCO's compressed RLE (``{"size":
+  [height, width], "counts": "..."}``, what ``pycocotools.mask.encode`` gives, computed by ``hng.core.rle``);
   ``area``, its pixel count; ``bbox`` ``[x, y, width, height]`` in whole pixels (ints: the exact
   bounds of the object's pixels, as ``pycocotools.mask.toBbox`` computes them); ``iscrowd`` 0.
 - ``categories``: ``id`` = digit + 1 (1-10) named "0".."9" (supercategory "digit"), and 11 "number"
@@ -38,9 +39,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hng import __version__
-from hng.core.compose import HEIGHT
 from hng.core.rle import UNION, decode_counts, encode_label_maps, paint_label_maps
-from hng.datasets.formats import NUMBER_CLASS, ShardProblem, image_objects, shard_from_records
+from hng.datasets.formats import (
+    NUMBER_CLASS,
+    ImageKind,
+    Scan,
+    ShardProblem,
+    image_objects,
+    image_phrase,
+    image_suffix,
+    shard_from_scan,
+)
 from hng.datasets.formats.folder import FolderFormat
 from hng.datasets.shard import Shard
 
@@ -149,17 +158,18 @@ class CocoFormat(FolderFormat):
             fh.write(text)
         return [name]
 
-    def label_files(self, path: Path, records: list[dict[str, Any]]) -> list[str]:
+    def label_files(self, path: Path, records: list[dict[str, Any]], kind: ImageKind | None) -> list[str]:
         return [annotation_file(str(records[0]["split"]))] if records else []
 
     # --- reading back --------------------------------------------------------------------------------
 
-    def _scan_folder(self, path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    def _scan_folder(self, path: Path, decode: bool) -> Scan:
         """The folder's checks, then the instances file's: it must describe the images hng.jsonl lists."""
-        records, images = super()._scan_folder(path, decode)
-        if records:
-            _read_instances(path, records, decode=False)
-        return records, images
+        scan = super()._scan_folder(path, decode)
+        if scan.records:
+            assert scan.kind is not None
+            _read_instances(path, scan.records, scan.kind, decode=False)
+        return scan
 
     def read(self, path: Path, index: int, start: int) -> Shard:
         """The shard, with its masks painted from the digits' RLEs (None if it holds the number's only)."""
@@ -168,9 +178,12 @@ class CocoFormat(FolderFormat):
             raise FileNotFoundError(f"shard folder not found: {path}")
         try:
             # The folder's checks (not this class's: the instances file is read once, decoded, below).
-            records, images = FolderFormat._scan_folder(self, path, True)
-            masks = _masks(*_read_instances(path, records, decode=True), records) if records else None
-            return shard_from_records(index, start, records, images, masks=masks)
+            scan = FolderFormat._scan_folder(self, path, True)
+            if scan.records:
+                assert scan.kind is not None
+                found = _read_instances(path, scan.records, scan.kind, decode=True)
+                scan = scan._replace(masks=_masks(*found, scan.records, scan.kind.height))
+            return shard_from_scan(index, start, scan)
         except ShardProblem as exc:
             raise self._bad(path, str(exc)) from exc
         except (OSError, ValueError) as exc:  # ValueError: JSON, UTF-8, PNG, records
@@ -212,6 +225,7 @@ class CocoFormat(FolderFormat):
     def card_lines(self, manifest: Mapping[str, Any]) -> list[str]:
         spec = manifest["spec"]
         split = str(spec["split"])
+        suffix = image_suffix(spec)
         objects = str(spec.get("objects", "digits"))
         name = annotation_file(split)
         shards = manifest.get("shards") or []
@@ -229,8 +243,9 @@ class CocoFormat(FolderFormat):
         largest = 10 if objects == "digits" else 11  # torchvision takes category_id as the label
         shard_range = first if first == last else f"{first}` … `{last}"
         lines = [
-            f"COCO instances (format `coco`). Each shard is a folder (`{shard_range}`) of `images/KEY.png` "
-            f"(8-bit grey, 28 × width; KEY the image's 9-digit index, also its `image_id`) and `{name}`: "
+            f"COCO instances (format `coco`). Each shard is a folder (`{shard_range}`) of "
+            f"`images/KEY{suffix}` ({image_phrase(spec)}; KEY the image's 9-digit index, also its "
+            f"`image_id`) and `{name}`: "
             f"{kinds}; `bbox` [x, y, width, height] in whole pixels; `segmentation` the object's exact "
             "pixels as a compressed RLE; `area` their count; `iscrowd` 0.",
             "",
@@ -238,7 +253,7 @@ class CocoFormat(FolderFormat):
         if merged:
             lines += [
                 f"`{name}` at the dataset's root merges every shard's file (file names relative to the "
-                f"root: `{first}/images/KEY.png`). With pycocotools:",
+                f"root: `{first}/images/KEY{suffix}`). With pycocotools:",
                 "",
                 "```python",
                 "from pycocotools.coco import COCO",
@@ -297,7 +312,11 @@ def instances_text(shard: Shard, objects: str, image_paths: Sequence[str] | None
     if shard.masks is None:
         raise ValueError(f"shard {shard.index} holds no masks: its COCO segmentation cannot be written")
     n = len(shard)
-    paths = [f"images/{shard.key(i)}.png" for i in range(n)] if image_paths is None else image_paths
+    height = shard.height
+    if image_paths is None:
+        paths = [f"images/{shard.key(i)}{shard.image_suffix}" for i in range(n)]
+    else:
+        paths = list(image_paths)
     found = [image_objects(shard, i, objects) for i in range(n)]
     owners = np.repeat(np.arange(n), [len(f) for f in found])
     labels = np.array([UNION if o.label == 0 else o.label for f in found for o in f], dtype=np.int64)
@@ -315,13 +334,13 @@ def instances_text(shard: Shard, objects: str, image_paths: Sequence[str] | None
         index = shard.start + i
         width = int(shard.widths[i])
         images.append(
-            {"id": index, "width": width, "height": HEIGHT, "file_name": paths[i], "license": LICENSE_ID}
+            {"id": index, "width": width, "height": height, "file_name": paths[i], "license": LICENSE_ID}
         )
         for obj in found[i]:
             annotations.append(
                 f'{{"id":{index * ID_STRIDE + _slot(obj.label)},"image_id":{index},'
                 f'"category_id":{category_id(obj.category)},'
-                f'"segmentation":{{"size":[{HEIGHT},{width}],"counts":"{_escape(counts[m])}"}},'
+                f'"segmentation":{{"size":[{height},{width}],"counts":"{_escape(counts[m])}"}},'
                 f'"area":{areas_list[m]},"bbox":[{obj.x0},{obj.y0},{obj.x1 - obj.x0},{obj.y1 - obj.y0}],'
                 '"iscrowd":0}'
             )
@@ -403,12 +422,13 @@ def _objects_of(cats: Any) -> str:
 
 
 def _read_instances(
-    path: Path, records: list[dict[str, Any]], *, decode: bool
+    path: Path, records: list[dict[str, Any]], kind: ImageKind, *, decode: bool
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """The shard's instances file, checked against its records: the images, and every annotation's id,
-    image, category, box and segmentation size. With ``decode``, also that every RLE decodes to its
-    image's size and its area; returns the file and the RLEs' counts (``decode_counts``; empty without
-    ``decode``: counting a shard need not decode them, and its checksum covers their bytes)."""
+    """The shard's instances file, checked against its records and its images' ``kind`` (height, file
+    suffix): the images, and every annotation's id, image, category, box and segmentation size. With
+    ``decode``, also that every RLE decodes to its image's size and its area; returns the file and the
+    RLEs' counts (``decode_counts``; empty without ``decode``: counting a shard need not decode them,
+    and its checksum covers their bytes)."""
     name = annotation_file(str(records[0]["split"]))
     try:
         doc = json.loads((path / name).read_text(encoding="utf-8"))
@@ -421,8 +441,8 @@ def _read_instances(
         {
             "id": int(r["key"]),
             "width": int(r["width"]),
-            "height": HEIGHT,
-            "file_name": f"images/{r['key']}.png",
+            "height": kind.height,
+            "file_name": f"images/{r['key']}{kind.suffix}",
             "license": LICENSE_ID,
         }
         for r in records
@@ -441,7 +461,7 @@ def _read_instances(
     if got != _expected(records, objects):
         raise ShardProblem(f"{name}: its annotations are not the objects the records' boxes call for")
     widths = {int(r["key"]): int(r["width"]) for r in records}
-    if sizes != [[HEIGHT, widths[a[1]]] for a in got] or crowd - {0}:
+    if sizes != [[kind.height, widths[a[1]]] for a in got] or crowd - {0}:
         raise ShardProblem(f"{name}: an annotation's segmentation size or iscrowd is wrong")
     if not all(isinstance(s, str) for s in strings):
         raise ShardProblem(f"{name}: an annotation's segmentation counts are not a compressed RLE string")
@@ -456,15 +476,17 @@ def _read_instances(
     owner = np.repeat(np.arange(len(strings)), per)
     totals = np.bincount(owner, weights=counts, minlength=len(strings))
     ones = np.bincount(owner, weights=counts * (index % 2), minlength=len(strings))
-    if not np.array_equal(totals, [HEIGHT * widths[a[1]] for a in got]) or not np.array_equal(ones, areas):
+    totals_wanted = [kind.height * widths[a[1]] for a in got]
+    if not np.array_equal(totals, totals_wanted) or not np.array_equal(ones, areas):
         raise ShardProblem(f"{name}: an RLE does not cover its image or disagrees with its area")
     return doc, counts, offsets
 
 
 def _masks(
-    doc: dict[str, Any], counts: np.ndarray, offsets: np.ndarray, records: list[dict[str, Any]]
+    doc: dict[str, Any], counts: np.ndarray, offsets: np.ndarray, records: list[dict[str, Any]], height: int
 ) -> list[np.ndarray] | None:
-    """Each image's mask, painted from its digits' RLEs; None if the file holds no digit objects."""
+    """Each image's mask (``height`` rows), painted from its digits' RLEs; None if the file holds no
+    digit objects."""
     if _objects_of(doc["categories"]) == "number":
         return None
     ids = np.array([a["id"] for a in doc["annotations"]], dtype=np.int64)
@@ -476,7 +498,7 @@ def _masks(
     per = np.diff(offsets)[digits]
     within = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
     painted = paint_label_maps(
-        (len(records), HEIGHT, int(widths.max())),
+        (len(records), height, int(widths.max())),
         counts[np.repeat(offsets[digits], per) + within],
         np.concatenate([[0], np.cumsum(per)]),
         images,

@@ -1,7 +1,8 @@
 """The base of the trainer formats that are folders of images beside label files (yolo, coco, voc, ...).
 
-A shard is a folder ``shard-00000/``: each image a PNG at the format's ``image_path`` (for example
-``images/train/000000042.png``), the trainer's own label files (``write_labels``), and ``hng.jsonl``,
+A shard is a folder ``shard-00000/``: each image a file at the format's ``image_path`` (for example
+``images/train/000000042.png``: a PNG, grey or RGB, or with ``--image-encoding jpeg`` a ``.jpg``,
+``Shard.encoded_image``), the trainer's own label files (``write_labels``), and ``hng.jsonl``,
 hng's record of every image (``{"image": <path in the shard>, **Shard.record(i)}``, compact, in order),
 so that hng can count, check and read the shard back (seeds and MNIST indices, which no trainer file
 holds) without parsing the trainer's files. Trainers ignore ``hng.jsonl``.
@@ -21,22 +22,30 @@ from typing import Any
 
 import numpy as np
 
-from hng.core.png import decode_png, encode_png
+from hng.core.encoding import decode_image
 from hng.datasets.checksum import shard_files
-from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.datasets.formats import (
+    ImageFiles,
+    ImageKind,
+    RecordFormat,
+    Scan,
+    ShardProblem,
+    record_problem,
+    shard_from_scan,
+)
 from hng.datasets.shard import Shard
 
 RECORDS = "hng.jsonl"
 
 
 class FolderFormat(RecordFormat):
-    """A folder per shard: PNG images, the trainer's label files and ``hng.jsonl`` (module docstring)."""
+    """A folder per shard: image files, the trainer's label files and ``hng.jsonl`` (module docstring)."""
 
     suffix = ""
 
     def image_path(self, shard: Shard, i: int) -> str:
         """Where image i goes inside the shard's folder ('/'-separated)."""
-        return f"images/{shard.key(i)}.png"
+        return f"images/{shard.key(i)}{shard.image_suffix}"
 
     @abc.abstractmethod
     def write_labels(self, shard: Shard, path: Path, image_paths: list[str]) -> list[str]:
@@ -53,7 +62,7 @@ class FolderFormat(RecordFormat):
             (path / folder).mkdir(parents=True, exist_ok=True)
         for i, relative in enumerate(image_paths):
             with open(path / relative, "xb") as fh:
-                fh.write(encode_png(np.ascontiguousarray(shard.image(i))))
+                fh.write(shard.encoded_image(i))
         self.write_labels(shard, path, image_paths)
         with open(path / RECORDS, "x", encoding="utf-8", newline="\n") as records:
             for i, relative in enumerate(image_paths):
@@ -61,28 +70,34 @@ class FolderFormat(RecordFormat):
                     json.dumps({"image": relative, **shard.record(i)}, separators=(",", ":")) + "\n"
                 )
 
-    def label_files(self, path: Path, records: list[dict[str, Any]]) -> list[str]:
+    def label_files(self, path: Path, records: list[dict[str, Any]], kind: ImageKind | None) -> list[str]:
         """The label files a whole shard holds beside its images (paths inside it), for the check that it
-        holds nothing else; ``write_labels`` returns the same list."""
+        holds nothing else; ``write_labels`` returns the same list. ``kind``: the images' (their
+        suffix), None for a shard without images."""
         return []
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
-        """The images ``rows`` only: their hng.jsonl lines and PNGs."""
+        """The images ``rows`` only: their hng.jsonl lines and image files."""
         path = Path(path)
         try:
             lines = (path / RECORDS).read_text(encoding="utf-8").splitlines()
             records, images = [], []
+            files = ImageFiles()
             for row in rows:
                 line = json.loads(lines[row])
                 records.append({k: v for k, v in line.items() if k != "image"})
-                images.append(decode_png((path / line["image"]).read_bytes()))
-            return shard_from_records(index, start, records, images, rows=list(rows))
+                data = (path / line["image"]).read_bytes()
+                problem = files.problem(data, int(line["width"]), line["image"])
+                if problem:
+                    raise ValueError(f"{line['image']}: {problem}")
+                images.append(decode_image(data))
+            return shard_from_scan(index, start, Scan(records, images, None, files.kind), rows=list(rows))
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        """Check hng.jsonl line by line, each PNG it names (whole, of its width), the label files, and
-        that the folder holds nothing else."""
+    def _scan(self, path: Path, *, decode: bool) -> Scan:
+        """Check hng.jsonl line by line, each image file it names (whole, of its width, all alike), the
+        label files, and that the folder holds nothing else."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"shard folder not found: {path}")
@@ -93,7 +108,7 @@ class FolderFormat(RecordFormat):
         except (OSError, ValueError) as exc:  # ValueError: JSON, UTF-8, PNG
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
-    def _scan_folder(self, path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    def _scan_folder(self, path: Path, decode: bool) -> Scan:
         if not path.is_dir():
             raise ShardProblem("not a folder")
         try:
@@ -105,6 +120,7 @@ class FolderFormat(RecordFormat):
         records: list[dict[str, Any]] = []
         images: list[np.ndarray] = []
         names = {RECORDS}
+        files = ImageFiles()
         previous: int | None = None
         for number, line in enumerate(text.splitlines(), 1):
             row = json.loads(line)
@@ -125,14 +141,14 @@ class FolderFormat(RecordFormat):
                 data = (path / relative).read_bytes()
             except FileNotFoundError:
                 raise ShardProblem(f"{relative} is missing") from None
-            problem = png_problem(data, int(record["width"]))
+            problem = files.problem(data, int(record["width"]), relative)
             if problem:
                 raise ShardProblem(f"{relative}: {problem}")
             names.add(relative)
             records.append(record)
             if decode:
-                images.append(decode_png(data))
-        for label_file in self.label_files(path, records):
+                images.append(decode_image(data))
+        for label_file in self.label_files(path, records, files.kind):
             if not (path / label_file).is_file():
                 raise ShardProblem(f"{label_file} is missing")
             names.add(label_file)
@@ -140,4 +156,4 @@ class FolderFormat(RecordFormat):
         extra = sorted(held - names)
         if extra:
             raise ShardProblem(f"files {RECORDS} does not list: {', '.join(extra[:5])}")
-        return records, images
+        return Scan(records, images, None, files.kind)

@@ -1,11 +1,12 @@
-"""The imagefolder shard format: a folder ``shard-00000/`` of ``{key}.png`` files and a ``metadata.jsonl``.
+"""The imagefolder shard format: a folder ``shard-00000/`` of ``{key}.png`` files (``{key}.jpg`` with
+``--image-encoding jpeg``; grey or RGB, ``Shard.encoded_image``) and a ``metadata.jsonl``.
 
 ``metadata.jsonl`` has one line per image, in order: ``{"file_name": "{key}.png", **Shard.record(i),
 "objects": {...}}`` (file_name, key, label, width, boxes, seed, indices, split, objects; compact JSON, so
 the bytes are fixed). ``objects`` is what Hugging Face's object-detection datasets hold: ``bbox`` as
 COCO's [x, y, width, height] in pixels and ``category`` (0-9 for digits, 10 for the whole number with
 ``--objects number|both``), one entry per visible digit. With ``--masks`` each image also has
-``{key}.mask.png`` (8-bit greyscale, the digit labels, 0 background), named in its line as
+``{key}.mask.png`` (8-bit greyscale, the digit labels, 0 background; always PNG), named in its line as
 ``mask_file_name``: ``datasets`` loads it as a second Image column, ``mask``.
 
 Hugging Face ``datasets`` (checked with 5.2.0): ``load_dataset("imagefolder", data_dir=<dataset root>,
@@ -35,14 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from hng.core.encoding import decode_image
 from hng.core.png import decode_png, encode_png
 from hng.datasets.formats import (
+    ImageFiles,
     RecordFormat,
+    Scan,
     ShardProblem,
     image_objects,
-    png_problem,
     record_problem,
-    shard_from_records,
+    shard_from_scan,
 )
 from hng.datasets.shard import Shard
 
@@ -54,7 +57,7 @@ MASK_SUFFIX = ".mask.png"
 
 def metadata_line(shard: Shard, i: int, objects: str = "digits") -> str:
     """Image i's line of metadata.jsonl (with its newline)."""
-    row: dict[str, Any] = {"file_name": f"{shard.key(i)}.png"}
+    row: dict[str, Any] = {"file_name": f"{shard.key(i)}{shard.image_suffix}"}
     if shard.masks is not None:
         row["mask_file_name"] = f"{shard.key(i)}{MASK_SUFFIX}"
     row.update(shard.record(i))
@@ -67,7 +70,7 @@ def metadata_line(shard: Shard, i: int, objects: str = "digits") -> str:
 
 
 class ImageFolderFormat(RecordFormat):
-    """One folder per shard: a PNG per image and metadata.jsonl (see the module docstring)."""
+    """One folder per shard: an image file per image and metadata.jsonl (see the module docstring)."""
 
     name = "imagefolder"
     suffix = ""
@@ -81,46 +84,40 @@ class ImageFolderFormat(RecordFormat):
         path.mkdir()
         with open(path / METADATA, "x", encoding="utf-8", newline="\n") as metadata:
             for i in range(len(shard)):
-                with open(path / f"{shard.key(i)}.png", "xb") as fh:
-                    fh.write(encode_png(np.ascontiguousarray(shard.image(i))))
+                with open(path / f"{shard.key(i)}{shard.image_suffix}", "xb") as fh:
+                    fh.write(shard.encoded_image(i))
                 if shard.masks is not None:
                     with open(path / f"{shard.key(i)}{MASK_SUFFIX}", "xb") as fh:
                         fh.write(encode_png(np.ascontiguousarray(shard.mask(i))))
                 metadata.write(metadata_line(shard, i, self.objects))
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
-        """The images ``rows`` only: their metadata lines and PNGs; no other PNG is opened."""
+        """The images ``rows`` only: their metadata lines and files; no other image is opened."""
         path = Path(path)
         try:
             lines = (path / METADATA).read_text(encoding="utf-8").splitlines()
             records, images, masks = [], [], []
+            files = ImageFiles()
             for row in rows:
                 line = json.loads(lines[row])
                 records.append(_record(line))
-                images.append(decode_png((path / line["file_name"]).read_bytes()))
+                data = (path / line["file_name"]).read_bytes()
+                problem = files.problem(data, int(line["width"]), line["file_name"])
+                if problem:
+                    raise ValueError(f"{line['file_name']}: {problem}")
+                images.append(decode_image(data))
                 if "mask_file_name" in line:
                     masks.append(decode_png((path / line["mask_file_name"]).read_bytes()))
             if masks and len(masks) != len(images):
                 raise ValueError("some images have a mask and some do not")
-            return shard_from_records(index, start, records, images, rows=list(rows), masks=masks or None)
+            scan = Scan(records, images, masks or None, files.kind)
+            return shard_from_scan(index, start, scan, rows=list(rows))
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
-    def read(self, path: Path, index: int, start: int) -> Shard:
+    def _scan(self, path: Path, *, decode: bool) -> Scan:
+        """Check metadata.jsonl line by line, each file it names (whole, of its width), and no other file."""
         path = Path(path)
-        records, images, masks = self._scan_all(path, decode=True)
-        try:
-            return shard_from_records(index, start, records, images, masks=masks)
-        except ValueError as exc:
-            raise self._bad(path, str(exc)) from exc
-
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        return self._scan_all(Path(path), decode=decode)[:2]
-
-    def _scan_all(
-        self, path: Path, *, decode: bool
-    ) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
-        """Check metadata.jsonl line by line, each PNG it names (whole, of its width), and no other file."""
         if not path.exists():
             raise FileNotFoundError(f"shard folder not found: {path}")
         try:
@@ -136,9 +133,7 @@ def _record(line: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in line.items() if k not in ("file_name", "mask_file_name", "objects")}
 
 
-def _scan_folder(
-    path: Path, decode: bool
-) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
+def _scan_folder(path: Path, decode: bool) -> Scan:
     if not path.is_dir():
         raise ShardProblem("not a folder")
     try:
@@ -151,6 +146,7 @@ def _scan_folder(
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     names = {METADATA}
+    files = ImageFiles()
     previous: int | None = None
     with_masks: bool | None = None
     for number, line in enumerate(text.splitlines(), 1):
@@ -165,7 +161,9 @@ def _scan_folder(
         if previous is not None and int(key) != previous + 1:
             raise ShardProblem(f"{METADATA} line {number}: key {key} follows {previous:09d}")
         previous = int(key)
-        expected = {"file_name": f"{key}.png"}
+        # The first image's file name gives the suffix, .png or .jpg (ImageFiles checks the bytes agree).
+        suffix = files.kind.suffix if files.kind else os.path.splitext(str(row.get("file_name")))[1]
+        expected = {"file_name": f"{key}{suffix}"}
         if with_masks is None:
             with_masks = "mask_file_name" in row
         if with_masks:
@@ -179,16 +177,23 @@ def _scan_folder(
                 data = (path / file_name).read_bytes()
             except FileNotFoundError:
                 raise ShardProblem(f"{file_name} is missing") from None
-            problem = png_problem(data, int(record["width"]))
+            width = int(record["width"])
+            if column == "file_name":
+                problem = files.problem(data, width, file_name)
+            else:
+                problem = files.mask_problem(data, width)
             if problem:
                 raise ShardProblem(f"{file_name}: {problem}")
             names.add(file_name)
             if decode:
-                (images if column == "file_name" else masks).append(decode_png(data))
+                if column == "file_name":
+                    images.append(decode_image(data))
+                else:
+                    masks.append(decode_png(data))
         if not with_masks and "mask_file_name" in row:
             raise ShardProblem(f"{METADATA} line {number}: a mask where the first image has none")
         records.append(record)
     extra = sorted(set(os.listdir(path)) - names)
     if extra:
         raise ShardProblem(f"files {METADATA} does not list: {', '.join(extra[:5])}")
-    return records, images, (masks if with_masks and decode else None)
+    return Scan(records, images, masks if with_masks and decode else None, files.kind)

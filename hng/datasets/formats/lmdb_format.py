@@ -4,7 +4,9 @@ A shard is a folder ``shard-00000/`` holding two files. ``data.mdb`` is the LMDB
 of DTRB's ``create_lmdb_dataset.py`` and nothing else (image i of the shard is number i + 1: numbering
 starts at 1 in every shard):
 
-- ``image-%09d``: the image as PNG bytes (8-bit greyscale, 28 x width);
+- ``image-%09d``: the image file's bytes (``Shard.encoded_image``): PNG, 8-bit grey or RGB, H x width, or
+  with ``--image-encoding jpeg`` JPEG. DTRB reads them with ``PIL.Image.open(...).convert("RGB")`` with
+  its ``--rgb`` flag, else ``.convert("L")``: either encoding, either channels;
 - ``label-%09d``: its label, UTF-8;
 - ``num-samples``: how many images, ASCII decimal.
 
@@ -17,11 +19,11 @@ ignore other files in the folder.
 Writing: ``lock=False``, so no ``lock.mdb`` is ever created; one write transaction putting the keys in
 sorted order with ``append=True`` (images, labels, then num-samples: ``i`` < ``l`` < ``n``), so pages are
 filled in order and none is freed. The map size (``map_size``) comes from the shard's dimensions: twice
-the most its images could take (each PNG at its incompressible worst, plus a page of rounding), rounded up
-to MiB. The file never reaches it (it grows only as pages are written); LMDB records it in data.mdb's
-meta page, and readers need not know it (a read-only open maps the file at its own size). Two writes of
-the same shard give the same data.mdb byte for byte (tested, also through the engine with 1 and 2
-workers) on machines of the same page size: LMDB's page is the OS page, 4 KiB on x86-64 (arm64
+the most its images could take (each image file at its incompressible worst, plus a page of rounding),
+rounded up to MiB. The file never reaches it (it grows only as pages are written); LMDB records it in
+data.mdb's meta page, and readers need not know it (a read-only open maps the file at its own size). Two
+writes of the same shard give the same data.mdb byte for byte (tested, also through the engine with 1
+and 2 workers) on machines of the same page size: LMDB's page is the OS page, 4 KiB on x86-64 (arm64
 kernels may use 4, 16 or 64 KiB), and a machine with other pages writes other, equally valid, bytes.
 
 Readers must open a shard with ``lock=False`` (as DTRB and MMOCR do): LMDB opened with locking creates
@@ -42,8 +44,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hng.core.compose import HEIGHT
-from hng.core.png import decode_png, encode_png
-from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.core.encoding import decode_image
+from hng.datasets.formats import (
+    ImageFiles,
+    RecordFormat,
+    Scan,
+    ShardProblem,
+    image_phrase,
+    record_problem,
+    shard_from_scan,
+    spec_image_kind,
+)
 from hng.datasets.formats.folder import RECORDS
 from hng.datasets.shard import Shard
 
@@ -72,17 +83,31 @@ def page_size() -> int:
     return mmap.PAGESIZE
 
 
-def map_size(images: int, width: int, digits: int, psize: int | None = None) -> int:
-    """The map size of a shard of ``images`` images up to ``width`` pixels wide with labels up to ``digits``
-    digits: twice the most its keys and values could take, rounded up to MiB.
+def map_size(
+    images: int,
+    width: int,
+    digits: int,
+    psize: int | None = None,
+    *,
+    height: int = HEIGHT,
+    channels: int = 1,
+    encoding: str = "png",
+) -> int:
+    """The map size of a shard of ``images`` images of ``height`` rows and ``channels`` up to ``width``
+    pixels wide, encoded as ``encoding``, with labels up to ``digits`` digits: twice the most its keys and
+    values could take, rounded up to MiB.
 
-    An image takes at most: its PNG, incompressible (28 rows of a filter byte and ``width`` pixels, zlib's
-    stored blocks, the PNG chunks), a page of overflow rounding, its label, and 2 keys with their node
-    headers; twice that covers half-full pages and the tree's branch pages."""
+    An image takes at most: its file, incompressible, a page of overflow rounding, its label, and 2 keys
+    with their node headers; twice that covers half-full pages and the tree's branch pages. A PNG at
+    its worst holds ``height`` rows of a filter byte and ``width * channels`` bytes, zlib's stored blocks
+    and the PNG chunks. A JPEG is bounded by 2 bytes per sample of its frame padded to 16 x 16 blocks
+    plus 2 KiB of headers (white noise at quality 100, the worst measured, takes 1.6)."""
     psize = psize or page_size()
-    raw = HEIGHT * (width + 1)
-    png = raw + raw // 1024 + 256
-    per_image = png + psize + digits + 2 * (16 + 16)
+    raw = height * (width * channels + 1)
+    size = raw + raw // 1024 + 256
+    if encoding == "jpeg":
+        size = max(size, 2 * channels * -(-height // 16) * 16 * -(-width // 16) * 16 + 2048)
+    per_image = size + psize + digits + 2 * (16 + 16)
     return -(-(2 * images * per_image + _MIB) // _MIB) * _MIB
 
 
@@ -127,13 +152,19 @@ class LmdbFormat(RecordFormat):
         path = Path(path)
         path.mkdir()
         n = len(shard)
-        size = map_size(n, int(shard.images.shape[2]), int(shard.lengths.max(initial=1)))
+        size = map_size(
+            n,
+            int(shard.images.shape[2]),
+            int(shard.lengths.max(initial=1)),
+            height=shard.height,
+            channels=shard.channels,
+            encoding=shard.encoding,
+        )
         env = lmdb.open(str(path), map_size=size, subdir=True, lock=False, readahead=False, max_dbs=0)
         try:
             with env.begin(write=True) as txn:
                 for i in range(n):
-                    png = encode_png(np.ascontiguousarray(shard.image(i)))
-                    txn.put(_key(IMAGE_KEY, i), png, append=True)
+                    txn.put(_key(IMAGE_KEY, i), shard.encoded_image(i), append=True)
                 for i in range(n):
                     txn.put(_key(LABEL_KEY, i), str(shard.labels[i]).encode("utf-8"), append=True)
                 txn.put(NUM_SAMPLES, str(n).encode("ascii"), append=True)
@@ -199,19 +230,25 @@ class LmdbFormat(RecordFormat):
             env.close()
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
-        """The images ``rows`` only: their hng.jsonl lines and PNGs, by key."""
+        """The images ``rows`` only: their hng.jsonl lines and image files, by key."""
         path = Path(path)
         with self._reading(path), self._open(path) as (lines, txn, _):
             records, images = [], []
+            files = ImageFiles()
             for row in rows:
                 record = json.loads(lines[row])
-                images.append(decode_png(_get(txn, record.pop("image").encode("ascii"))))
+                name = record.pop("image")
+                data = _get(txn, name.encode("ascii"))
+                problem = files.problem(data, int(record["width"]))
+                if problem:
+                    raise ShardProblem(f"{name}: {problem}")
+                images.append(decode_image(data))
                 records.append(record)
-            return shard_from_records(index, start, records, images, rows=list(rows))
+            return shard_from_scan(index, start, Scan(records, images, None, files.kind), rows=list(rows))
 
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        """Check hng.jsonl line by line, and data.mdb against it: num-samples, each image's PNG (whole,
-        of its record's width) and label (its record's), and no other key."""
+    def _scan(self, path: Path, *, decode: bool) -> Scan:
+        """Check hng.jsonl line by line, and data.mdb against it: num-samples, each image's file (whole,
+        of its record's width, all of the first's kind) and label (its record's), and no other key."""
         path = Path(path)
         with self._reading(path), self._open(path) as (lines, txn, entries):
             count = _num_samples(txn)
@@ -221,6 +258,7 @@ class LmdbFormat(RecordFormat):
                 raise ShardProblem(f"{entries} keys in {DATA}, not 2 per image and num-samples")
             records: list[dict[str, Any]] = []
             images: list[np.ndarray] = []
+            files = ImageFiles()
             previous: int | None = None
             for i, line in enumerate(lines):
                 row = json.loads(line)
@@ -234,8 +272,8 @@ class LmdbFormat(RecordFormat):
                 if previous is not None and int(key) != previous + 1:
                     raise ShardProblem(f"{RECORDS} line {i + 1}: key {key} follows {previous:09d}")
                 previous = int(key)
-                png = _get(txn, _key(IMAGE_KEY, i))
-                problem = png_problem(png, int(record["width"]))
+                data = _get(txn, _key(IMAGE_KEY, i))
+                problem = files.problem(data, int(record["width"]))
                 if problem:
                     raise ShardProblem(f"{IMAGE_KEY % (i + 1)}: {problem}")
                 label = _get(txn, _key(LABEL_KEY, i)).decode("utf-8")
@@ -245,17 +283,28 @@ class LmdbFormat(RecordFormat):
                     )
                 records.append(record)
                 if decode:
-                    images.append(decode_png(png))
-            return records, images
+                    images.append(decode_image(data))
+            return Scan(records, images, None, files.kind)
 
     def dataset_files(self, output: Output, plan: Plan, records: list[dict[str, Any]]) -> dict[str, Any]:
         """No file: the facts a reader or a writer of the shards may want."""
         spec = plan.spec
         longest = spec.lengths[1]
+        kind = spec_image_kind(spec.to_json())
+        width = spec.width_for_length(longest)
+        # Widths follow the height (they are given at MNIST's 28 rows): an upper bound either way.
+        width = max(width, -(-width * kind.height // HEIGHT))
         return {
             "files": [],
             # The largest map size of any shard (full, widest images, longest labels), for this page size.
-            "lmdb_map_size": map_size(spec.shard_size, spec.width_for_length(longest), longest),
+            "lmdb_map_size": map_size(
+                spec.shard_size,
+                width,
+                longest,
+                height=kind.height,
+                channels=kind.channels,
+                encoding=kind.encoding,
+            ),
             "page_size": page_size(),
             "byte_stable": True,
             "keys": ["image-%09d", "label-%09d", "num-samples"],
@@ -267,10 +316,12 @@ class LmdbFormat(RecordFormat):
         first = str(shards[0]["name"]) if shards else self.shard_name(0)
         spec = manifest["spec"]
         longest = spec["digits"][1] if spec.get("digits") else max(len(n) for n in spec["numbers"])
+        kind = spec_image_kind(spec)
         return [
             f"Each shard is an LMDB environment, a folder `{first}/` holding `data.mdb` with the keys of "
-            "deep-text-recognition-benchmark (DTRB) and MMOCR: `image-%09d` (PNG bytes, 8-bit grey, "
-            "28 × width) and `label-%09d` (UTF-8), numbered from 1 in each shard, and `num-samples`; "
+            f"deep-text-recognition-benchmark (DTRB) and MMOCR: `image-%09d` (the {kind.encoding.upper()} "
+            f"file's bytes: {image_phrase(spec)}) and `label-%09d` (UTF-8), numbered from 1 in each shard, "
+            "and `num-samples`; "
             "beside it, `hng.jsonl` holds hng's record of each image. Open it read-only with `lock=False`, "
             "as DTRB does (with locking, LMDB adds a `lock.mdb` to the folder):",
             "",
@@ -278,8 +329,8 @@ class LmdbFormat(RecordFormat):
             "import lmdb",
             f'env = lmdb.open("path/to/dataset/{first}", max_readers=32, readonly=True, lock=False, '
             "readahead=False, meminit=False)",
-            'with env.begin() as txn: png, label = txn.get(b"image-000000001"), '
-            'txn.get(b"label-000000001").decode()',
+            f"with env.begin() as txn: {kind.suffix[1:]}, label = "
+            'txn.get(b"image-000000001"), txn.get(b"label-000000001").decode()',
             "```",
             "",
             '(`int(txn.get(b"num-samples"))` images). With DTRB, every leaf folder under `--train_data` must '
@@ -290,6 +341,7 @@ class LmdbFormat(RecordFormat):
             f"python train.py --train_data path/to/dataset/{first} "
             "--valid_data path/to/test-dataset/shard-00000 "
             f"--select_data / --batch_ratio 1 --character 0123456789 --batch_max_length {int(longest)} "
+            f"{'--rgb ' if kind.channels == 3 else ''}"
             "--Transformation None --FeatureExtraction VGG --SequenceModeling BiLSTM --Prediction CTC",
             "```",
         ]

@@ -1,12 +1,14 @@
 """The npz shard format (the default): ``shard-00000.npz``, the shard's arrays as they are.
 
-Members, in this order: ``images`` uint8 (N, 28, W) padded with 0 to the widest image, ``widths`` int32
-(N,), ``labels`` '<U{longest}' (N,), ``lengths`` int32 (N,), ``boxes`` int32 (N, longest, 4) and
-``indices`` int32 (N, longest) padded with -1, ``seeds`` int64 (N,), and with ``--masks`` ``masks`` uint8
-(N, 28, W): 0 background, k the k-th digit's ink (``hng.core.masks``). ``np.load(path,
-allow_pickle=False)`` opens it. The zip is written as hng writes its MNIST npz (hng.mnist.npzfile): fixed
-1980 timestamps, Unix attributes, STORED unless ``compress`` (then DEFLATED), so the same arrays always
-give the same bytes.
+Members, in this order: ``images`` uint8 (N, H, W) grey or (N, H, W, 3) RGB (H: the spec's height, 28 by
+default) padded with 0 to the widest image, ``widths`` int32 (N,), ``labels`` '<U{longest}' (N,),
+``lengths`` int32 (N,), ``boxes`` int32 (N, longest, 4) and ``indices`` int32 (N, longest) padded with
+-1, ``seeds`` int64 (N,), and with ``--masks`` ``masks`` uint8 (N, H, W): 0 background, k the k-th
+digit's ink (``hng.core.masks``). The pixels are stored as they are, never encoded (so never as JPEG:
+the spec refuses ``image_encoding`` jpeg with npz, and ``write`` a Shard whose encoding is not png).
+``np.load(path, allow_pickle=False)`` opens it. The zip is written as hng writes its MNIST npz
+(hng.mnist.npzfile): fixed 1980 timestamps, Unix attributes, STORED unless ``compress`` (then DEFLATED),
+so the same arrays always give the same bytes.
 
 The split is not stored (the dataset's manifest holds it): ``read`` returns ``split=""``.
 """
@@ -34,6 +36,11 @@ class NpzFormat(ShardFormat):
     holds_masks = True
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
+        if shard.encoding != "png":
+            raise ValueError(
+                f"shard {shard.index} cannot be written in the npz format: it stores the pixels as they "
+                f"are, not {shard.encoding} files (image_encoding {shard.encoding} needs another format)"
+            )
         self._check(shard)
         # "x": the caller guarantees a new path; failing beats overwriting if it is wrong.
         with open(path, "xb") as fh, zipfile.ZipFile(fh, "w") as zf:

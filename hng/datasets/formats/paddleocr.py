@@ -1,8 +1,9 @@
 """The paddleocr shard format: PaddleOCR's ``SimpleDataSet`` label files, for recognition and detection.
 
-A shard is a folder ``shard-00000/`` holding ``images/{key}.png`` (8-bit greyscale, 28 x width),
-``hng.jsonl`` (hng's records, see ``folder.py``) and two label files for the dataset's split (``train``
-or ``test``), UTF-8 with "\\n" line ends, one line per image in key order:
+A shard is a folder ``shard-00000/`` holding ``images/{key}.png`` (8-bit grey or RGB, H x width; ``.jpg``
+with ``--image-encoding jpeg``, the suffix the label files then give too), ``hng.jsonl`` (hng's records,
+see ``folder.py``) and two label files for the dataset's split (``train`` or ``test``), UTF-8 with
+"\\n" line ends, one line per image in key order:
 
 - ``rec_gt_{split}.txt``: ``shard-00000/images/{key}.png<TAB>{label}``;
 - ``det_gt_{split}.txt``: ``shard-00000/images/{key}.png<TAB>[{"transcription":"2026","points":[[x0,y0],
@@ -27,10 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hng.core.files import sha256_file
-from hng.datasets.formats import ShardProblem
+from hng.datasets.formats import ImageKind, Scan, ShardProblem, image_phrase, image_suffix
 from hng.datasets.formats.folder import FolderFormat
 from hng.datasets.shard import Shard
 
@@ -62,9 +61,10 @@ def number_box(boxes: Sequence[Sequence[int]]) -> tuple[int, int, int, int] | No
     )
 
 
-def label_lines(folder: str, record: Mapping[str, Any]) -> tuple[str, str]:
-    """Image ``record``'s line of the rec and of the det label file (with their newlines)."""
-    image = f"{folder}/images/{record['key']}.png"
+def label_lines(folder: str, record: Mapping[str, Any], suffix: str = ".png") -> tuple[str, str]:
+    """Image ``record``'s line of the rec and of the det label file (with their newlines); ``suffix``: of
+    its image file."""
+    image = f"{folder}/images/{record['key']}{suffix}"
     label = str(record["label"])
     box = number_box(record["boxes"])
     entries = []
@@ -74,14 +74,14 @@ def label_lines(folder: str, record: Mapping[str, Any]) -> tuple[str, str]:
     return f"{image}\t{label}\n", f"{image}\t{json.dumps(entries, separators=(',', ':'))}\n"
 
 
-def label_texts(folder: str, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """The shard's two label files, by name, from its records (all of one split)."""
+def label_texts(folder: str, records: Sequence[Mapping[str, Any]], suffix: str = ".png") -> dict[str, str]:
+    """The shard's two label files, by name, from its records (all of one split) and its images' suffix."""
     if not records:
         return {}
     split = str(records[0]["split"])
     rec, det = [], []
     for record in records:
-        rec_line, det_line = label_lines(folder, record)
+        rec_line, det_line = label_lines(folder, record, suffix)
         rec.append(rec_line)
         det.append(det_line)
     return {rec_name(split): "".join(rec), det_name(split): "".join(det)}
@@ -94,23 +94,24 @@ class PaddleOcrFormat(FolderFormat):
 
     def write_labels(self, shard: Shard, path: Path, image_paths: list[str]) -> list[str]:
         records = [shard.record(i) for i in range(len(shard))]
-        texts = label_texts(Path(path).name, records)
+        texts = label_texts(Path(path).name, records, shard.image_suffix)
         for name, text in texts.items():
             with open(Path(path) / name, "x", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
         return list(texts)
 
-    def label_files(self, path: Path, records: list[dict[str, Any]]) -> list[str]:
-        return list(label_texts(Path(path).name, records))
+    def label_files(self, path: Path, records: list[dict[str, Any]], kind: ImageKind | None) -> list[str]:
+        return list(label_texts(Path(path).name, records))  # their names do not depend on the suffix
 
-    def _scan_folder(self, path: Path, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    def _scan_folder(self, path: Path, decode: bool) -> Scan:
         """FolderFormat's checks, then each label file must be what the records give (a label file cut
         short, edited, or moved to a folder of another name no longer matches)."""
-        records, images = super()._scan_folder(path, decode)
-        for name, text in label_texts(path.name, records).items():
+        scan = super()._scan_folder(path, decode)
+        suffix = scan.kind.suffix if scan.kind else ".png"
+        for name, text in label_texts(path.name, scan.records, suffix).items():
             if (path / name).read_text(encoding="utf-8") != text:
                 raise ShardProblem(f"{name} does not list the images of {path.name} as hng.jsonl does")
-        return records, images
+        return scan
 
     def dataset_files(self, output: Output, plan: Plan, records: list[dict[str, Any]]) -> dict[str, Any]:
         """``rec_gt_{split}.txt`` and ``det_gt_{split}.txt`` at the root: every shard's files appended in
@@ -130,14 +131,16 @@ class PaddleOcrFormat(FolderFormat):
         return {"files": names}
 
     def card_lines(self, manifest: Mapping[str, Any]) -> list[str]:
-        split = str(manifest["spec"]["split"])
+        spec = manifest["spec"]
+        split = str(spec["split"])
         shards = manifest.get("shards") or []
         first = str(shards[0]["name"]) if shards else self.shard_name(0)
         section = "Train" if split == "train" else "Eval"
+        suffix = image_suffix(spec)
         return [
-            f"Each shard is a folder `{first}/` of `images/KEY.png` (8-bit grey, 28 × width, named by a "
+            f"Each shard is a folder `{first}/` of `images/KEY{suffix}` ({image_phrase(spec)}, named by a "
             f"9-digit key) with PaddleOCR label files: `{rec_name(split)}` "
-            f"(`{first}/images/KEY.png<TAB>label`) and "
+            f"(`{first}/images/KEY{suffix}<TAB>label`) and "
             f"`{det_name(split)}` (the number's box as 4 points clockwise from the top left; x1 and y1 are "
             "exclusive pixel edges). The files of all shards are merged at the dataset's root, and the "
             "paths in them start from the root, which is PaddleOCR's `data_dir`. In a recognition config:",

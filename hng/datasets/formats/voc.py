@@ -2,17 +2,18 @@
 
 A shard is a folder (``hng.datasets.formats.folder``), laid out as one year of VOCdevkit (``VOC2007/``)::
 
-    shard-00000/JPEGImages/000000000.png      # PNG, although the folder is named JPEGImages (below)
+    shard-00000/JPEGImages/000000000.png      # .jpg with --image-encoding jpeg (below)
     shard-00000/Annotations/000000000.xml
     shard-00000/ImageSets/Main/train.txt      # the shard's image ids, one per line ("test" for --split test)
     shard-00000/hng.jsonl                     # hng's record of every image (VOC tools ignore it)
 
-The images stay lossless 8-bit grey PNGs in a folder named ``JPEGImages``, the name VOC tools look in;
-tools that take the file name from ``<filename>`` (supervision) read them as they are; tools that
-build it as ``{id}.jpg`` (torchvision's ``VOCDetection``) do not find them.
+``JPEGImages`` is the folder VOC tools look in. By default it holds lossless PNGs (grey or RGB): tools
+that take the file name from ``<filename>`` (supervision) read them as they are; tools that build it as
+``{id}.jpg`` (torchvision's ``VOCDetection``) do not find them. With ``--image-encoding jpeg`` it holds
+``KEY.jpg`` JPEGs, as in VOC itself, and both kinds of tool find them.
 
 Each XML is ``<annotation>`` with ``<folder>`` (the shard's name, as VOC writes ``VOC2007``),
-``<filename>``, ``<size>`` (width, height 28, depth 1), ``<segmented>0</segmented>``, then one
+``<filename>``, ``<size>`` (width, height, depth: 1 grey, 3 RGB), ``<segmented>0</segmented>``, then one
 ``<object>`` per object of ``image_objects`` (``<name>`` "0".."9", or "number" with ``--objects
 number|both``; ``<pose>Unspecified</pose>``, ``<truncated>0</truncated>``, ``<difficult>0</difficult>``
 and ``<bndbox>``). Written by hand in a fixed layout: no timestamp, the same shard gives the same bytes.
@@ -30,8 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hng.core.compose import HEIGHT
-from hng.datasets.formats import CLASS_NAMES, image_objects
+from hng.datasets.formats import CLASS_NAMES, ImageKind, image_objects, image_phrase, image_suffix
 from hng.datasets.formats.folder import FolderFormat
 from hng.datasets.shard import Shard
 
@@ -47,11 +47,11 @@ def annotation_xml(shard: Shard, i: int, objects: str, folder: str) -> str:
         '<?xml version="1.0" encoding="utf-8"?>',
         "<annotation>",
         f"  <folder>{folder}</folder>",
-        f"  <filename>{key}.png</filename>",
+        f"  <filename>{key}{shard.image_suffix}</filename>",
         "  <size>",
         f"    <width>{int(shard.widths[i])}</width>",
-        f"    <height>{HEIGHT}</height>",
-        "    <depth>1</depth>",
+        f"    <height>{shard.height}</height>",
+        f"    <depth>{shard.channels}</depth>",
         "  </size>",
         "  <segmented>0</segmented>",
     ]
@@ -79,13 +79,14 @@ def _image_set(split: str) -> str:
 
 
 class VocFormat(FolderFormat):
-    """Pascal VOC: JPEGImages/KEY.png, Annotations/KEY.xml and ImageSets/Main/SPLIT.txt per shard."""
+    """Pascal VOC: JPEGImages/KEY.png (or .jpg), Annotations/KEY.xml and ImageSets/Main/SPLIT.txt per
+    shard."""
 
     name = "voc"
     takes_objects = True
 
     def image_path(self, shard: Shard, i: int) -> str:
-        return f"{IMAGES}/{shard.key(i)}.png"
+        return f"{IMAGES}/{shard.key(i)}{shard.image_suffix}"
 
     def write_labels(self, shard: Shard, path: Path, image_paths: list[str]) -> list[str]:
         (path / ANNOTATIONS).mkdir()
@@ -101,18 +102,24 @@ class VocFormat(FolderFormat):
             fh.write("".join(f"{shard.key(i)}\n" for i in range(len(shard))))
         return [*written, image_set]
 
-    def label_files(self, path: Path, records: list[dict[str, Any]]) -> list[str]:
+    def label_files(self, path: Path, records: list[dict[str, Any]], kind: ImageKind | None) -> list[str]:
         annotations = [f"{ANNOTATIONS}/{r['key']}.xml" for r in records]
         return [*annotations, _image_set(str(records[0]["split"]))] if records else annotations
 
     def card_lines(self, manifest: Mapping[str, Any]) -> list[str]:
-        split = str(manifest["spec"]["split"])
+        spec = manifest["spec"]
+        split = str(spec["split"])
         shards = manifest.get("shards") or []
         first = str(shards[0]["name"]) if shards else self.shard_name(0)
-        return [
+        suffix = image_suffix(spec)
+        png = suffix == ".png"
+        what = f"{image_phrase(spec)}, named by a 9-digit key" + (
+            f": PNG although the folder is named {IMAGES}" if png else ""
+        )
+        lines = [
             "Pascal VOC layout: each shard folder is laid out as one year of VOCdevkit, with "
-            f"`{IMAGES}/KEY.png` (8-bit grey PNGs, 28 × width, named by a 9-digit key: PNG although the "
-            f"folder is named {IMAGES}), `{ANNOTATIONS}/KEY.xml` (one `<object>` per digit, `<name>` 0-9, "
+            f"`{IMAGES}/KEY{suffix}` ({what}), `{ANNOTATIONS}/KEY.xml` (one `<object>` per digit, "
+            "`<name>` 0-9, "
             "and `number` for the whole number with `--objects number|both`) and "
             f"`{IMAGE_SETS}/{split}.txt` (the image ids). Boxes follow the VOC devkit: 1-based, both ends "
             "inclusive (hng's 0-based half-open box [x0, x1) is written xmin = x0 + 1, xmax = x1). "
@@ -123,7 +130,12 @@ class VocFormat(FolderFormat):
             f'ds = sv.DetectionDataset.from_pascal_voc(images_directory_path="{first}/{IMAGES}", '
             f'annotations_directory_path="{first}/{ANNOTATIONS}")',
             "```",
-            "",
-            "Tools that build an image's file name as `{id}.jpg` instead of reading `<filename>` "
-            "(torchvision's `VOCDetection`) do not find the PNGs.",
         ]
+        if png:
+            lines += [
+                "",
+                "Tools that build an image's file name as `{id}.jpg` instead of reading `<filename>` "
+                "(torchvision's `VOCDetection`) do not find the PNGs (make the dataset with "
+                "`--image-encoding jpeg` for them).",
+            ]
+        return lines

@@ -1,16 +1,18 @@
 """The webdataset shard format: ``shard-00000.tar``, three members per image (four with masks), in order.
 
-For image i with key ``k`` (``Shard.key(i)``, its 9-digit dataset-wide index): ``k.png`` (8-bit greyscale,
-28 x width, ``hng.encode_png``), ``k.json`` (``Shard.record(i)``: key, label, width, boxes, seed, indices,
-split; sorted keys, compact), ``k.txt`` (the label, UTF-8, no newline) and, with ``--masks``,
-``k.mask.png`` (the mask: 8-bit greyscale whose values are the digit labels, 0 background). The
-``webdataset`` package groups the members into one sample by key (the mask as ``mask.png``); Hugging Face
-``datasets.load_dataset("webdataset", ...)`` gives columns ``png`` (Image), ``json`` (a struct: a dict per
-row), ``txt`` (str), ``__key__`` and ``__url__``, shards in the order of ``data_files``. Both need Pillow
-to decode the PNGs (``webdataset``'s ``decode("l8")`` gives uint8 arrays; ``"l"`` gives float32 in [0, 1]
-and ``"pil"`` converts to RGB). ``load_dataset(<dataset root>)`` without a builder name guesses it from
-the files' extensions, and with a single shard beside manifest.json and contact_sheet.png it guesses
-wrong; a ``configs`` entry in the README's YAML with ``data_files: shard-*.tar`` settles it.
+For image i with key ``k`` (``Shard.key(i)``, its 9-digit dataset-wide index): the image, ``k.png``
+(8-bit grey or RGB, H x width, ``Shard.encoded_image``) or with ``--image-encoding jpeg`` ``k.jpg``,
+``k.json`` (``Shard.record(i)``: key, label, width, boxes, seed, indices, split; sorted keys, compact),
+``k.txt`` (the label, UTF-8, no newline) and, with ``--masks``, ``k.mask.png`` (the mask: 8-bit
+greyscale whose values are the digit labels, 0 background; always PNG, lossless). The ``webdataset``
+package groups the members into one sample by key (the mask as ``mask.png``) and picks its decoder by the
+extension; Hugging Face ``datasets.load_dataset("webdataset", ...)`` gives columns ``png`` or ``jpg``
+(Image), ``json`` (a struct: a dict per row), ``txt`` (str), ``__key__`` and ``__url__``, shards in the
+order of ``data_files``. Both need Pillow to decode the images (``webdataset``'s ``decode("l8")`` gives
+grey uint8 arrays, ``"rgb8"`` RGB ones; ``"l"`` gives float32 in [0, 1] and ``"pil"`` a PIL image).
+``load_dataset(<dataset root>)`` without a builder name guesses it from the files' extensions, and with a
+single shard beside manifest.json and contact_sheet.png it guesses wrong; a ``configs`` entry in the
+README's YAML with ``data_files: shard-*.tar`` settles it.
 
 The tar is POSIX ustar, byte for byte what ``tarfile`` writes with ``USTAR_FORMAT`` (member names are
 short, so no pax headers are ever needed): every member a regular file of mode 0644, mtime 0, uid/gid 0
@@ -29,12 +31,20 @@ from typing import Any
 
 import numpy as np
 
+from hng.core.encoding import decode_image
 from hng.core.png import decode_png, encode_png
-from hng.datasets.formats import RecordFormat, ShardProblem, png_problem, record_problem, shard_from_records
+from hng.datasets.formats import (
+    ImageFiles,
+    RecordFormat,
+    Scan,
+    ShardProblem,
+    record_problem,
+    shard_from_scan,
+)
 from hng.datasets.shard import Shard
 
-_MEMBER = re.compile(r"(\d{9,})\.(png|json|txt|mask\.png)")
-_EXTENSIONS = ("png", "json", "txt")
+_MEMBER = re.compile(r"(\d{9,})\.(png|jpg|json|txt|mask\.png)")
+_IMAGE_EXTENSIONS = ("png", "jpg")  # the image's member: KEY.png, or KEY.jpg with JPEG
 _MASK = "mask.png"
 _BLOCK = tarfile.BLOCKSIZE
 
@@ -97,23 +107,24 @@ def record_json(record: dict[str, Any]) -> bytes:
 
 
 class WebDatasetFormat(RecordFormat):
-    """One tar per shard, ``{key}.png``/``.json``/``.txt`` per image (see the module docstring)."""
+    """One tar per shard, ``{key}.png`` (or ``.jpg``)/``.json``/``.txt`` per image (module docstring)."""
 
     name = "webdataset"
     suffix = ".tar"
     holds_masks = True
 
     def write(self, shard: Shard, path: Path, *, compress: bool = False) -> None:
-        """Write the tar image by image (each PNG encoded, written, dropped); ``compress`` is ignored."""
+        """Write the tar image by image (each encoded, written, dropped); ``compress`` is ignored."""
         self._check(shard)
         offset = 0
+        suffix = shard.image_suffix
         with open(path, "xb") as fh:
             for i in range(len(shard)):
                 key = shard.key(i)
                 record = shard.record(i)
                 sample = b"".join(
                     (
-                        tar_member(f"{key}.png", encode_png(np.ascontiguousarray(shard.image(i)))),
+                        tar_member(f"{key}{suffix}", shard.encoded_image(i)),
                         tar_member(f"{key}.json", record_json(record)),
                         tar_member(f"{key}.txt", record["label"].encode("utf-8")),
                         b""
@@ -134,18 +145,26 @@ class WebDatasetFormat(RecordFormat):
                 data = fh.read()
             for name, offset, size in ustar_members(data):
                 key, _, extension = name.partition(".")
-                if key in wanted and extension in ("png", "json", _MASK):
+                if key in wanted and extension in (*_IMAGE_EXTENSIONS, "json", _MASK):
                     found.setdefault(key, {})[extension] = data[offset : offset + size]
-            missing = [key for key in wanted if not {"png", "json"} <= found.get(key, {}).keys()]
-            if missing:
-                raise ShardProblem(f"no png and json for image {missing[0]}")
-            records = [json.loads(found[key]["json"]) for key in wanted]
-            images = [decode_png(found[key]["png"]) for key in wanted]
-            with_masks = [_MASK in found[key] for key in wanted]
-            if any(with_masks) and not all(with_masks):
+            images, records, masks = [], [], []
+            files = ImageFiles()
+            for key in wanted:
+                members = found.get(key, {})
+                image = next((e for e in _IMAGE_EXTENSIONS if e in members), None)
+                if image is None or "json" not in members:
+                    raise ShardProblem(f"no image and json for image {key}")
+                records.append(json.loads(members["json"]))
+                problem = files.problem(members[image], int(records[-1]["width"]), f"{key}.{image}")
+                if problem:
+                    raise ShardProblem(f"{key}.{image}: {problem}")
+                images.append(decode_image(members[image]))
+                if _MASK in members:
+                    masks.append(decode_png(members[_MASK]))
+            if masks and len(masks) != len(images):
                 raise ShardProblem("some images have a mask and some do not")
-            masks = [decode_png(found[key][_MASK]) for key in wanted] if all(with_masks) and wanted else None
-            return shard_from_records(index, start, records, images, rows=list(rows), masks=masks)
+            scan = Scan(records, images, masks or None, files.kind)
+            return shard_from_scan(index, start, scan, rows=list(rows))
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise
         except ShardProblem as exc:
@@ -153,49 +172,43 @@ class WebDatasetFormat(RecordFormat):
         except (tarfile.TarError, OSError, EOFError, ValueError, KeyError) as exc:
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
-    def read(self, path: Path, index: int, start: int) -> Shard:
+    def _scan(self, path: Path, *, decode: bool) -> Scan:
+        """Read the whole tar: every member in place, each image whole, the end-of-archive marker present."""
         path = Path(path)
         try:
-            records, images, masks = _scan_tar(path, decode=True)
-            return shard_from_records(index, start, records, images, masks=masks)
+            return _scan_tar(path, decode)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise
         except ShardProblem as exc:
             raise self._bad(path, str(exc)) from exc
-        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-            raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
-
-    def _scan(self, path: Path, *, decode: bool) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-        """Read the whole tar: every member in place, each PNG whole, the end-of-archive marker present."""
-        path = Path(path)
-        try:
-            return _scan_tar(path, decode)[:2]
-        except (FileNotFoundError, IsADirectoryError, PermissionError):
-            raise
-        except ShardProblem as exc:
-            raise self._bad(path, str(exc)) from exc
-        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:  # ValueError: JSON, UTF-8, PNG
+        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:  # ValueError: JSON, UTF-8, images
             raise self._bad(path, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _scan_tar(
-    path: Path, decode: bool
-) -> tuple[list[dict[str, Any]], list[np.ndarray], list[np.ndarray] | None]:
+def _scan_tar(path: Path, decode: bool) -> Scan:
     """Check the tar member by member; return its records and (if ``decode``) its decoded images and
-    masks (None when the shard has no masks: the first image decides, and every image must agree)."""
+    masks (None when the shard has no masks). The first image decides what every image holds: its image
+    member's extension (png or jpg) and whether a mask follows."""
     records: list[dict[str, Any]] = []
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
-    extensions: tuple[str, ...] | None = None
+    files = ImageFiles()
+    base: tuple[str, ...] | None = None  # the first image's members: (png or jpg, json, txt)
+    extensions: tuple[str, ...] | None = None  # base, and the mask if the first image has one
     sample: dict[str, bytes] = {}
     key = previous = None
     end = 0  # where the last member's data (padded to a block) ends
 
     def close_sample(key: str) -> None:
+        assert base is not None
+        image = base[0]
         record = json.loads(sample["json"])
-        problem = record_problem(record, key) or png_problem(sample["png"], int(record["width"]))
+        problem = record_problem(record, key)
+        if problem is None:
+            problem = files.problem(sample[image], int(record["width"]), f"{key}.{image}")
+            problem = problem and f"{key}.{image}: {problem}"
         if problem is None and _MASK in sample:
-            problem = png_problem(sample[_MASK], int(record["width"]))
+            problem = files.mask_problem(sample[_MASK], int(record["width"]))
             problem = problem and f"{key}.{_MASK}: {problem}"
         if problem is None and sample["txt"].decode("utf-8") != record["label"]:
             problem = f"{key}.txt holds {sample['txt'][:20]!r}, its record's label is {record['label']!r}"
@@ -203,7 +216,7 @@ def _scan_tar(
             raise ShardProblem(problem)
         records.append(record)
         if decode:
-            images.append(decode_png(sample["png"]))
+            images.append(decode_image(sample[image]))
             if _MASK in sample:
                 masks.append(decode_png(sample[_MASK]))
 
@@ -213,14 +226,16 @@ def _scan_tar(
             if not member.isreg() or match is None:
                 raise ShardProblem(f"unexpected member {member.name!r}")
             key, extension = match.groups()
-            if extensions is None and len(sample) == len(_EXTENSIONS):
+            if base is None:
+                base = (extension if extension in _IMAGE_EXTENSIONS else "png", "json", "txt")
+            if extensions is None and len(sample) == len(base):
                 # The first image's fourth member (a mask, or the next image) says what every image holds.
-                extensions = (*_EXTENSIONS, _MASK) if extension == _MASK and key == previous else _EXTENSIONS
+                extensions = (*base, _MASK) if extension == _MASK and key == previous else base
             if extensions is not None and len(sample) == len(extensions):
                 assert previous is not None
                 close_sample(previous)
                 sample = {}
-            expected = (extensions or (*_EXTENSIONS, _MASK))[len(sample)]
+            expected = (extensions or (*base, _MASK))[len(sample)]
             if extension != expected or (sample and key != previous):
                 raise ShardProblem(f"member {member.name!r} where {previous or key}.{expected} belongs")
             if not sample and previous is not None and int(key) != int(previous) + 1:
@@ -231,8 +246,9 @@ def _scan_tar(
             sample[extension] = extracted.read()
             end = member.offset_data + -(-member.size // _BLOCK) * _BLOCK
         if sample:
+            assert base is not None
             if extensions is None:
-                extensions = (*_EXTENSIONS, _MASK) if _MASK in sample else _EXTENSIONS
+                extensions = (*base, _MASK) if _MASK in sample else base
             if len(sample) < len(extensions):
                 raise ShardProblem(
                     f"sample {key} lacks {', '.join(e for e in extensions if e not in sample)}"
@@ -245,4 +261,5 @@ def _scan_tar(
         tail = fh.read()
     if len(tail) < 2 * _BLOCK or tail.count(0) != len(tail):
         raise ShardProblem("no end-of-archive marker (truncated?)")
-    return records, images, (masks if extensions is not None and _MASK in extensions and decode else None)
+    with_masks = extensions is not None and _MASK in extensions and decode
+    return Scan(records, images, masks if with_masks else None, files.kind)

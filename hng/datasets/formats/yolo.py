@@ -2,7 +2,8 @@
 
 A shard is a folder (``hng.datasets.formats.folder``)::
 
-    shard-00000/images/train/000000000.png   # "val" instead of "train" for a --split test dataset
+    shard-00000/images/train/000000000.png   # "val" instead of "train" for a --split test dataset;
+                                             # .jpg with --image-encoding jpeg
     shard-00000/labels/train/000000000.txt   # one line per object
     shard-00000/hng.jsonl                    # hng's record of every image (trainers ignore it)
 
@@ -41,8 +42,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hng.core.compose import HEIGHT
-from hng.datasets.formats import CLASS_NAMES, NUMBER_CLASS, ImageObject, ShardFormat, image_objects
+from hng.datasets.formats import (
+    CLASS_NAMES,
+    NUMBER_CLASS,
+    ImageKind,
+    ImageObject,
+    ShardFormat,
+    image_objects,
+    image_phrase,
+    image_suffix,
+)
 from hng.datasets.formats.folder import FolderFormat
 from hng.datasets.shard import Shard
 
@@ -110,12 +119,12 @@ def polygon(mask: np.ndarray, obj: ImageObject) -> np.ndarray:
 
 def label_lines(shard: Shard, i: int, objects: str, task: str) -> str:
     """Image i's label file: one line per object (``image_objects``), "" for an image without one."""
-    width = int(shard.widths[i])
+    width, height = int(shard.widths[i]), shard.height
     lines = []
     for obj in image_objects(shard, i, objects):
         if task == "detect":
             # Halves of the width and height: the centre (x0 + x1) / 2 / width is (x0 + x1) / (2 width).
-            xs, ys = _fractions(2 * width), _fractions(2 * HEIGHT)
+            xs, ys = _fractions(2 * width), _fractions(2 * height)
             values = [
                 xs[obj.x0 + obj.x1],
                 ys[obj.y0 + obj.y1],
@@ -127,7 +136,7 @@ def label_lines(shard: Shard, i: int, objects: str, task: str) -> str:
                 outline = [[obj.x0, obj.y0], [obj.x1, obj.y0], [obj.x1, obj.y1], [obj.x0, obj.y1]]
             else:
                 outline = polygon(shard.mask(i) == obj.label, obj).tolist()
-            xs, ys = _fractions(width), _fractions(HEIGHT)
+            xs, ys = _fractions(width), _fractions(height)
             values = [f"{xs[x]} {ys[y]}" for x, y in outline]
         lines.append(f"{obj.category} {' '.join(values)}\n")
     return "".join(lines)
@@ -140,7 +149,8 @@ def class_names(objects: str) -> dict[int, str]:
 
 
 class YoloFormat(FolderFormat):
-    """Ultralytics YOLO: images/SPLIT/KEY.png and labels/SPLIT/KEY.txt per shard (module docstring)."""
+    """Ultralytics YOLO: images/SPLIT/KEY.png (or .jpg) and labels/SPLIT/KEY.txt per shard (module
+    docstring)."""
 
     name = "yolo"
     takes_objects = True
@@ -155,7 +165,7 @@ class YoloFormat(FolderFormat):
         return configured
 
     def image_path(self, shard: Shard, i: int) -> str:
-        return f"images/{yolo_split(shard.split)}/{shard.key(i)}.png"
+        return f"images/{yolo_split(shard.split)}/{shard.key(i)}{shard.image_suffix}"
 
     @staticmethod
     def _label_path(split: str, key: str) -> str:
@@ -176,7 +186,7 @@ class YoloFormat(FolderFormat):
             written.append(relative)
         return written
 
-    def label_files(self, path: Path, records: list[dict[str, Any]]) -> list[str]:
+    def label_files(self, path: Path, records: list[dict[str, Any]], kind: ImageKind | None) -> list[str]:
         return [self._label_path(str(r["split"]), str(r["key"])) for r in records]
 
     def dataset_files(self, output: Output, plan: Plan, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,8 +215,9 @@ class YoloFormat(FolderFormat):
         else:
             line = "`class cx cy w h`: the box's centre and size"
         return [
-            f"Ultralytics YOLO layout, task `{task}`: each shard folder holds `images/{key}/KEY.png` (8-bit "
-            f"grey, 28 × width, named by a 9-digit key) and `labels/{key}/KEY.txt`, one line per object: "
+            f"Ultralytics YOLO layout, task `{task}`: each shard folder holds "
+            f"`images/{key}/KEY{image_suffix(spec)}` ({image_phrase(spec)}, named by a 9-digit key) and "
+            f"`labels/{key}/KEY.txt`, one line per object: "
             f"{line}, normalised by the image's size (classes 0-9 the digits, 10 the whole number with "
             "`--objects number|both`). An image without objects has an empty label file. `hng.jsonl` is "
             "hng's record of each image; Ultralytics ignores it.",
