@@ -364,7 +364,9 @@ def image_digests(shard: Shard, *, varying_widths: bool) -> np.ndarray:
         pixels = shard.images.reshape(n, -1)  # no padding: the rows as they are
     else:
         # Rows would interleave pixels with padding: column-major, each image's pixels come first.
-        pixels = np.ascontiguousarray(shard.images.transpose(0, 2, 1)).reshape(n, -1)
+        # (An RGB image's channels stay together, after its column and row.)
+        pixels = np.ascontiguousarray(shard.images.transpose(0, 2, 1, *range(3, shard.images.ndim)))
+        pixels = pixels.reshape(n, -1)
     if pixels.shape[1] % 8:
         pixels = np.pad(pixels, ((0, 0), (0, -pixels.shape[1] % 8)))
     words = np.ascontiguousarray(pixels).view("<u8")

@@ -291,9 +291,7 @@ class LmdbFormat(RecordFormat):
         spec = plan.spec
         longest = spec.lengths[1]
         kind = spec_image_kind(spec.to_json())
-        width = spec.width_for_length(longest)
-        # Widths follow the height (they are given at MNIST's 28 rows): an upper bound either way.
-        width = max(width, -(-width * kind.height // HEIGHT))
+        width = spec.width_for_length(longest)  # in pixels at the images' height
         return {
             "files": [],
             # The largest map size of any shard (full, widest images, longest labels), for this page size.
