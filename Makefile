@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MNIST := layers/mnist/mnist/mnist.npz
 PORT ?= 3000
 
-.PHONY: setup data browser run samples screenshots test test-fast bench bench-dataset bench-api bench-aws lint docs docs-build clean
+.PHONY: setup data browser run samples screenshots test test-fast bench bench-dataset bench-styles bench-api bench-aws lint docs docs-build clean
 
 setup: $(INSTALLED) $(MNIST)
 
@@ -66,9 +66,15 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_dataset.py
+	$(BIN)/python bench/bench_styles.py
 
 bench-dataset: setup
 	$(BIN)/python bench/bench_dataset.py
+
+# hng's document styles beside TRDG (issue 16): TRDG gets its own virtual environment, made on first use
+# under build/bench-venvs/trdg (from PyPI) and reused.
+bench-styles: setup
+	$(BIN)/python bench/bench_styles.py
 
 bench-api: setup
 	$(BIN)/python bench/bench_api.py
