@@ -1,0 +1,1 @@
+"""The document stage: geometry, styles and encodings that turn a composed strip into a document image."""
