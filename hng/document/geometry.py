@@ -15,11 +15,15 @@ centre of the ink's bounding box, in output pixels (y down):
   cell per digit height, cubic-interpolated), scaled so that its largest component is the amplitude drawn.
 
 Nothing is clipped. After drawing the geometry, the ink's bounds are transformed (exactly for rotation,
-shear and perspective, as the bounds of the warped corners; padded by the elastic amplitude). They must
-stay inside the canvas minus a margin of 4 pixels at MNIST scale (``4 * height / 28``), widened on any side
-where the unwarped ink already reaches further. If they do not, the number is shrunk about the ink's centre
-just enough to fit, then moved the least distance that brings it inside: it stays centred where it was as
-far as possible. Columns without ink (``fit=pad``'s black columns) take no part in this.
+shear and perspective, as the bounds of the warped corners; padded by the elastic amplitude, by half a
+pixel when supersampling, and by a 20th of a pixel for OpenCV's fixed-point positions). They must stay
+inside the canvas minus a margin of 4 pixels at MNIST scale (``4 * height / 28``), widened on any side
+where the unwarped ink already reaches further (so a slight turn never shrinks a number whose ink touches
+the strip's edge). If they do not, the number is shrunk about the ink's centre just enough to fit, then
+moved the least distance that brings it inside: it stays centred where it was as far as possible. Columns
+without ink (``fit=pad``'s black columns) take no part in this. A long number turned far in a low canvas
+shrinks accordingly; below a tenth of its size a digit can round away to nothing (its box is then
+(0, 0, 0, 0)).
 
 Sampling (``Transform.sampling``). Bilinear (``INTER_LINEAR``): unlike cubic it never rings, so the ink's
 support stays tight. When the number ends up smaller than ``SUPERSAMPLE_BELOW`` times its MNIST size
@@ -284,6 +288,27 @@ def _fit_shift(
     return 0.0
 
 
+def _fit(
+    bx0: float,
+    by0: float,
+    bx1: float,
+    by1: float,
+    cx: float,
+    cy: float,
+    limits_x: tuple[float, float],
+    limits_y: tuple[float, float],
+    spread: float,
+) -> tuple[float, float, float]:
+    """The shrink about (cx, cy) and the least shift that bring the bounds, padded by ``spread``, inside
+    the limits: (f, tx, ty); f is 0 when the padding alone leaves no room."""
+    room_x = limits_x[1] - limits_x[0] - 2 * spread
+    room_y = limits_y[1] - limits_y[0] - 2 * spread
+    if room_x <= 0 or room_y <= 0:
+        return 0.0, 0.0, 0.0
+    f = min(1.0, room_x / max(bx1 - bx0, 1e-9), room_y / max(by1 - by0, 1e-9))
+    return f, _fit_shift(bx0, bx1, cx, limits_x, f, spread), _fit_shift(by0, by1, cy, limits_y, f, spread)
+
+
 def draw_transform(
     image: np.ndarray, size: tuple[int, int], geometry: Geometry, rng: np.random.Generator | None
 ) -> Transform:
@@ -359,14 +384,19 @@ def _draw(
     margin = MARGIN * height / HEIGHT
     limits_x = (min(margin, x0), max(width - margin, x1))
     limits_y = (min(margin, y0), max(height - margin, y1))
-    room_x, room_y = limits_x[1] - limits_x[0] - 2 * e, limits_y[1] - limits_y[0] - 2 * e
-    if room_x <= 0 or room_y <= 0:
+    plain = not (angle or shear or strength or e)
+    # Beyond the warped bounds: the elastic amplitude, and a 20th of a pixel for OpenCV's fixed-point
+    # sampling positions (1/32 pixel).
+    spread = 0.0 if plain else e + 0.05
+    f, tx, ty = _fit(bx0, by0, bx1, by1, cx, cy, limits_x, limits_y, spread)
+    if not plain and max(sx, sy) * f < SUPERSAMPLE_BELOW:
+        # Supersampled, an output pixel shows ink when any of its k x k samples does: up to half a
+        # pixel beyond the bounds that its centre alone would see.
+        f, tx, ty = _fit(bx0, by0, bx1, by1, cx, cy, limits_x, limits_y, spread + 0.5)
+    if f <= 0:
         raise InvalidInput(
             "elastic", f"an elastic amplitude of {e:g} pixels leaves no room on a {width}x{height} canvas"
         )
-    f = min(1.0, room_x / max(bx1 - bx0, 1e-9), room_y / max(by1 - by0, 1e-9))
-    tx = _fit_shift(bx0, bx1, cx, limits_x, f, e)
-    ty = _fit_shift(by0, by1, cy, limits_y, f, e)
     if f < 1.0 or tx or ty:
         m = _mul((f, 0.0, cx + tx - f * cx, 0.0, f, cy + ty - f * cy, 0.0, 0.0, 1.0), m)
         bx0, bx1 = cx + tx + f * (bx0 - cx), cx + tx + f * (bx1 - cx)
@@ -383,7 +413,7 @@ def _draw(
             displacement = field * np.float32(e / peak)
 
     # The pixels the ink can reach (edges; a pixel's worth more for fixed-point rounding), on the canvas.
-    pad = e + 1.0
+    pad = e + 1.0  # the elastic amplitude, and a pixel for rounding and supersampling
     reach_box = (
         max(0, math.floor(bx0 - pad)),
         max(0, math.floor(by0 - pad)),
@@ -391,7 +421,6 @@ def _draw(
         min(height, math.ceil(by1 + pad)),
     )
     scale = max(sx, sy) * f
-    plain = not (angle or shear or strength or displacement is not None)
     sampling: Sampling
     supersample = 1
     if scale >= SUPERSAMPLE_BELOW:
@@ -624,7 +653,10 @@ def _by_layers(
     strongest = np.zeros((height, width), dtype=np.uint8)
     k = transform.supersample
     if transform.sampling == "supersample":
-        map1, map2 = _fixed_maps(transform)
+        # Maps over the rectangle the ink can reach only: a strong homography's horizon may cross the
+        # rest of the canvas.
+        wx0, wy0, wx1, wy1 = transform.reach
+        map1, map2 = _fixed_maps(transform, (k * wx0, k * wy0, k * wx1, k * wy1))
         pad = _ROI_PAD + (
             0.0 if transform.displacement is None else cv2.norm(transform.displacement, cv2.NORM_INF)
         )
@@ -650,11 +682,11 @@ def _by_layers(
                 ]
             )
             reach = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), transform.matrix).reshape(4, 2)
-            rx0, ry0 = np.maximum(np.floor(reach.min(axis=0) - pad), 0).astype(int).tolist()
-            rx1, ry1 = np.minimum(np.ceil(reach.max(axis=0) + pad) + 1, (width, height)).astype(int).tolist()
+            rx0, ry0 = np.maximum(np.floor(reach.min(axis=0) - pad), (wx0, wy0)).astype(int).tolist()
+            rx1, ry1 = np.minimum(np.ceil(reach.max(axis=0) + pad) + 1, (wx1, wy1)).astype(int).tolist()
             if rx1 <= rx0 or ry1 <= ry0:
                 continue
-            fine = (slice(k * ry0, k * ry1), slice(k * rx0, k * rx1))
+            fine = (slice(k * (ry0 - wy0), k * (ry1 - wy0)), slice(k * (rx0 - wx0), k * (rx1 - wx0)))
             warped = cv2.remap(
                 layer, map1[fine], map2[fine], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
             )
