@@ -153,7 +153,9 @@ def parse_appearance(
         parse_ink(ink)
     if style == "background":
         if background is None:
-            raise InvalidInput("background", "style background needs background: a folder or an S3 prefix")
+            raise InvalidInput(
+                "background", "background is required by style background: a folder or an S3 prefix"
+            )
         if not isinstance(background, str) or not background.strip():
             raise InvalidType(
                 "background", f"background must be a folder path or an S3 prefix, got {background!r}"

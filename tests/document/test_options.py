@@ -62,7 +62,7 @@ def test_bad_ranges_name_the_field_and_rule(
     [
         ({"style": "sepia"}, "style", "style must be one of mnist, ink, paper, background"),
         ({"ink": "black"}, "ink", "ink applies to the styles ink, paper, background"),
-        ({"style": "background"}, "background", "style background needs background"),
+        ({"style": "background"}, "background", "background is required by style background"),
         ({"style": "ink", "background": "/tmp"}, "background", "applies to style background only"),
         ({"height": 15}, "height", "height must be >= 16"),
         ({"height": 257}, "height", "height must be <= 256"),
