@@ -41,6 +41,7 @@ from hng.core.params import (
 from hng.core.result import DigitBox, GeneratedBatch, GeneratedNumber
 from hng.core.seeding import (
     MAX_SEED,
+    child_seed,
     derive_seed,
     document_seed,
     new_rng,
@@ -56,6 +57,11 @@ if TYPE_CHECKING:
     from hng.document.stage import DocumentStage
 
 MAX_BATCH_SIZE = 100_000
+# verify_labels: a digit the reader does not read as its label is drawn again at most this many times.
+MAX_REDRAWS = 10
+# Sub-streams of an image's augmentation seed: the redraws of its digit j (samples, then augmentations).
+_REDRAW_SAMPLES = 0x5244_0000
+_REDRAW_AUGMENTS = 0x5241_0000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
 _BATCH_CHUNK = 2048
 
@@ -170,6 +176,7 @@ class Generator:
         height: int = DEFAULT_HEIGHT,
         channels: int | None = None,
         stroke: str = "natural",
+        verify_labels: bool = False,
     ) -> GeneratedNumber:
         """One image of ``number``; see the module docstring for how ``seed`` determines it.
 
@@ -181,6 +188,10 @@ class Generator:
         ``shear``, ``perspective``, ``elastic``, ``height``, ``channels``, ``stroke``; see
         ``hng.document.options``) ink, warp and size the composed number; at their defaults the image is
         today's 28-row white-on-black strip. ``image_width`` is then the width at ``height``.
+
+        ``verify_labels`` reads every digit back after its augmentation (``hng.quality.verify``, a reader
+        fitted on the other MNIST split) and draws a digit that does not read as its label again, from its
+        own seeded stream, up to ``MAX_REDRAWS`` times; ``result.redrawn`` and ``result.unread`` count.
         """
         label = parse_number(number)
         # The default range is known to be valid: skipping its check is a twentieth of a plain image.
@@ -199,7 +210,9 @@ class Generator:
             style, ink, background, rotate, shear, perspective, elastic, height, channels, stroke
         )
         stage = _stage(look)
+        verify = parse_flag(verify_labels, "verify_labels")
         pool = self.data.split(split)
+        checker = _Checker(self.data, split, pool, augmenter) if verify else None
 
         n = len(label)
         draws = thread_rng(seed).random(2 * n).tolist()
@@ -208,6 +221,8 @@ class Generator:
         gaps = [low + int(u * (high - low + 1)) for u in draws[n : 2 * n - 1]]
         aug_seed = derive_seed(draws[-1])
         uniform = look is not None and look.stroke == "uniform"
+        if checker is not None and augmenter is None:
+            checker.redraw_plain(indices, digits, aug_seed)
         if augmenter is None and not uniform:
             crops, rows = [], []
             images, bounds = pool.images, pool.ink_bounds_list
@@ -216,7 +231,8 @@ class Generator:
                 crops.append(images[k, :, x0:x1])
                 rows.append((y0, y1))
         else:
-            crops, rows = _crop_augmented(_digit_images(pool, indices, augmenter, aug_seed, uniform))
+            digit_images = _digit_images(pool, indices, augmenter, aug_seed, uniform, checker, digits)
+            crops, rows = _crop_augmented(digit_images)
         if stage is None:
             image, boxes, mask = _compose(crops, rows, gaps, digits, width, fit, with_mask)
         else:
@@ -240,6 +256,8 @@ class Generator:
             spacing_range=(low, high),
             mask=mask,
             appearance=look,
+            redrawn=0 if checker is None else checker.redrawn,
+            unread=0 if checker is None else checker.unread,
         )
 
     def generate_batch(
@@ -264,6 +282,7 @@ class Generator:
         height: int = DEFAULT_HEIGHT,
         channels: int | None = None,
         stroke: str = "natural",
+        verify_labels: bool = False,
     ) -> GeneratedBatch:
         """Many images at once; plain images are composed with vectorised numpy.
 
@@ -301,7 +320,9 @@ class Generator:
         )
         stage = _stage(look)
         uniform = look is not None and look.stroke == "uniform"
+        verify = parse_flag(verify_labels, "verify_labels")
         pool = self.data.split(split)
+        checker = _Checker(self.data, split, pool, augmenter) if verify else None
         # With a document stage the strips are composed at MNIST scale, then placed at the output size.
         out_widths = widths
         if stage is not None:
@@ -327,6 +348,13 @@ class Generator:
         is_last = position == lengths[image_of_digit] - 1
         gap_draws = draws[np.where(is_last, 0, draw_base + lengths[image_of_digit] + position)]
         gaps = np.where(is_last, 0, low + (gap_draws * (high - low + 1)).astype(np.int64))
+        # Each image's augmentation seed: its last draw (drawn whether or not it is augmented).
+        aug_seeds = [
+            derive_seed(float(draws[draw_base[int(first)] + 2 * length - 1]))
+            for first, length in zip(digit_offsets[:-1].tolist(), lengths.tolist(), strict=True)
+        ]
+        if checker is not None and augmenter is None:
+            checker.redraw_plain_batch(indices, digits, digit_offsets, aug_seeds)
 
         images = (np.empty if np.all(widths == widths[0]) else np.zeros)(
             (len(labels), HEIGHT, int(widths.max())), dtype=np.uint8
@@ -351,11 +379,13 @@ class Generator:
         else:
             for i in range(len(labels)):
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
-                last_draw = draw_base[rows.start] + 2 * lengths[i] - 1
-                aug_seed = derive_seed(float(draws[last_draw]))
+                image_indices = indices[rows].tolist()
                 crops, spans = _crop_augmented(
-                    _digit_images(pool, indices[rows].tolist(), augmenter, aug_seed, uniform)
+                    _digit_images(
+                        pool, image_indices, augmenter, aug_seeds[i], uniform, checker, digits[rows].tolist()
+                    )
                 )
+                indices[rows] = image_indices
                 image, image_boxes, mask = _compose(
                     crops,
                     spans,
@@ -371,10 +401,6 @@ class Generator:
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
         if stage is not None:
             assert label_maps is not None  # composed with masks for the stage
-            aug_seeds = [
-                derive_seed(float(draws[draw_base[int(first)] + 2 * length - 1]))
-                for first, length in zip(digit_offsets[:-1].tolist(), lengths.tolist(), strict=True)
-            ]
             images, label_maps = _place_batch(
                 stage, images, label_maps, boxes, digit_offsets, widths, out_widths, aug_seeds, with_masks
             )
@@ -395,7 +421,75 @@ class Generator:
             seeds=per_image_seeds,
             masks=label_maps,
             appearance=look,
+            redrawn=0 if checker is None else checker.redrawn,
+            unread=0 if checker is None else checker.unread,
         )
+
+
+class _Checker:
+    """verify_labels for one call: reads digits back and draws the rejected ones again, counting.
+
+    A digit j of an image with augmentation seed s is drawn again from its own streams: the samples from
+    ``child_seed(s, _REDRAW_SAMPLES + j)``, the augmentation of attempt a from ``child_seed(s,
+    _REDRAW_AUGMENTS + j * MAX_REDRAWS + a)``, so a redraw changes no other digit's draws. Plain digits
+    are judged by a table of the whole split read once (``accepted_samples``): the same reading, looked up.
+    """
+
+    def __init__(self, data: MnistData, split: str, pool: MnistSplit, augmenter: Augmenter | None) -> None:
+        from hng.quality.verify import accepted_samples, label_reader
+
+        self.pool = pool
+        self.augmenter = augmenter
+        self.reader = label_reader(data, split)
+        self.accepted = accepted_samples(data, split) if augmenter is None else None
+        self.redrawn = 0
+        self.unread = 0
+
+    def redraw_plain(self, indices: list[int], digits: Sequence[int], seed: int) -> None:
+        """Replace, in place, the samples of ``indices`` the reader rejects (plain digits)."""
+        assert self.accepted is not None
+        for j, k in enumerate(indices):
+            if not self.accepted[k]:
+                indices[j] = self._redraw_sample(digits[j], seed, j)
+
+    def redraw_plain_batch(
+        self, indices: np.ndarray, digits: np.ndarray, digit_offsets: np.ndarray, seeds: list[int]
+    ) -> None:
+        assert self.accepted is not None
+        for d in np.flatnonzero(~self.accepted[indices]).tolist():
+            i = int(np.searchsorted(digit_offsets, d, side="right")) - 1
+            indices[d] = self._redraw_sample(int(digits[d]), seeds[i], d - int(digit_offsets[i]))
+
+    def _redraw_sample(self, digit: int, seed: int, j: int) -> int:
+        assert self.accepted is not None
+        stream = new_rng(child_seed(seed, _REDRAW_SAMPLES + j))
+        k = -1
+        for _ in range(MAX_REDRAWS):
+            k = _draw_index(self.pool, digit, float(stream.random()))
+            self.redrawn += 1
+            if self.accepted[k]:
+                return k
+        self.unread += 1
+        return k
+
+    def redraw_augmented(
+        self, images: list[np.ndarray], indices: list[int], digits: Sequence[int], seed: int
+    ) -> None:
+        """Replace, in place, the augmented digits the reader rejects (and their samples in ``indices``)."""
+        assert self.augmenter is not None
+        accepted = self.reader.accepts(images, digits)
+        for j in np.flatnonzero(~accepted).tolist():
+            stream = new_rng(child_seed(seed, _REDRAW_SAMPLES + j))
+            for attempt in range(MAX_REDRAWS):
+                k = _draw_index(self.pool, digits[j], float(stream.random()))
+                augment_seed = child_seed(seed, _REDRAW_AUGMENTS + j * MAX_REDRAWS + attempt)
+                images[j] = self.augmenter.augment_digits([self.pool.images[k]], augment_seed)[0]
+                indices[j] = k
+                self.redrawn += 1
+                if self.reader.accepts(images[j : j + 1], digits[j : j + 1])[0]:
+                    break
+            else:
+                self.unread += 1
 
 
 def _place_batch(
@@ -435,12 +529,21 @@ def _place_batch(
 
 
 def _digit_images(
-    pool: MnistSplit, indices: Sequence[int], augmenter: Augmenter | None, aug_seed: int, uniform: bool
+    pool: MnistSplit,
+    indices: list[int],
+    augmenter: Augmenter | None,
+    aug_seed: int,
+    uniform: bool,
+    checker: _Checker | None = None,
+    digits: Sequence[int] = (),
 ) -> list[np.ndarray]:
-    """The number's digits as 28-row images: augmented if asked, brought to one stroke width if asked."""
+    """The number's digits as 28-row images: augmented if asked (and read back, rejected ones drawn again
+    in ``indices``, with a ``checker``), brought to one stroke width if asked."""
     digit_images = [pool.images[k] for k in indices]
     if augmenter is not None:
         digit_images = augmenter.augment_digits(digit_images, aug_seed)
+        if checker is not None:
+            checker.redraw_augmented(digit_images, indices, digits, aug_seed)
     if uniform:
         from hng.document.stroke import uniform_strokes
 

@@ -42,6 +42,10 @@ class GeneratedNumber:
     # (height, width) uint8 label map when asked for (masks=True): 0 background, k the k-th digit's ink.
     mask: np.ndarray | None = None
     appearance: Appearance | None = None  # the document options, None for today's MNIST strip
+    # verify_labels: digits drawn again because the reader did not read them as their label, and digits
+    # still not read so after MAX_REDRAWS attempts.
+    redrawn: int = 0
+    unread: int = 0
 
     @property
     def height(self) -> int:
@@ -93,6 +97,7 @@ class GeneratedNumber:
             "indices": list(self.indices),
             "boxes": [box.to_dict() for box in self.boxes],
             **({} if self.appearance is None else {"channels": self.channels, **self.appearance.to_dict()}),
+            **({"redrawn": self.redrawn, "unread": self.unread} if self.redrawn or self.unread else {}),
         }
 
 
@@ -115,6 +120,8 @@ class GeneratedBatch:
     seeds: np.ndarray | None = None  # (B,) int64 when each image has its own seed, else None (`seed`)
     masks: np.ndarray | None = None  # (B, H, W) uint8 label maps when asked for, 0 past each width
     appearance: Appearance | None = None  # the document options, None for today's MNIST strips
+    redrawn: int = 0  # verify_labels: the batch's redraws (all images)
+    unread: int = 0  # verify_labels: the batch's digits still not read as their label
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -34,6 +34,8 @@ class ShardRecord(BaseModel):
     hng_version: str
     files: int | None = None
     seconds: float | None = None  # how long the shard took to make, publish included
+    redrawn: int | None = None  # verify_labels: digits drawn again (the reader did not read their label)
+    unread: int | None = None  # verify_labels: digits still not read as their label after the redraws
 
     @classmethod
     def loads(cls, text: str, where: str) -> ShardRecord:

@@ -342,6 +342,7 @@ def shard_record(
             image_digests(shard, varying_widths=plan.spec.width_per_digit is not None).tobytes()
         ).decode("ascii"),
         "hng_version": __version__,
+        **({"redrawn": shard.redrawn, "unread": shard.unread} if plan.spec.verify_labels else {}),
     }
 
 

@@ -156,6 +156,13 @@ def _report(plan: Plan, records: list[dict[str, Any]], fidelity: dict[str, Any],
         "fidelity": fidelity,
         "contact_sheet": CONTACT_SHEET_FILE,
     }
+    if plan.spec.verify_labels:
+        # Every digit was read back after augmentation; these were drawn again, or still not read right.
+        report["verify_labels"] = {
+            "digits": int(digit_counts.sum()),
+            "redrawn": sum(r.get("redrawn", 0) for r in records),
+            "unread": sum(r.get("unread", 0) for r in records),
+        }
     if run is not None and run.shards_made == plan.num_shards:
         # Timing describes the whole dataset only when this run made every shard.
         report.update(

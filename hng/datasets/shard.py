@@ -42,6 +42,8 @@ class Shard:
     # drawn per image from this range by its seed.
     encoding: str = "png"
     jpeg_quality: tuple[int, int] = DEFAULT_JPEG_QUALITY
+    redrawn: int = 0  # verify_labels: digits drawn again, and digits still not read as their label
+    unread: int = 0
 
     @property
     def height(self) -> int:
@@ -174,6 +176,7 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator, *, masks: bool =
         fit=spec.fit,
         seeds=seeds,
         masks=masks,
+        verify_labels=spec.verify_labels,
         **spec.document_options,
     )
     longest = int(lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
@@ -197,4 +200,6 @@ def make_shard(spec: DatasetSpec, k: int, generator: Generator, *, masks: bool =
         masks=batch.masks,
         encoding=spec.image_encoding,
         jpeg_quality=spec.jpeg_quality,
+        redrawn=batch.redrawn,
+        unread=batch.unread,
     )

@@ -171,6 +171,7 @@ class GenerationService:
             split=request.split,
             fit=request.fit,
             masks=request.include_mask,
+            verify_labels=request.verify_labels,
             **self._document_options(request, store),
         )
         task_id = new_task_id()

@@ -165,6 +165,14 @@ class GenerateRequest(BaseModel):
         StrictInt | tuple[StrictInt, StrictInt] | None,
         Field(alias="jpegQuality", description="JPEG quality 1-100, or [low, high] drawn by the seed"),
     ] = None
+    verify_labels: Annotated[
+        StrictBool,
+        Field(
+            alias="verifyLabels",
+            description="Read every digit back after augmentation and draw again those not read as their "
+            "label (the metadata counts the redraws)",
+        ),
+    ] = False
 
     # mode="before": one clear error per field, instead of one per branch of the union type.
     @field_validator("number", mode="before")
