@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from hng.core.encoding import DEFAULT_JPEG_QUALITY
 from hng.core.params import DEFAULT_SPACING_RANGE
+from hng.document.options import (
+    BACKGROUNDS_PREFIX,
+    DEFAULT_HEIGHT,
+    MAX_ELASTIC,
+    MAX_HEIGHT,
+    MAX_PERSPECTIVE,
+    MAX_ROTATE,
+    MAX_SHEAR,
+    MIN_HEIGHT,
+)
 
 PAGE_FILE = "playground.html"
 API_KEY_PLACEHOLDER = "{{API_KEY}}"
@@ -27,6 +38,13 @@ _INLINE = {
     "style": re.compile(r"<style>(.*?)</style>", re.S),
 }
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+# The "verify labels" checkbox: what its label's title and hint say, and whether it is disabled.
+_VERIFY_ON = ("Read every digit back and redraw those not read as their label", "redraws misread digits", "")
+_VERIFY_OFF = (
+    "POST /generate does not take verifyLabels yet",
+    "not offered by this API yet",
+    " disabled",
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +93,9 @@ def content_security_policy(image_origins: Iterable[str] = ()) -> str:
 def playground_page(*, image_origins: Iterable[str] = (), api_key_required: bool = False) -> Page:
     """The page and its response headers; `api_key_required` shows the API key field from the start."""
     text, _, _ = _template()
-    low, high = DEFAULT_SPACING_RANGE
-    html = (
-        text.replace(API_KEY_PLACEHOLDER, "required" if api_key_required else "optional")
-        .replace("{{SPACING_MIN}}", str(low))
-        .replace("{{SPACING_MAX}}", str(high))
-    )
+    html = text.replace(API_KEY_PLACEHOLDER, "required" if api_key_required else "optional")
+    for placeholder, value in _values(verify_labels_offered()).items():
+        html = html.replace("{{" + placeholder + "}}", value)
     headers = {
         "Content-Type": HTML_CONTENT_TYPE,
         "Content-Security-Policy": content_security_policy(image_origins),
@@ -89,3 +104,34 @@ def playground_page(*, image_origins: Iterable[str] = (), api_key_required: bool
         "Referrer-Policy": "no-referrer",
     }
     return Page(html=html, headers=headers)
+
+
+@cache
+def _values(verify_labels: bool) -> dict[str, str]:
+    """The form's defaults and limits as the API has them (none is inside the hashed script), and the
+    "verify labels" checkbox offered or disabled."""
+    title, hint, disabled = _VERIFY_ON if verify_labels else _VERIFY_OFF
+    low, high = DEFAULT_SPACING_RANGE
+    return {
+        "SPACING_MIN": str(low),
+        "SPACING_MAX": str(high),
+        "HEIGHT": str(DEFAULT_HEIGHT),
+        "HEIGHT_MIN": str(MIN_HEIGHT),
+        "HEIGHT_MAX": str(MAX_HEIGHT),
+        "ROTATE_MAX": f"{MAX_ROTATE:g}",
+        "SHEAR_MAX": f"{MAX_SHEAR:g}",
+        "PERSPECTIVE_MAX": f"{MAX_PERSPECTIVE:g}",
+        "ELASTIC_MAX": f"{MAX_ELASTIC:g}",
+        "JPEG_QUALITY": "{} to {}".format(*DEFAULT_JPEG_QUALITY),
+        "BACKGROUNDS": BACKGROUNDS_PREFIX,
+        "VERIFY_TITLE": title,
+        "VERIFY_HINT": hint,
+        "VERIFY_DISABLED": disabled,
+    }
+
+
+def verify_labels_offered() -> bool:
+    """Whether POST /generate takes ``verifyLabels``: the page offers the checkbox only then."""
+    from hng.service.models import GenerateRequest
+
+    return "verify_labels" in GenerateRequest.model_fields

@@ -241,6 +241,20 @@ def test_keyboard_only_and_a_360_px_window(served, browser_binaries):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / "playground-360px.png"))
         assert console_errors(driver) == []
+
+        # The document look, opened with every field it can show, fits as well; style background with
+        # no prefix: the API's message beside the prefix field.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+        driver.get(served + "?number=58&count=1&style=background&ink=%23123456&image_encoding=jpeg")
+        error = by_id(driver, "background-error")
+        wait_for(driver, lambda d: error.is_displayed(), message="no error beside the background field")
+        assert "required by style background" in error.text
+        for field in ("background", "ink_colour", "jpeg_quality", "verify_labels"):
+            assert by_id(driver, field).is_displayed(), field
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 360
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**phone, "height": height})
+        driver.save_screenshot(str(SCREENSHOTS / "playground-looks-360px.png"))
     finally:
         driver.quit()
 
@@ -325,3 +339,173 @@ def test_behind_a_stage_prefix_every_request_keeps_the_stage(served, browser, en
     api_paths = [path for path in stage.requested if not path.startswith(("/dev?", "/dev/?"))]
     assert api_paths and all(path.startswith("/dev/") for path in api_paths), stage.requested
     assert stage.requested.count("/dev/generate") == 2
+
+
+def posted_bodies(driver) -> list[dict]:
+    """The JSON bodies of the page's POST /generate requests since the performance log was last read."""
+    bodies = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] != "Network.requestWillBeSent":
+            continue
+        request = message["params"]["request"]
+        if request["method"] == "POST" and request["url"].endswith("/generate"):
+            bodies.append(json.loads(request["postData"]))
+    return bodies
+
+
+def rendered(driver) -> list[dict]:
+    """Each card as drawn: its frame, image, mask and boxes (CSS pixel rects), the image's natural size
+    and URLs."""
+    return driver.execute_script(
+        """const rect = (e) => { const r = e.getBoundingClientRect();
+                                 return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+           return [...document.querySelectorAll('#grid .frame')].map(f => {
+             const img = f.querySelector('img:not(.mask)'), mask = f.querySelector('img.mask');
+             return {frame: rect(f), image: rect(img), w: img.naturalWidth, h: img.naturalHeight,
+                     src: img.src, mask: mask ? rect(mask) : null, maskSrc: mask ? mask.src : null,
+                     link: f.closest('.card').querySelector('.row a').textContent,
+                     boxes: [...f.querySelectorAll('.box')].map(b => ({digit: b.textContent, ...rect(b)}))};
+           })"""
+    )
+
+
+def test_document_look_paper_48_rows_rotated_boxes_and_masks_on_the_ink_jpeg_and_a_bad_height(
+    served, browser
+):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(served)
+    look = by_id(browser, "look")
+    assert look.get_attribute("open") is None  # folded: the form looks as it did
+    assert by_id(browser, "look-summary").text == "· mnist, 28 px"
+    # Untouched, the form asks what it asked before the look existed: no new field in the body.
+    set_value(browser, "number", "2026")
+    set_value(browser, "count", "1")
+    by_id(browser, "boxes").click()
+    by_id(browser, "masks").click()
+    browser.get_log("performance")
+    by_id(browser, "generate").click()
+    wait_for(browser, lambda d: len(loaded_images(d)) == 2, message="the plain image did not load")
+    (plain,) = posted_bodies(browser)
+    assert set(plain) == {"number", "preset", "fit", "split", "includeImage", "includeMask"} | {
+        "spacing_min",
+        "spacing_max",
+    }
+
+    browser.find_element("css selector", "#look summary").click()
+    Select(by_id(browser, "style")).select_by_value("paper")
+    set_value(browser, "height", "48")
+    set_value(browser, "rotate", "4")
+    set_value(browser, "count", "3")
+    set_value(browser, "seed", "11")
+    assert by_id(browser, "look-summary").text == "· style paper · height 48 · rotate 4"
+    assert not by_id(browser, "background").is_displayed()  # only for style background
+    browser.get_log("performance")
+    by_id(browser, "generate").click()
+    masks_loaded = (
+        "return [...document.querySelectorAll('#grid img.mask')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+    wait_for(browser, lambda d: len(loaded_images(d)) == 6, message="3 images and masks did not load")
+    wait_for(browser, lambda d: d.execute_script(masks_loaded) == 3)
+    bodies = posted_bodies(browser)
+    assert sorted(b["seed"] for b in bodies) == [11, 12, 13]
+    assert all(
+        {k: b[k] for k in ("style", "height", "rotate", "includeMask")}
+        == {"style": "paper", "height": 48, "rotate": 4, "includeMask": True}
+        and not {"ink", "channels", "imageEncoding", "verifyLabels", "background"} & set(b)
+        for b in bodies
+    )
+
+    for card in rendered(browser):
+        image = decode(card["src"])
+        mask = decode(card["maskSrc"])
+        assert (card["h"], card["w"]) == image.shape[:2] and image.shape == (48, card["w"], 3)
+        assert card["link"] == "PNG" and urlsplit(card["src"]).path.endswith(".png")
+        # Drawn at the image's own aspect, the mask exactly over the image.
+        shown = card["image"]
+        assert shown["w"] / shown["h"] == pytest.approx(card["w"] / 48, rel=0.02)
+        assert all(abs(card["mask"][k] - shown[k]) < 0.5 for k in ("x", "y", "w", "h"))
+        # The mask is on the ink: dark pen where it is set, light paper around it.
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        assert mask.shape == grey.shape
+        assert grey[mask > 0].mean() + 60 < grey[mask == 0].mean()
+        # Each drawn box is the tight box of its digit's mask, mapped to the screen, inside the image.
+        scale = shown["w"] / card["w"]
+        assert len(card["boxes"]) == 4
+        for k, box in enumerate(card["boxes"], start=1):
+            ys, xs = np.nonzero(mask == k)
+            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            assert box["digit"] == "2026"[k - 1]
+            expected = {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}
+            for name, value in expected.items():
+                origin = shown[name] if name in ("x", "y") else 0
+                assert box[name] == pytest.approx(origin + value * scale, abs=1.0), (k, name)
+            assert shown["x"] - 0.5 <= box["x"] and box["x"] + box["w"] <= shown["x"] + shown["w"] + 0.5
+            assert shown["y"] - 0.5 <= box["y"] and box["y"] + box["h"] <= shown["y"] + shown["h"] + 0.5
+    assert console_errors(browser) == []
+    save_screenshot(browser, "playground-looks-masks")
+    by_id(browser, "masks").click()  # off: the look itself, with its boxes
+    save_screenshot(browser, "playground-looks")
+
+    # JPEG: the stored image is a .jpg, still 48 rows of RGB, and the card says so.
+    Select(by_id(browser, "image_encoding")).select_by_value("jpeg")
+    set_value(browser, "jpeg_quality", "90")
+    set_value(browser, "count", "1")
+    browser.get_log("performance")
+    by_id(browser, "generate").click()
+    wait_for(
+        browser,
+        lambda d: [i["src"] for i in loaded_images(d) if urlsplit(i["src"]).path.endswith(".jpg")],
+        message="no JPEG image",
+    )
+    (card,) = rendered(browser)
+    assert card["link"] == "JPEG" and card["h"] == 48
+    assert decode(card["src"]).shape == (48, card["w"], 3)
+    (body,) = posted_bodies(browser)
+    assert body["imageEncoding"] == "jpeg" and body["jpegQuality"] == 90
+    assert console_errors(browser) == []
+
+    # A height beyond the API's range, typed in: its message beside the height field.
+    set_value(browser, "height", "300")
+    by_id(browser, "generate").click()
+    error = by_id(browser, "height-error")
+    wait_for(browser, lambda d: error.is_displayed(), message="no error beside the height field")
+    assert "less than or equal to 256" in error.text
+    assert by_id(browser, "height").get_attribute("aria-invalid") == "true"
+    assert browser.switch_to.active_element == by_id(browser, "height")
+    assert not by_id(browser, "gen-alert").is_displayed()
+    assert all("400 (Bad Request)" in entry["message"] for entry in console_errors(browser))
+
+
+def test_a_link_with_a_look_opens_it_and_the_verify_labels_box_follows_the_api(served, browser):
+    from hng.http.playground import verify_labels_offered
+
+    browser.get(served + "?number=58&count=1&seed=3&style=ink&ink=%23b01010&height=40&shear=-5,5")
+    wait_for(browser, lambda d: len(loaded_images(d)) == 1, message="the link did not generate")
+    assert by_id(browser, "look").get_attribute("open") is not None
+    assert by_id(browser, "ink").get_attribute("value") == "#"
+    assert by_id(browser, "ink_colour").get_attribute("value") == "#b01010"
+    (card,) = rendered(browser)
+    image = decode(card["src"])
+    assert image.shape == (40, card["w"], 3)
+    blue, red = image[..., 0].astype(int), image[..., 2].astype(int)  # decoded as BGR
+    inked = (red - blue) > 60  # the red ink, on white
+    assert inked.sum() > 50 and (image[~inked].mean() > 200)
+    query = parse_qs(urlsplit(browser.current_url).query)
+    assert query["ink"] == ["#b01010"] and query["shear"] == ["-5,5"] and "channels" not in query
+
+    verify = by_id(browser, "verify_labels")
+    if verify_labels_offered():
+        verify.click()
+        browser.get_log("performance")
+        by_id(browser, "generate").click()
+        wait_for(browser, lambda d: len(loaded_images(d)) == 1)
+        assert [b.get("verifyLabels") for b in posted_bodies(browser)] == [True]
+    else:
+        # Not offered by this API: the box is disabled and says why; nothing is sent.
+        assert not verify.is_enabled()
+        label = browser.find_element("css selector", "label[for=verify_labels]")
+        assert "does not take verifyLabels" in label.get_attribute("title")
+    assert console_errors(browser) == []

@@ -138,3 +138,81 @@ def test_the_dataset_panel_offers_every_format(api):
     select = re.search(r'<select id="ds-format".*?</select>', html, re.S)
     assert select is not None
     assert re.findall(r"<option>(\w+)</option>", select.group()) == list(FORMATS)
+
+
+def select_values(html: str, element_id: str) -> list[str]:
+    select = re.search(rf'<select id="{element_id}".*?</select>', html, re.S)
+    assert select is not None, element_id
+    return re.findall(r'<option value="([^"]*)"', select.group())
+
+
+def test_the_document_look_is_folded_and_offers_the_apis_choices_at_its_defaults(api):
+    from hng.core.encoding import IMAGE_ENCODINGS
+    from hng.document.options import (
+        BACKGROUNDS_PREFIX,
+        DEFAULT_HEIGHT,
+        MAX_HEIGHT,
+        MAX_ROTATE,
+        MAX_SHEAR,
+        MIN_HEIGHT,
+        STROKES,
+        STYLES,
+    )
+    from hng.document.style import INK_NAMES
+
+    html = page_response(api)["body"]
+    # Folded: the form looks as it did until the user opens it; every control of it inside the form.
+    look = re.search(r'<details class="look" id="look">.*?</details>', html, re.S)
+    assert look is not None and "<form" not in look.group()
+    assert html.index('<form id="gen"') < look.start() < look.end() < html.index("</form>")
+    assert select_values(html, "style") == list(STYLES)
+    assert select_values(html, "ink") == ["", *INK_NAMES, "#"]  # the style's own ink, the names, a colour
+    assert select_values(html, "channels") == ["", "1", "3"]
+    assert select_values(html, "stroke") == list(STROKES)
+    assert select_values(html, "image_encoding") == list(IMAGE_ENCODINGS)
+    assert (
+        f'id="height" name="height" type="number" inputmode="numeric" min="{MIN_HEIGHT}" '
+        f'max="{MAX_HEIGHT}" value="{DEFAULT_HEIGHT}"' in html
+    )
+    assert f"up to {MAX_ROTATE:g}<" in html and f"up to {MAX_SHEAR:g}<" in html
+    assert f"under {BACKGROUNDS_PREFIX} in the bucket" in html
+    # Shown only when they apply: the background prefix (style background), the JPEG quality, the colour.
+    for field in ("background-field", "jpeg_quality-field", "ink_colour-field"):
+        assert re.search(rf'<div class="field" id="{field}" hidden>', html), field
+    # Range fields are text: "x" or "low, high".
+    for name in ("rotate", "shear", "perspective", "elastic", "jpeg_quality"):
+        assert re.search(rf'<input id="{name}" name="{name}" autocomplete="off"', html), name
+    # The API's 400s name these fields by their JSON names: the script places them under the inputs.
+    for name, field in (("imageEncoding", "image_encoding"), ("jpegQuality", "jpeg_quality")):
+        assert f'{name}: "{field}"' in html
+    assert "{{" not in html
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_verify_labels_is_offered_only_when_the_api_takes_it(api, monkeypatch, offered):
+    from hng.http import playground
+
+    monkeypatch.setattr(playground, "verify_labels_offered", lambda: offered)
+    html = page_response(api)["body"]
+    box = re.search(r'<label for="verify_labels"[^>]*>(<input[^>]*>)', html)
+    assert box is not None
+    assert (" disabled " in box.group(1)) is not offered
+    title = re.search(r'title="([^"]*)"', box.group()).group(1)
+    assert ("does not take verifyLabels" in title) is not offered
+    # The script sends verifyLabels only from a checked box that is not disabled.
+    assert 'if (state.verify_labels && !$("verify_labels").disabled) body.verifyLabels = true;' in html
+
+
+def test_verify_labels_is_offered_exactly_when_the_request_model_has_the_field():
+    """The API takes verifyLabels once GenerateRequest has verify_labels, which it gets when
+    Generator.generate takes verify_labels: the page, the model and the library agree."""
+    import inspect
+
+    from hng.core.generation import Generator
+    from hng.http.playground import verify_labels_offered
+    from hng.service.models import GenerateRequest
+
+    in_library = "verify_labels" in inspect.signature(Generator.generate).parameters
+    assert verify_labels_offered() == ("verify_labels" in GenerateRequest.model_fields) == in_library, (
+        "wire verify_labels through GenerateRequest and image_service when Generator.generate takes it"
+    )
