@@ -1,8 +1,10 @@
 """Label fidelity: do the digits of generated images, cut out by their boxes, read as their labels?
 
 A dataset's labels are right by construction; this checks that the pictures agree: that boxes cut out
-whole digits, and that resizing and augmentation left them readable. Each box is cut out and read by the
-nearest-neighbour classifier of ``hng.quality.readability`` (robust reading). For reference, plain
+whole digits, and that resizing, augmentation and styling left them readable. Each image is first brought
+to MNIST's polarity (``hng.quality.readability.mnist_polarity``: grey, ink bright on black, whatever its
+style, height or channels); each box is then cut out and read by the nearest-neighbour classifier of
+``hng.quality.readability`` (robust reading), which scales any cut-out to 20 x 20. For reference, plain
 MNIST digits read 0.97 of the time (bench/readability.py), augmented ones 0.93-0.97. Reading 500
 images of 5 digits takes about a second; fitting the classifier about 3 s.
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from hng.core.params import parse_split
 from hng.mnist.load import MnistData
-from hng.quality.readability import BLANK, NearestNeighbours, fit_classifier
+from hng.quality.readability import BLANK, NearestNeighbours, fit_classifier, mnist_polarity
 from hng.settings import load_settings
 
 # Digits the classifier is fitted on: all of the test split, a sixth of the train split.
@@ -130,18 +132,22 @@ def label_fidelity(
 ) -> FidelityResult:
     """Cut each digit out of its image by its box, read it, and compare with the label.
 
-    The arrays follow ``hng.datasets.shard.Shard``: ``images`` (N, 28, W) uint8 (image i is
-    ``images[i, :, :widths[i]]``), ``labels`` strings of digits, ``lengths`` (N,), ``boxes`` (N, L, 4)
-    rows x0, y0, x1, y1 (half-open), PAD past each label's length. A box that cuts out no ink is
-    counted in ``blank_boxes`` and as a misread digit.
+    The arrays follow ``hng.datasets.shard.Shard``: ``images`` (N, H, W) grey or (N, H, W, 3) RGB uint8
+    of any style (image i is ``images[i, :, :widths[i]]``), ``labels`` strings of digits, ``lengths``
+    (N,), ``boxes`` (N, L, 4) rows x0, y0, x1, y1 (half-open), PAD past each label's length. Each image
+    goes through ``mnist_polarity`` before its boxes are cut out (white-on-black grey images unchanged).
+    A box that cuts out no ink is counted in ``blank_boxes`` and as a misread digit.
     """
     images = np.asarray(images)
     widths = np.asarray(widths, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
     boxes = np.asarray(boxes)
     count = len(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, height, width) uint8, got {images.shape} {images.dtype}")
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)) or images.dtype != np.uint8:
+        raise ValueError(
+            "images must be (N, height, width) or (N, height, width, 3) uint8, "
+            f"got {images.shape} {images.dtype}"
+        )
     if count == 0:
         raise ValueError("no images to check")
     if not (widths.shape == lengths.shape == (count,) and len(labels) == count):
@@ -153,11 +159,14 @@ def label_fidelity(
 
     owner, position = np.nonzero(np.arange(longest)[None, :] < lengths[:, None])
     patches = []
+    current, grey = -1, images[0, :0, :0]
     for i, j in zip(owner.tolist(), position.tolist(), strict=True):
+        if i != current:
+            # Columns past the image's width are padding: they must not count in its paper's level.
+            current, grey = i, mnist_polarity(images[i, :, : int(widths[i])])
         x0, y0, x1, y1 = (int(v) for v in boxes[i, j])
-        x1 = min(x1, int(widths[i]))  # columns past the image's width are padding
         x0, y0 = max(x0, 0), max(y0, 0)
-        patches.append(images[i, y0:y1, x0:x1] if x1 > x0 and y1 > y0 else images[i, :0, :0])
+        patches.append(grey[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else grey[:0, :0])
     read = classifier.read(patches)
     expected = truth[owner, position]
     right = read == expected

@@ -11,6 +11,9 @@ padded to 24 × 24, blurred slightly (sigma 1) and L2-normalised. The robust rea
 keeps only pixels at least 35 % of the brightest as ink and deskews the digit (shears it upright by its
 moments): it reads the visible digit, as a person would, ignoring faint halos and noise. The plain
 reading crops to every non-zero pixel, as the boxes do, and does not deskew.
+
+Images in other styles (dark ink on paper, RGB, any height) are brought to MNIST's polarity first by
+``mnist_polarity``; the normalisation takes any size.
 """
 
 from __future__ import annotations
@@ -30,6 +33,40 @@ K = 3
 INK_SHARE = 0.35
 # Unread: what `NearestNeighbours.read` answers for a blank patch (no ink).
 BLANK = -1
+
+
+# A whole image whose median grey is above this is light paper with dark ink (the ink covers less than
+# half of any image of a number).
+LIGHT_PAPER = 127
+
+
+def mnist_polarity(image: np.ndarray) -> np.ndarray:
+    """A whole image of any style as MNIST shows digits: grey uint8 (H, W), ink bright on black.
+
+    ``image``: uint8 grey (H, W) or RGB (H, W, 3). RGB becomes its luminance (OpenCV's RGB2GRAY, as the
+    styles' grey output). The paper is the median grey of the image (ink covers less than half of it):
+    light paper is inverted about it, coverage = max(paper - pixel, 0), so the ink is bright and the
+    paper, with its texture and lighter noise, 0 or faint (the robust reading drops pixels under
+    INK_SHARE of a cut-out's brightest). A dark image is already in MNIST's polarity and is returned as
+    it is: a white-on-black grey image is the very same array, so today's readings do not change.
+    Decide per image, not per cut-out: a digit's box can hold more ink than paper.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise TypeError(f"image must be a uint8 array, got {getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif image.ndim == 2:
+        grey = image
+    else:
+        raise ValueError(f"image must be grey (H, W) or RGB (H, W, 3), got {image.shape}")
+    if grey.size == 0:
+        return grey
+    # The lower median of the grey levels, from their histogram (faster than sorting).
+    counts = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    paper = int(np.searchsorted(counts, (grey.size + 1) // 2))
+    if paper <= LIGHT_PAPER:
+        return grey
+    return cv2.subtract(np.full_like(grey, paper), grey)
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
