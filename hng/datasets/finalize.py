@@ -322,34 +322,11 @@ def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
     from hng.quality.fidelity import fidelity_classifier, label_fidelity
 
     classifier = fidelity_classifier(data, split)
-    images = mnist_polarity(sample.images, sample.widths)
     result = label_fidelity(
-        images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
+        sample.images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
     ).to_dict()
     result["sample_images"] = len(sample)
     return result
-
-
-def mnist_polarity(images: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """``images`` (N, H, W) or (N, H, W, 3) RGB as grey ink coverage, MNIST's polarity (ink bright on 0),
-    for the reader of the label fidelity, which was fitted on MNIST digits.
-
-    Each image's background level is its most common grey value (most of an image is background), and
-    each pixel becomes its distance from it: MNIST-style images (background 0) come back unchanged, dark
-    ink on light paper comes back bright on black. The padding past each width stays 0.
-    """
-    import cv2
-
-    if images.ndim == 4:
-        images = np.stack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images])
-    if not images.size:
-        return images
-    out = np.zeros_like(images)
-    for i, width in enumerate(widths.tolist()):
-        image = images[i, :, :width]
-        background = np.uint8(np.bincount(image.ravel(), minlength=256).argmax())
-        out[i, :, :width] = np.maximum(image, background) - np.minimum(image, background)
-    return out
 
 
 def _contact_sheet(sample: Shard) -> np.ndarray:

@@ -66,7 +66,7 @@ def fidelity_classifier(data: MnistData, dataset_split: str, *, cache: bool = Tr
     read or written is ignored.
     """
     other = "test" if parse_split(dataset_split) == "train" else "train"
-    path = _cache_path(data, other) if cache else None
+    path = cache_path(data, f"fidelity-v{_CACHE_VERSION}-{other}") if cache else None
     if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as cached:
@@ -83,7 +83,9 @@ def fidelity_classifier(data: MnistData, dataset_split: str, *, cache: bool = Tr
 _CACHE_VERSION = 1
 
 
-def _cache_path(data: MnistData, split: str) -> Path | None:
+def cache_path(data: MnistData, stem: str) -> Path | None:
+    """Where something computed from ``data`` alone is cached: ``{stem}-{identity}.npz`` in the user's
+    cache folder (None for data not loaded from a file)."""
     if data.path is None:
         return None
     try:
@@ -93,15 +95,21 @@ def _cache_path(data: MnistData, split: str) -> Path | None:
     # The data file's identity without hashing its 55 MB: path, size and modification time.
     identity = f"{os.path.abspath(data.path)}|{stat.st_size}|{stat.st_mtime_ns}|{CLASSIFIER_DIGITS}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return load_settings().cache_dir / f"fidelity-v{_CACHE_VERSION}-{split}-{digest}.npz"
+    return load_settings().cache_dir / f"{stem}-{digest}.npz"
 
 
 def _store(path: Path, classifier: NearestNeighbours) -> None:
+    store_arrays(path, vectors=classifier.vectors, labels=classifier.labels)
+
+
+def store_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to the npz ``path`` whole (a temporary file renamed); a cache that cannot be
+    written is left alone."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, vectors=classifier.vectors, labels=classifier.labels)
+            np.savez(handle, **arrays)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError, UnboundLocalError):
