@@ -1,6 +1,6 @@
 """Regenerate the document-looks gallery of the docs: `python tools/make_gallery.py`.
 
-docs/gallery/*.png: the same number, "2026" (seed 2026, 48 rows high unless the row says otherwise), in
+docs/gallery/*.png: the same number, "2026" (seed 1, 48 rows high unless the row says otherwise), in
 each style and geometry the documents guide shows, every image a real generated one; and
 docs/gallery/boxes.png: a contact sheet of `paper` images with their digits' boxes and masks drawn, to
 show that boxes and masks follow the ink through the style and the geometry. The background style inks
@@ -22,7 +22,7 @@ from hng.quality.contact_sheet import contact_sheet
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 OUT = DOCS / "gallery"
 NUMBER = "2026"
-SEED = 2026
+SEED = 1
 WIDTH = 200  # at height 48
 SCALE = 2  # the small images are shown enlarged (nearest neighbour)
 
@@ -90,7 +90,7 @@ def main() -> None:
             path.write_bytes(hng.encode_png(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)))
             print(path)
         batch = hng.generate_batch(
-            ["2026", "1984", "30917", "4452", "86", "700"] * 2,
+            ["2026", "1984", "30917", "4452", "86", "700"],
             image_width=200,
             seed=SEED,
             style="paper",
@@ -105,7 +105,7 @@ def main() -> None:
             rows = batch.boxes[batch.digit_offsets[i] : batch.digit_offsets[i + 1], 1:]
             boxes[i, : len(rows)] = rows
         sheet = contact_sheet(
-            batch.images, batch.widths, batch.labels, columns=4, scale=2, boxes=boxes, masks=batch.masks
+            batch.images, batch.widths, batch.labels, columns=2, scale=2, boxes=boxes, masks=batch.masks
         )
         (OUT / "boxes.png").write_bytes(hng.encode_png(sheet))
         print(OUT / "boxes.png")

@@ -37,7 +37,6 @@ from hng.core.encoding import decode_image, encode_image, jpeg_frame, jpeg_quali
 from hng.core.png import encode_png
 from hng.datasets import make_dataset
 from hng.datasets.card import render_card
-from hng.datasets.finalize import mnist_polarity
 from hng.datasets.formats import (
     FORMATS,
     NUMBER_CLASS,
@@ -50,6 +49,7 @@ from hng.datasets.formats.lmdb_format import map_size
 from hng.datasets.shard import PAD, Shard
 from hng.quality import contact_sheet as sheet_module
 from hng.quality.contact_sheet import contact_sheet, sheet_layout
+from hng.quality.readability import mnist_polarity
 
 N = 12  # images per shard
 QUALITY = (70, 95)  # the JPEG quality range of the shards written as JPEG
@@ -672,15 +672,15 @@ def test_the_contact_sheet_draws_rgb_images_in_bgr(shards):
 
 
 def test_mnist_polarity_gives_the_reader_white_ink_on_black(shards, base):
-    np.testing.assert_array_equal(mnist_polarity(base.images, base.widths), base.images)
+    for i in range(N):
+        np.testing.assert_array_equal(mnist_polarity(base.image(i)), base.image(i))
     shard = shards["rgb48", "png"]
-    ink = mnist_polarity(shard.images, shard.widths)
-    assert ink.shape == shard.images.shape[:3]
     for i in range(N):
         w = int(shard.widths[i])
-        assert (ink[i, :, w:] == 0).all()
-        on, off = shard.mask(i)[:, :w] > 0, shard.mask(i)[:, :w] == 0
-        assert ink[i, :, :w][on].mean() > 40 and ink[i, :, :w][off].mean() < 10
+        ink = mnist_polarity(shard.image(i))
+        assert ink.shape == (shard.height, w)
+        on, off = shard.mask(i) > 0, shard.mask(i) == 0
+        assert ink[on].mean() > 40 and ink[off].mean() < 10
 
 
 def card_python(root: Path) -> dict[str, Any]:
