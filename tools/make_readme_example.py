@@ -5,8 +5,8 @@ docs/example.png: "2026" plain, with the mild preset, with the strong preset (wi
 high. Each row is a real generated image (seeded), scaled 3x with nearest-neighbour.
 
 docs/contact_sheet.png: the contact sheet `hng dataset` writes, of a small 3-8 digit `pad` dataset with
-the mild preset and masks, in the ink style with the pen palette at 40 rows, tilted (made in a temporary folder): each
-digit's box and mask in its colour.
+the mild preset and masks, in the ink style with the pen palette at 40 rows, tilted (made in a temporary
+folder): each digit's box and mask in its colour.
 """
 
 from __future__ import annotations
