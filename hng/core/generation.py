@@ -348,11 +348,14 @@ class Generator:
         is_last = position == lengths[image_of_digit] - 1
         gap_draws = draws[np.where(is_last, 0, draw_base + lengths[image_of_digit] + position)]
         gaps = np.where(is_last, 0, low + (gap_draws * (high - low + 1)).astype(np.int64))
-        # Each image's augmentation seed: its last draw (drawn whether or not it is augmented).
-        aug_seeds = [
-            derive_seed(float(draws[draw_base[int(first)] + 2 * length - 1]))
-            for first, length in zip(digit_offsets[:-1].tolist(), lengths.tolist(), strict=True)
-        ]
+        # Each image's augmentation seed: its last draw (drawn whether or not it is augmented); the plain
+        # vectorised path needs none.
+        aug_seeds: list[int] = []
+        if augmenter is not None or uniform or stage is not None or checker is not None:
+            aug_seeds = [
+                derive_seed(float(draws[draw_base[int(first)] + 2 * length - 1]))
+                for first, length in zip(digit_offsets[:-1].tolist(), lengths.tolist(), strict=True)
+            ]
         if checker is not None and augmenter is None:
             checker.redraw_plain_batch(indices, digits, digit_offsets, aug_seeds)
 
