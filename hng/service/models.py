@@ -37,11 +37,13 @@ from hng.core.seeding import MAX_SEED
 from hng.document.options import (
     BACKGROUNDS_PREFIX,
     DEFAULT_HEIGHT,
+    GEOMETRY_FIELDS,
     MAX_HEIGHT,
     MIN_HEIGHT,
     STROKES,
     STYLES,
     parse_appearance,
+    parse_range,
 )
 from hng.errors import InvalidInput
 
@@ -181,6 +183,19 @@ class GenerateRequest(BaseModel):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError(f"must be an integer or a string of digits, got {type(value).__name__}")
         parse_number(value)
+        return value
+
+    @field_validator("rotate", "shear", "perspective", "elastic", mode="before")
+    @classmethod
+    def _geometry_range(cls, value: Any, info: ValidationInfo) -> Any:
+        """One message naming the rule, rather than one per branch of the union type."""
+        if value is not None:
+            name = str(info.field_name)
+            maximum, symmetric = next((m, s) for n, m, s in GEOMETRY_FIELDS if n == name)
+            try:
+                parse_range(name, value, maximum, symmetric)
+            except (TypeError, ValueError) as error:
+                raise ValueError(str(error).removeprefix(f"{name} ")) from None
         return value
 
     @field_validator("augment", mode="before")

@@ -55,6 +55,8 @@ def test_jpeg_is_stored_as_jpg_and_answered_when_accepted(api, s3) -> None:
         ({"style": "sepia"}, "style"),
         ({"style": "ink", "ink": "blue", "channels": 1}, "channels"),
         ({"rotate": [9, 2]}, "rotate"),
+        ({"rotate": "abc"}, "rotate"),
+        ({"elastic": [1, 2, 3]}, "elastic"),
         ({"height": 300}, "height"),
         ({"ink": "black"}, "ink"),
         ({"style": "background", "background": "tasks/"}, "background"),
@@ -84,3 +86,9 @@ def test_backgrounds_come_from_the_bucket_prefix(api, s3) -> None:
     assert np.median(paper[:, 0]) > 150 and np.median(paper[:, 2]) < 120  # red, as the sheet
     empty = call(api, "POST", "/generate", {**request, "background": "backgrounds/none/"})
     assert empty["statusCode"] == 400 and json_body(empty)["errors"][0]["field"] == "background"
+
+
+def test_a_bad_range_is_one_message_naming_the_rule(api) -> None:
+    response = call(api, "POST", "/generate", {"number": "7", "rotate": "abc"})
+    (error,) = json_body(response)["errors"]
+    assert error["field"] == "rotate" and "a number or a [low, high] pair" in error["message"]
