@@ -62,6 +62,7 @@ MAX_REDRAWS = 10
 # Sub-streams of an image's augmentation seed: the redraws of its digit j (samples, then augmentations).
 _REDRAW_SAMPLES = 0x5244_0000
 _REDRAW_AUGMENTS = 0x5241_0000
+_RECHECK_SAMPLES = 0x5243_0000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
 _BATCH_CHUNK = 2048
 
@@ -189,9 +190,10 @@ class Generator:
         ``hng.document.options``) ink, warp and size the composed number; at their defaults the image is
         today's 28-row white-on-black strip. ``image_width`` is then the width at ``height``.
 
-        ``verify_labels`` reads every digit back after its augmentation (``hng.quality.verify``, a reader
-        fitted on the other MNIST split) and draws a digit that does not read as its label again, from its
-        own seeded stream, up to ``MAX_REDRAWS`` times; ``result.redrawn`` and ``result.unread`` count.
+        ``verify_labels`` reads every digit back in the finished image, cut out by its box as the report's
+        label fidelity cuts it (``hng.quality.verify``: a reader fitted on the other MNIST split), and draws
+        a digit it does not read as its label again, from its own seeded stream, up to ``MAX_REDRAWS``
+        times; ``result.redrawn`` and ``result.unread`` count.
         """
         label = parse_number(number)
         # The default range is known to be valid: skipping its check is a twentieth of a plain image.
@@ -223,27 +225,31 @@ class Generator:
         uniform = look is not None and look.stroke == "uniform"
         if checker is not None and augmenter is None:
             checker.redraw_plain(indices, digits, aug_seed)
-        if augmenter is None and not uniform:
+        if augmenter is None and not uniform and checker is None:
             crops, rows = [], []
             images, bounds = pool.images, pool.ink_bounds_list
             for k in indices:
                 x0, x1, y0, y1 = bounds[k]
                 crops.append(images[k, :, x0:x1])
                 rows.append((y0, y1))
-        else:
-            digit_images = _digit_images(pool, indices, augmenter, aug_seed, uniform, checker, digits)
-            crops, rows = _crop_augmented(digit_images)
-        if stage is None:
-            image, boxes, mask = _compose(crops, rows, gaps, digits, width, fit, with_mask)
-        else:
-            strip, _, strip_mask = _compose(
-                crops, rows, gaps, digits, None if width is None else stage.composed_width(width), fit, True
+            image, boxes, mask = _compose_and_place(
+                crops, rows, gaps, digits, width, fit, stage, with_mask, aug_seed
             )
-            assert strip_mask is not None  # asked for
-            out_width = stage.output_width(strip.shape[1]) if width is None else width
-            image, label_map, tight = stage.apply(strip, strip_mask, n, out_width, document_seed(aug_seed))
-            boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight, strict=True))
-            mask = label_map if with_mask else None
+        else:
+            image, boxes, mask = _finish_number(
+                pool,
+                indices,
+                digits,
+                gaps,
+                aug_seed,
+                augmenter,
+                uniform,
+                checker,
+                width,
+                fit,
+                stage,
+                with_mask,
+            )
         return GeneratedNumber(
             image=image,
             label=label,
@@ -364,7 +370,14 @@ class Generator:
         )
         label_maps = np.zeros(images.shape, dtype=np.uint8) if with_masks or stage is not None else None
         boxes = np.empty((digits.size, 5), dtype=np.int32)
-        if augmenter is None and not uniform:
+        if checker is not None:
+            # Each image finished on its own: its digits are read in the finished image.
+            images, label_maps = _verified_batch(
+                pool, labels, digits, indices, gaps, digit_offsets, widths, out_widths, aug_seeds,
+                augmenter, uniform, checker, fit, stage, with_masks, boxes,
+            )  # fmt: skip
+            widths = out_widths
+        elif augmenter is None and not uniform:
             for first in range(0, len(labels), _BATCH_CHUNK):
                 last = min(first + _BATCH_CHUNK, len(labels))
                 rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
@@ -382,13 +395,8 @@ class Generator:
         else:
             for i in range(len(labels)):
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
-                image_indices = indices[rows].tolist()
-                crops, spans = _crop_augmented(
-                    _digit_images(
-                        pool, image_indices, augmenter, aug_seeds[i], uniform, checker, digits[rows].tolist()
-                    )
-                )
-                indices[rows] = image_indices
+                digit_images = _digit_images(pool, indices[rows].tolist(), augmenter, aug_seeds[i])
+                crops, spans = _crop_augmented(_uniform_strokes(digit_images) if uniform else digit_images)
                 image, image_boxes, mask = _compose(
                     crops,
                     spans,
@@ -402,7 +410,7 @@ class Generator:
                 if label_maps is not None and mask is not None:
                     label_maps[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
-        if stage is not None:
+        if stage is not None and checker is None:
             assert label_maps is not None  # composed with masks for the stage
             images, label_maps = _place_batch(
                 stage, images, label_maps, boxes, digit_offsets, widths, out_widths, aug_seeds, with_masks
@@ -430,12 +438,13 @@ class Generator:
 
 
 class _Checker:
-    """verify_labels for one call: reads digits back and draws the rejected ones again, counting.
+    """verify_labels for one call: reads digits back and draws the misread ones again, counting.
 
-    A digit j of an image with augmentation seed s is drawn again from its own streams: the samples from
-    ``child_seed(s, _REDRAW_SAMPLES + j)``, the augmentation of attempt a from ``child_seed(s,
-    _REDRAW_AUGMENTS + j * MAX_REDRAWS + a)``, so a redraw changes no other digit's draws. Plain digits
-    are judged by a table of the whole split read once (``accepted_samples``): the same reading, looked up.
+    A digit j of an image with augmentation seed s is drawn again from its own streams, so a redraw changes
+    no other digit's draws: plain samples the table rejects from ``child_seed(s, _REDRAW_SAMPLES + j)``
+    (``accepted_samples``: the whole split read once, looked up), digits misread in the finished image
+    from ``child_seed(s, _RECHECK_SAMPLES + j)``, the augmentation of attempt a from ``child_seed(s,
+    _REDRAW_AUGMENTS + j * MAX_REDRAWS + a)``.
     """
 
     def __init__(self, data: MnistData, split: str, pool: MnistSplit, augmenter: Augmenter | None) -> None:
@@ -475,24 +484,135 @@ class _Checker:
         self.unread += 1
         return k
 
-    def redraw_augmented(
-        self, images: list[np.ndarray], indices: list[int], digits: Sequence[int], seed: int
-    ) -> None:
-        """Replace, in place, the augmented digits the reader rejects (and their samples in ``indices``)."""
-        assert self.augmenter is not None
-        accepted = self.reader.accepts(images, digits)
-        for j in np.flatnonzero(~accepted).tolist():
-            stream = new_rng(child_seed(seed, _REDRAW_SAMPLES + j))
-            for attempt in range(MAX_REDRAWS):
-                k = _draw_index(self.pool, digits[j], float(stream.random()))
-                augment_seed = child_seed(seed, _REDRAW_AUGMENTS + j * MAX_REDRAWS + attempt)
-                images[j] = self.augmenter.augment_digits([self.pool.images[k]], augment_seed)[0]
-                indices[j] = k
-                self.redrawn += 1
-                if self.reader.accepts(images[j : j + 1], digits[j : j + 1])[0]:
-                    break
-            else:
-                self.unread += 1
+    def misread(self, image: np.ndarray, boxes: Sequence[DigitBox]) -> list[int]:
+        """The positions of the digits the reader does not read as their label in the finished
+        ``image``, each cut out by its box as the report's label fidelity cuts it (an empty box: misread)."""
+        from hng.quality.readability import mnist_polarity
+
+        grey = mnist_polarity(image)
+        cut_outs = [grey[b.y0 : b.y1, b.x0 : b.x1] for b in boxes]
+        read = self.reader.read([c if c.size else np.zeros((1, 1), np.uint8) for c in cut_outs])
+        return [j for j, (b, r) in enumerate(zip(boxes, read.tolist(), strict=True)) if r != b.digit]
+
+    def redraw(self, digit: int, seed: int, j: int, attempt: int) -> tuple[int, int]:
+        """Digit j's sample for its ``attempt``-th redraw after the finished image misread it, and the
+        seed of its augmentation: from its own streams, so no other draw changes."""
+        stream = new_rng(child_seed(seed, _RECHECK_SAMPLES + j))
+        units = stream.random(attempt + 1)
+        self.redrawn += 1
+        return _draw_index(self.pool, digit, float(units[attempt])), child_seed(
+            seed, _REDRAW_AUGMENTS + j * MAX_REDRAWS + attempt
+        )
+
+
+def _compose_and_place(
+    crops: list[np.ndarray],
+    rows: list[tuple[int, int]],
+    gaps: list[int],
+    digits: Sequence[int],
+    width: int | None,
+    fit: str,
+    stage: DocumentStage | None,
+    with_mask: bool,
+    aug_seed: int,
+) -> tuple[np.ndarray, tuple[DigitBox, ...], np.ndarray | None]:
+    """One number's image, boxes and (if ``with_mask``) mask from its crops: composed, and placed and
+    inked by the document stage if there is one (``width`` is then the width at the output height)."""
+    if stage is None:
+        return _compose(crops, rows, gaps, digits, width, fit, with_mask)
+    strip, _, strip_mask = _compose(
+        crops, rows, gaps, digits, None if width is None else stage.composed_width(width), fit, True
+    )
+    assert strip_mask is not None  # asked for
+    out_width = stage.output_width(strip.shape[1]) if width is None else width
+    image, label_map, tight = stage.apply(strip, strip_mask, len(digits), out_width, document_seed(aug_seed))
+    boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight, strict=True))
+    return image, boxes, (label_map if with_mask else None)
+
+
+def _finish_number(
+    pool: MnistSplit,
+    indices: list[int],
+    digits: Sequence[int],
+    gaps: list[int],
+    aug_seed: int,
+    augmenter: Augmenter | None,
+    uniform: bool,
+    checker: _Checker | None,
+    width: int | None,
+    fit: str,
+    stage: DocumentStage | None,
+    with_mask: bool,
+) -> tuple[np.ndarray, tuple[DigitBox, ...], np.ndarray | None]:
+    """One number by the general path (augmented, one pen, or verified): its digits' images, composed
+    and placed. With a ``checker`` the digits are read in the finished image, and each misread one is drawn
+    again (a new sample, a new augmentation) and the image made again, up to MAX_REDRAWS times a digit;
+    ``indices`` is updated in place."""
+    digit_images = _digit_images(pool, indices, augmenter, aug_seed)
+    attempts = [0] * len(digits)
+    while True:
+        shaped = _uniform_strokes(digit_images) if uniform else digit_images
+        crops, rows = _crop_augmented(shaped)
+        image, boxes, mask = _compose_and_place(
+            crops, rows, gaps, digits, width, fit, stage, with_mask, aug_seed
+        )
+        if checker is None:
+            return image, boxes, mask
+        misread = checker.misread(image, boxes)
+        again = [j for j in misread if attempts[j] < MAX_REDRAWS]
+        if not again:
+            checker.unread += len(misread)
+            return image, boxes, mask
+        for j in again:
+            k, augment_seed = checker.redraw(digits[j], aug_seed, j, attempts[j])
+            attempts[j] += 1
+            indices[j] = k
+            digit_images[j] = (
+                pool.images[k]
+                if augmenter is None
+                else augmenter.augment_digits([pool.images[k]], augment_seed)[0]
+            )
+
+
+def _verified_batch(
+    pool: MnistSplit,
+    labels: Sequence[str],
+    digits: np.ndarray,
+    indices: np.ndarray,
+    gaps: np.ndarray,
+    digit_offsets: np.ndarray,
+    composed_widths: np.ndarray,
+    widths: np.ndarray,
+    aug_seeds: list[int],
+    augmenter: Augmenter | None,
+    uniform: bool,
+    checker: _Checker,
+    fit: str,
+    stage: DocumentStage | None,
+    with_masks: bool,
+    boxes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """verify_labels in a batch: each image made by ``_finish_number`` (as ``generate`` makes it), stacked
+    at the output size; ``indices`` and ``boxes`` are updated in place."""
+    height = HEIGHT if stage is None else stage.look.height
+    shape: tuple[int, ...] = (len(labels), height, int(widths.max()))
+    if stage is not None and stage.look.channels == 3:
+        shape += (3,)
+    images = np.zeros(shape, dtype=np.uint8)
+    masks = np.zeros(shape[:3], dtype=np.uint8) if with_masks else None
+    for i in range(len(labels)):
+        rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
+        image_indices = indices[rows].tolist()
+        image, image_boxes, mask = _finish_number(
+            pool, image_indices, digits[rows].tolist(), gaps[rows][:-1].tolist(), aug_seeds[i], augmenter,
+            uniform, checker, int(widths[i]), fit, stage, with_masks,
+        )  # fmt: skip
+        indices[rows] = image_indices
+        images[i, :, : image.shape[1]] = image
+        if masks is not None and mask is not None:
+            masks[i, :, : mask.shape[1]] = mask
+        boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
+    return images, masks
 
 
 def _place_batch(
@@ -532,26 +652,20 @@ def _place_batch(
 
 
 def _digit_images(
-    pool: MnistSplit,
-    indices: list[int],
-    augmenter: Augmenter | None,
-    aug_seed: int,
-    uniform: bool,
-    checker: _Checker | None = None,
-    digits: Sequence[int] = (),
+    pool: MnistSplit, indices: Sequence[int], augmenter: Augmenter | None, aug_seed: int
 ) -> list[np.ndarray]:
-    """The number's digits as 28-row images: augmented if asked (and read back, rejected ones drawn again
-    in ``indices``, with a ``checker``), brought to one stroke width if asked."""
+    """The number's digits as 28-row images, augmented if asked."""
     digit_images = [pool.images[k] for k in indices]
     if augmenter is not None:
         digit_images = augmenter.augment_digits(digit_images, aug_seed)
-        if checker is not None:
-            checker.redraw_augmented(digit_images, indices, digits, aug_seed)
-    if uniform:
-        from hng.document.stroke import uniform_strokes
-
-        digit_images = uniform_strokes(digit_images)
     return digit_images
+
+
+def _uniform_strokes(digit_images: list[np.ndarray]) -> list[np.ndarray]:
+    """The number's digits brought to one stroke width (``stroke uniform``)."""
+    from hng.document.stroke import uniform_strokes
+
+    return uniform_strokes(digit_images)
 
 
 def _parse_widths(image_width: Any, count: int) -> np.ndarray:

@@ -65,3 +65,27 @@ def test_counts_reach_the_dataset_report(tmp_path, sample_data) -> None:
     plain = hng.make_dataset({**spec, "verify_labels": False}, tmp_path / "plain", data=sample_data,
                              workers=1, progress=False)  # fmt: skip
     assert "verify_labels" not in plain["report"]
+
+
+@pytest.mark.parametrize("look", [{}, {"style": "paper", "height": 40, "rotate": 4}])
+def test_every_digit_of_a_verified_image_reads_right_where_the_report_reads_it(
+    generator, sample_data, look
+) -> None:
+    from hng.quality.readability import mnist_polarity
+
+    batch = generator.generate_batch(
+        NUMBERS,
+        image_width=160,
+        seeds=list(range(len(NUMBERS))),
+        augment="strong",
+        verify_labels=True,
+        **look,
+    )
+    reader = label_reader(sample_data, "train")
+    misread = 0
+    for i in range(len(batch)):
+        item = batch[i]
+        grey = mnist_polarity(item.image)
+        cut_outs = [grey[b.y0 : b.y1, b.x0 : b.x1] for b in item.boxes]
+        misread += int((reader.read(cut_outs) != [b.digit for b in item.boxes]).sum())
+    assert batch.redrawn > 0 and misread == batch.unread
