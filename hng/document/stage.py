@@ -43,11 +43,6 @@ class DocumentStage:
             pipeline=look.pipeline,
         )
 
-    @property
-    def scale(self) -> float:
-        """Output pixels per MNIST pixel."""
-        return self.look.height / HEIGHT
-
     def composed_width(self, width: int) -> int:
         """The width at MNIST scale of an image ``width`` pixels wide at the output height."""
         return max(1, round(width * HEIGHT / self.look.height))
