@@ -32,6 +32,10 @@ from tests.support.aws import fake_aws_environment
 from tests.support.hypothesis import examples
 from tests.support.paths import REPO
 
+# Hundreds of generated requests (about 20 s even with the fast Hypothesis profile): the slow tier, so
+# that `make test-fast` stays under 2 minutes; `make test` runs them.
+pytestmark = pytest.mark.slow
+
 BUCKET = "hng-property-test"
 DOCUMENTED_STATUSES = {200, 202, 400, 404, 405, 406, 409, 413, 415}
 
