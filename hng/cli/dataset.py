@@ -9,10 +9,10 @@ from hng.cli.options import (
     UsageParser,
     add_document_options,
     add_spacing_options,
-    document_fields,
     plural,
     print_library_logs,
 )
+from hng.document.options import document_options
 from hng.errors import InvalidInput
 
 
@@ -147,7 +147,7 @@ def dataset_spec(args: argparse.Namespace) -> Any:
         "yolo_task": args.yolo_task,
         "image_encoding": args.image_encoding,
         "verify_labels": args.verify_labels,
-        **document_fields(args),
+        **document_options(args),
     }
     if args.jpeg_quality is not None:
         fields["jpeg_quality"] = args.jpeg_quality

@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from hng.cli.options import add_document_options, add_spacing_options, document_fields
+from hng.cli.options import add_document_options, add_spacing_options
 from hng.core.files import write_atomically
 from hng.core.params import DEFAULT_PRESET, PRESET_NAMES, SPLITS
+from hng.document.options import document_options
 from hng.errors import InvalidInput
 
 
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from hng.core.generation import resolve_appearance
     from hng.core.params import check_choice
 
-    look_fields = document_fields(args)
+    look_fields = document_options(args)
     resolve_appearance(**look_fields)  # every document option checked before the first file
     encoding = check_choice("image_encoding", args.image_encoding, tuple(SUFFIXES))
     quality = DEFAULT_JPEG_QUALITY if args.jpeg_quality is None else parse_jpeg_quality(args.jpeg_quality)

@@ -134,25 +134,6 @@ def _range_argument(text: str) -> float | list[float]:
     return values
 
 
-def document_fields(args: argparse.Namespace) -> dict:
-    """The document options of the parsed arguments, named as the library names them."""
-    return {
-        name: getattr(args, name)
-        for name in (
-            "style",
-            "ink",
-            "background",
-            "rotate",
-            "shear",
-            "perspective",
-            "elastic",
-            "height",
-            "channels",
-            "stroke",
-        )
-    }
-
-
 def as_options(error: InvalidInput) -> str:
     """The error's (first) rule led by the field it blames, that field and the identifiers the rule names
     spelled as the options that set them: ``count``, "must be >= 1" → "--count must be >= 1"."""

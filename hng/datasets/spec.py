@@ -38,14 +38,14 @@ from hng.core.seeding import MAX_SEED, new_seed
 from hng.datasets.formats import FORMATS
 from hng.document.options import (
     DEFAULT_HEIGHT,
-    GEOMETRY_FIELDS,
     MAX_HEIGHT,
     MIN_HEIGHT,
     NO_RANGE,
     STROKES,
     STYLES,
+    document_options,
     parse_appearance,
-    parse_range,
+    parse_geometry,
 )
 from hng.errors import InvalidInput, blamed_field
 
@@ -300,8 +300,7 @@ class DatasetSpec(BaseModel):
 
     @staticmethod
     def _check_geometry(name: str) -> Any:
-        maximum, symmetric = next((m, s) for n, m, s in GEOMETRY_FIELDS if n == name)
-        return _value_errors(lambda value: parse_range(name, value, maximum, symmetric))
+        return _value_errors(lambda value: parse_geometry(name, value))
 
     _rotate = field_validator("rotate", mode="before")(_check_geometry("rotate"))
     _shear = field_validator("shear", mode="before")(_check_geometry("shear"))
@@ -375,14 +374,7 @@ class DatasetSpec(BaseModel):
 
     def _check_appearance(self) -> None:
         """The document options by the rules every entry point shares; fills in the channels."""
-        look = parse_appearance(
-            style=self.style,
-            ink=self.ink,
-            background=self.background,
-            height=self.height,
-            channels=self.channels,
-            stroke=self.stroke,
-        )
+        look = parse_appearance(**self.document_options)
         object.__setattr__(self, "channels", look.channels)
         if self.image_encoding != "png" and not FORMATS[self.format].encodes_images:
             raise InvalidInput(
@@ -396,18 +388,7 @@ class DatasetSpec(BaseModel):
     @property
     def document_options(self) -> dict[str, Any]:
         """The document options as ``generate_batch`` takes them (keyword arguments)."""
-        return {
-            "style": self.style,
-            "ink": self.ink,
-            "background": self.background,
-            "rotate": self.rotate,
-            "shear": self.shear,
-            "perspective": self.perspective,
-            "elastic": self.elastic,
-            "height": self.height,
-            "channels": self.channels,
-            "stroke": self.stroke,
-        }
+        return document_options(self)
 
     @property
     def seed_drawn(self) -> bool:

@@ -38,6 +38,19 @@ GEOMETRY_FIELDS = (
     ("elastic", MAX_ELASTIC, False),
 )
 NO_RANGE = (0.0, 0.0)
+# Every document option, as the library, the CLI, DatasetSpec and the HTTP models name it.
+DOCUMENT_FIELDS = (
+    "style",
+    "ink",
+    "background",
+    "rotate",
+    "shear",
+    "perspective",
+    "elastic",
+    "height",
+    "channels",
+    "stroke",
+)
 # Where the HTTP API takes background images from: key prefixes under this one in the deployment's bucket.
 BACKGROUNDS_PREFIX = "backgrounds/"
 
@@ -111,6 +124,18 @@ def parse_range(name: str, value: Any, maximum: float, symmetric: bool) -> tuple
     if max(abs(low), abs(high)) > maximum:
         raise InvalidInput(name, f"{name} must lie within ±{maximum:g}, got [{low:g}, {high:g}]")
     return (low + 0.0, high + 0.0)  # + 0.0: -0.0 reads as 0
+
+
+def parse_geometry(name: str, value: Any) -> tuple[float, float]:
+    """The geometry field ``name`` (one of ``GEOMETRY_FIELDS``) by its own bound and reading."""
+    maximum, symmetric = next((m, s) for n, m, s in GEOMETRY_FIELDS if n == name)
+    return parse_range(name, value, maximum, symmetric)
+
+
+def document_options(source: Any) -> dict[str, Any]:
+    """The document options an object holds as attributes (a spec, a request, parsed arguments), as
+    keyword arguments of ``generate``."""
+    return {name: getattr(source, name) for name in DOCUMENT_FIELDS}
 
 
 def _is_number(value: Any) -> bool:

@@ -37,13 +37,13 @@ from hng.core.seeding import MAX_SEED
 from hng.document.options import (
     BACKGROUNDS_PREFIX,
     DEFAULT_HEIGHT,
-    GEOMETRY_FIELDS,
     MAX_HEIGHT,
     MIN_HEIGHT,
     STROKES,
     STYLES,
+    document_options,
     parse_appearance,
-    parse_range,
+    parse_geometry,
 )
 from hng.errors import InvalidInput
 
@@ -191,9 +191,8 @@ class GenerateRequest(BaseModel):
         """One message naming the rule, rather than one per branch of the union type."""
         if value is not None:
             name = str(info.field_name)
-            maximum, symmetric = next((m, s) for n, m, s in GEOMETRY_FIELDS if n == name)
             try:
-                parse_range(name, value, maximum, symmetric)
+                parse_geometry(name, value)
             except (TypeError, ValueError) as error:
                 raise ValueError(str(error).removeprefix(f"{name} ")) from None
         return value
@@ -241,18 +240,7 @@ class GenerateRequest(BaseModel):
     @property
     def document_options(self) -> dict[str, Any]:
         """The document options as ``generate`` takes them (the background as the body gives it)."""
-        return {
-            "style": self.style,
-            "ink": self.ink,
-            "background": self.background,
-            "rotate": self.rotate,
-            "shear": self.shear,
-            "perspective": self.perspective,
-            "elastic": self.elastic,
-            "height": self.height,
-            "channels": self.channels,
-            "stroke": self.stroke,
-        }
+        return document_options(self)
 
     @property
     def augment_requested(self) -> bool | None:
