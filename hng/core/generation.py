@@ -50,6 +50,7 @@ from hng.core.seeding import (
     thread_rng,
 )
 from hng.document.options import DEFAULT_HEIGHT, Appearance, parse_appearance
+from hng.errors import InvalidInput, InvalidType
 from hng.mnist.load import MnistData, MnistSplit, load_mnist
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ _REDRAW_SAMPLES = 0x5244_0000
 _REDRAW_AUGMENTS = 0x5241_0000
 _RECHECK_SAMPLES = 0x5243_0000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
+_PLACE_CHUNK = 128  # images through the document stage at once
 _BATCH_CHUNK = 2048
 
 
@@ -289,6 +291,7 @@ class Generator:
         channels: int | None = None,
         stroke: str = "natural",
         verify_labels: bool = False,
+        out: np.ndarray | None = None,
     ) -> GeneratedBatch:
         """Many images at once; plain images are composed with vectorised numpy.
 
@@ -296,7 +299,9 @@ class Generator:
         to the widest (``batch.widths`` holds each width). ``seed`` draws the whole batch from one stream;
         ``seeds`` instead gives each image its own seed, so that ``generate(numbers[i], seed=seeds[i], ...)``
         makes image i again, byte for byte. ``masks`` adds ``batch.masks``, one label map per image. The
-        document options are ``generate``'s.
+        document options are ``generate``'s. ``out``: an array the images are written into (and returned
+        as ``batch.images``), uint8 of the batch's shape, C-contiguous: a buffer reused from batch to batch
+        saves touching new memory, which costs as much as making a plain image on some virtual machines.
         """
         if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence | np.ndarray):
             raise TypeError(f"numbers must be a list of numbers, got {type(numbers).__name__}")
@@ -365,19 +370,22 @@ class Generator:
         if checker is not None and augmenter is None:
             checker.redraw_plain_batch(indices, digits, digit_offsets, aug_seeds)
 
-        images = (np.empty if np.all(widths == widths[0]) else np.zeros)(
-            (len(labels), HEIGHT, int(widths.max())), dtype=np.uint8
-        )
-        label_maps = np.zeros(images.shape, dtype=np.uint8) if with_masks or stage is not None else None
         boxes = np.empty((digits.size, 5), dtype=np.int32)
+        plain = augmenter is None and not uniform
+        if stage is None:
+            shape: tuple[int, ...] = (len(labels), HEIGHT, int(widths.max()))
+        else:
+            shape = (len(labels), stage.look.height, int(out_widths.max()))
+            shape += (3,) if stage.look.channels == 3 else ()
+        images = _output_array(out, shape, zeroed=not np.all(out_widths == out_widths[0]))
+        label_maps = np.zeros(shape[:3], dtype=np.uint8) if with_masks else None
         if checker is not None:
             # Each image finished on its own: its digits are read in the finished image.
-            images, label_maps = _verified_batch(
+            _verified_batch(
                 pool, labels, digits, indices, gaps, digit_offsets, widths, out_widths, aug_seeds,
-                augmenter, uniform, checker, fit, stage, with_masks, boxes,
+                augmenter, uniform, checker, fit, stage, boxes, images, label_maps,
             )  # fmt: skip
-            widths = out_widths
-        elif augmenter is None and not uniform:
+        elif plain and stage is None:
             for first in range(0, len(labels), _BATCH_CHUNK):
                 last = min(first + _BATCH_CHUNK, len(labels))
                 rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
@@ -392,7 +400,32 @@ class Generator:
                     images[first:last],
                     None if label_maps is None else label_maps[first:last],
                 )
+        elif plain:
+            assert stage is not None
+            # Composed and placed a chunk at a time: the MNIST-scale strips never exist for the whole
+            # batch, and their buffers are reused from chunk to chunk.
+            size = min(len(labels), _BATCH_CHUNK)
+            strips = np.empty((size, HEIGHT, int(widths.max())), dtype=np.uint8)
+            strip_masks = np.empty_like(strips)
+            for first in range(0, len(labels), size):
+                last = min(first + size, len(labels))
+                rows = slice(int(digit_offsets[first]), int(digit_offsets[last]))
+                offsets = digit_offsets[first : last + 1] - rows.start
+                if not np.all(widths[first:last] == strips.shape[2]):
+                    strips[: last - first] = 0
+                    strip_masks[: last - first] = 0
+                boxes[rows] = _compose_batch(
+                    pool, digits[rows], indices[rows], gaps[rows], offsets, widths[first:last], fit,
+                    strips[: last - first], strip_masks[: last - first],
+                )  # fmt: skip
+                _place_batch(
+                    stage, strips[: last - first], strip_masks[: last - first], boxes[rows], offsets,
+                    widths[first:last], out_widths[first:last], aug_seeds[first:last], images[first:last],
+                    None if label_maps is None else label_maps[first:last],
+                )  # fmt: skip
         else:
+            composed = np.zeros((len(labels), HEIGHT, int(widths.max())), dtype=np.uint8)
+            composed_masks = np.zeros_like(composed) if with_masks or stage is not None else None
             for i in range(len(labels)):
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
                 digit_images = _digit_images(pool, indices[rows].tolist(), augmenter, aug_seeds[i])
@@ -404,18 +437,22 @@ class Generator:
                     digits[rows].tolist(),
                     int(widths[i]),
                     fit,
-                    label_maps is not None,
+                    composed_masks is not None,
                 )
-                images[i, :, : image.shape[1]] = image
-                if label_maps is not None and mask is not None:
-                    label_maps[i, :, : mask.shape[1]] = mask
+                composed[i, :, : image.shape[1]] = image
+                if composed_masks is not None and mask is not None:
+                    composed_masks[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
-        if stage is not None and checker is None:
-            assert label_maps is not None  # composed with masks for the stage
-            images, label_maps = _place_batch(
-                stage, images, label_maps, boxes, digit_offsets, widths, out_widths, aug_seeds, with_masks
-            )
-            widths = out_widths
+            if stage is None:
+                images[...] = composed
+                label_maps = composed_masks
+            else:
+                assert composed_masks is not None  # composed with masks for the stage
+                _place_batch(
+                    stage, composed, composed_masks, boxes, digit_offsets, widths, out_widths, aug_seeds,
+                    images, label_maps,
+                )  # fmt: skip
+        widths = out_widths
         return GeneratedBatch(
             images=images,
             labels=labels,
@@ -589,17 +626,14 @@ def _verified_batch(
     checker: _Checker,
     fit: str,
     stage: DocumentStage | None,
-    with_masks: bool,
     boxes: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """verify_labels in a batch: each image made by ``_finish_number`` (as ``generate`` makes it), stacked
-    at the output size; ``indices`` and ``boxes`` are updated in place."""
-    height = HEIGHT if stage is None else stage.look.height
-    shape: tuple[int, ...] = (len(labels), height, int(widths.max()))
-    if stage is not None and stage.look.channels == 3:
-        shape += (3,)
-    images = np.zeros(shape, dtype=np.uint8)
-    masks = np.zeros(shape[:3], dtype=np.uint8) if with_masks else None
+    images: np.ndarray,
+    masks: np.ndarray | None,
+) -> None:
+    """verify_labels in a batch: each image made by ``_finish_number`` (as ``generate`` makes it) into
+    ``images`` (and its mask into ``masks`` if given) at the output size; ``indices`` and ``boxes`` are
+    updated in place."""
+    with_masks = masks is not None
     for i in range(len(labels)):
         rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
         image_indices = indices[rows].tolist()
@@ -612,7 +646,6 @@ def _verified_batch(
         if masks is not None and mask is not None:
             masks[i, :, : mask.shape[1]] = mask
         boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
-    return images, masks
 
 
 def _place_batch(
@@ -624,31 +657,59 @@ def _place_batch(
     composed_widths: np.ndarray,
     widths: np.ndarray,
     aug_seeds: list[int],
-    with_masks: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The batch's strips through the document stage, stacked at the output size (black past each width);
-    ``boxes`` is updated in place. Returns (images, masks or None)."""
-    count = strips.shape[0]
-    shape: tuple[int, ...] = (count, stage.look.height, int(widths.max()))
-    if stage.look.channels == 3:
-        shape += (3,)
-    images = np.zeros(shape, dtype=np.uint8)
-    masks = np.zeros(shape[:3], dtype=np.uint8) if with_masks else None
-    for i in range(count):
-        first, last = int(digit_offsets[i]), int(digit_offsets[i + 1])
-        width, composed = int(widths[i]), int(composed_widths[i])
-        pixels, mask, tight = stage.apply(
-            strips[i, :, :composed],
-            strip_masks[i, :, :composed],
-            last - first,
-            width,
-            document_seed(aug_seeds[i]),
+    images: np.ndarray,
+    masks: np.ndarray | None,
+) -> None:
+    """The strips through the document stage into ``images`` (and their masks into ``masks`` if given),
+    image i in ``[i, :, :widths[i]]``; ``boxes`` (of these images' digits, ``digit_offsets`` from 0) is
+    updated in place."""
+    full_width = images.shape[2]
+    lengths = np.diff(digit_offsets)
+    seeds = [document_seed(seed) for seed in aug_seeds]
+    # Images of one composed and one output width go through the stage together, a chunk at a time (the
+    # chunk's temporaries stay small); a dataset's images usually all share them.
+    pairs, group_of_image = np.unique(
+        np.stack([composed_widths, widths], axis=1), axis=0, return_inverse=True
+    )
+    for group, (composed, width) in enumerate(pairs.tolist()):
+        members = np.flatnonzero(group_of_image.ravel() == group)
+        for chunk in np.array_split(members, -(-members.size // _PLACE_CHUNK)):
+            first, last = int(chunk[0]), int(chunk[-1]) + 1
+            together = last - first == chunk.size  # a run of images: slices, and pixels rendered in place
+            picked: slice | np.ndarray = slice(first, last) if together else chunk
+            in_place = together and width == full_width
+            pixels, labels, tight = stage.apply_batch(
+                strips[picked, :, :composed],
+                strip_masks[picked, :, :composed],
+                lengths[chunk].tolist(),
+                width,
+                [seeds[i] for i in chunk.tolist()],
+                images[first:last] if in_place else None,
+            )
+            if not in_place:
+                images[picked, :, :width] = pixels
+            if masks is not None:
+                masks[picked, :, :width] = labels
+            digit_rows = np.concatenate([np.arange(digit_offsets[i], digit_offsets[i + 1]) for i in chunk])
+            image_in_chunk = np.repeat(np.arange(chunk.size), lengths[chunk])
+            boxes[digit_rows, 1:] = tight[image_in_chunk, digit_rows - digit_offsets[chunk][image_in_chunk]]
+
+
+def _output_array(out: Any, shape: tuple[int, ...], *, zeroed: bool) -> np.ndarray:
+    """``out`` checked against the batch's ``shape`` (uint8, C-contiguous), or a new array; ``zeroed``:
+    the images do not all fill it, so the rest is set to 0."""
+    if out is None:
+        return (np.zeros if zeroed else np.empty)(shape, dtype=np.uint8)
+    if not isinstance(out, np.ndarray):
+        raise InvalidType("out", f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise InvalidInput(
+            "out",
+            f"out must be a writeable C-contiguous uint8 array of shape {shape}, got {out.dtype} {out.shape}",
         )
-        images[i, :, :width] = pixels
-        if masks is not None:
-            masks[i, :, :width] = mask
-        boxes[first:last, 1:] = tight
-    return images, masks
+    if zeroed:
+        out.fill(0)
+    return out
 
 
 def _digit_images(
@@ -929,7 +990,8 @@ def generate_batch(
     masks: bool = False,
     **document: Any,
 ) -> GeneratedBatch:
-    """``Generator.generate_batch`` on the default data, with its document options."""
+    """``Generator.generate_batch`` on the default data, with its other options (the document options,
+    ``out``)."""
     return default_generator().generate_batch(
         numbers,
         image_width=image_width,

@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from hng.datasets.contract import ShardRecord
 from hng.datasets.formats import format_for
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, differences
-from hng.datasets.shard import Shard, make_shard
+from hng.datasets.shard import ImageBuffer, Shard, make_shard
 from hng.datasets.spec import DatasetSpec
 from hng.errors import InvalidData, InvalidInput, InvalidType
 from hng.mnist.load import MnistData, load_mnist
@@ -298,11 +299,22 @@ def shard_is_done(output: Output, plan: Plan, k: int) -> bool:
 _worker: dict[str, Any] = {}
 
 
+_buffers = threading.local()
+
+
+def _image_buffer() -> ImageBuffer:
+    """This thread's images buffer: each shard it makes reuses the memory of the one before."""
+    buffer = getattr(_buffers, "images", None)
+    if buffer is None:
+        buffer = _buffers.images = ImageBuffer()
+    return buffer
+
+
 def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging: Path) -> dict[str, Any]:
     """Make shard k, publish it whole, record it; returns its record. Used by every engine."""
     started = time.perf_counter()
     fmt = format_for(plan.spec)
-    shard = make_shard(plan.spec, k, generator, masks=fmt.masks)
+    shard = make_shard(plan.spec, k, generator, masks=fmt.masks, buffer=_image_buffer())
     name = plan.shard_name(k)
     folder = Path(tempfile.mkdtemp(dir=staging, prefix=f"{name}."))
     try:

@@ -78,6 +78,12 @@ _LIMITS = {
     "perspective": (0.0, 0.25),
     "elastic": (0.0, 64.0),
 }
+_BIT_TYPES = (
+    (np.uint8, 8),
+    (np.uint16, 16),
+    (np.uint32, 32),
+    (np.uint64, 64),
+)  # label_boxes: a bit per label
 _DRAWS = 12  # uniforms per image: rotate, shear, perspective strength, elastic amplitude, 8 corner offsets
 
 Box = tuple[int, int, int, int]
@@ -501,11 +507,51 @@ def _check(
 
 def _label_boxes(mask: np.ndarray, count: int, dx: int = 0, dy: int = 0) -> list[Box]:
     """Each label's tight box in ``mask``, moved by (dx, dy); (0, 0, 0, 0) for a label without pixels."""
-    boxes: list[Box] = []
-    for k in range(1, count + 1):
-        x, y, w, h = cv2.boundingRect((mask == k).view(np.uint8))
-        boxes.append((x + dx, y + dy, x + dx + w, y + dy + h) if w else (0, 0, 0, 0))
+    boxes = label_boxes(mask[None], count)[0]
+    boxes[boxes.any(axis=1)] += np.array([dx, dy, dx, dy], dtype=np.int32)
+    return [tuple(box) for box in boxes.tolist()]
+
+
+def label_boxes(masks: np.ndarray, count: int) -> np.ndarray:
+    """(N, count, 4) int32: each label 1..``count``'s tight box (x0, y0, x1, y1) in each of ``masks``
+    (N, H, W) uint8; (0, 0, 0, 0) for a label without pixels.
+
+    A box's columns are exactly the columns holding its label and its rows the rows: each label is a bit,
+    OR-ed down the columns and along the rows, so a whole batch takes a few numpy passes."""
+    masks = np.asarray(masks)
+    if count > 64:
+        return np.array(
+            [[_bounding_box(mask == k) for k in range(1, count + 1)] for mask in masks], dtype=np.int32
+        ).reshape(len(masks), count, 4)
+    bit_type = next(t for t, bits in _BIT_TYPES if count <= bits)
+    table: np.ndarray = np.zeros(256, dtype=bit_type)
+    table[1 : count + 1] = np.left_shift(np.ones(count, dtype=bit_type), np.arange(count, dtype=bit_type))
+    bits: np.ndarray
+    if count <= 16:  # cv2.LUT: a fifth of numpy's take (its tables hold 8 or 16-bit values here)
+        bits = cv2.LUT(np.ascontiguousarray(masks).reshape(-1, masks.shape[-1]), table).reshape(masks.shape)
+    else:
+        bits = table.take(masks)
+    shifts = np.arange(count, dtype=bit_type)[None, :, None]
+    one = bit_type(1)
+    in_columns = (np.bitwise_or.reduce(bits, axis=1)[:, None, :] >> shifts) & one  # (N, count, W)
+    in_rows = (np.bitwise_or.reduce(bits, axis=2)[:, None, :] >> shifts) & one  # (N, count, H)
+    width, height = masks.shape[2], masks.shape[1]
+    boxes = np.stack(
+        [
+            in_columns.argmax(axis=2),
+            in_rows.argmax(axis=2),
+            width - in_columns[..., ::-1].argmax(axis=2),
+            height - in_rows[..., ::-1].argmax(axis=2),
+        ],
+        axis=2,
+    ).astype(np.int32)
+    boxes[~in_columns.any(axis=2)] = 0
     return boxes
+
+
+def _bounding_box(selected: np.ndarray) -> Box:
+    x, y, w, h = cv2.boundingRect(selected.view(np.uint8))
+    return (x, y, x + w, y + h) if w else (0, 0, 0, 0)
 
 
 def place(
@@ -541,17 +587,8 @@ def place(
         transform = _draw((x, y, x + w, y + h), (image.shape[0], image.shape[1]), size, geometry, rng)
 
     if transform.sampling == "resize":
-        taps = _resize_taps(image.shape[0], image.shape[1], height, width)
-        out = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        padded, key = _block_keys(mask)
-        owners = key.ravel().take(taps.keys)
-
-        def resize_taps(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-            r, c = np.divmod(pixels, width)
-            return taps.x0[c], taps.y0[r], taps.fx[c], taps.fy[r]
-
-        labels = _settle(out, owners, image, padded, resize_taps)
-        return out, labels, _label_boxes(labels, count)
+        out, labels, boxes = _resize_batch(image[None], mask[None], count, size)
+        return out[0], labels[0], [tuple(box) for box in boxes[0].tolist()]
     if transform.sampling != "warp":
         out, labels = _by_layers(image, mask, count, transform)
         return out, labels, _label_boxes(labels, count)
@@ -565,16 +602,19 @@ def place(
     map1, map2 = _fixed_maps(transform, transform.reach)
     window = (slice(ry0, ry1), slice(rx0, rx1))
     out[window] = cv2.remap(image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    padded, key = _block_keys(mask)
+    padded_masks, keys = _block_keys(mask[None])
     # map1 holds each pixel's first tap (the integer part); the key is indexed from tap -1.
-    owners = cv2.remap(key, map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+    owners = cv2.remap(
+        keys[0], map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
+    )
+    stride = image.shape[1] + 2
 
     def warp_taps(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
         first = map1.reshape(-1, 2)[pixels].astype(np.intp)
         fraction = map2.ravel()[pixels]
-        return first[:, 0], first[:, 1], (fraction & 31) / 32.0, (fraction >> 5) / 32.0
+        return (first[:, 1] + 1) * stride + first[:, 0] + 1, (fraction & 31) / 32.0, (fraction >> 5) / 32.0
 
-    labels[window] = _settle(out[window], owners, image, padded, warp_taps)
+    labels[window] = _settle(out[window], owners, image[None], padded_masks, warp_taps)
     return out, labels, _label_boxes(labels[window], count, rx0, ry0)
 
 
@@ -589,48 +629,51 @@ def _fixed_maps(transform: Transform, window: Box | None = None) -> tuple[np.nda
     return np.asarray(map1), np.asarray(map2)
 
 
-def _block_keys(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The mask padded by one pixel, and (rows + 1, columns + 1) uint8: for the 2 x 2 block of source
-    pixels starting at (y - 1, x - 1) (a bilinear sample's taps), its label if it holds one, 0 if none,
-    ``_AMBIGUOUS`` plus its highest label if it holds two or more."""
-    rows, columns = mask.shape
-    padded = np.zeros((rows + 2, columns + 2), dtype=np.uint8)
-    padded[1:-1, 1:-1] = mask
-    high = np.maximum(padded[:-1], padded[1:])
-    high = np.maximum(high[:, :-1], high[:, 1:])
+def _block_keys(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The masks (N, rows, columns) padded by one pixel, and (N, rows + 1, columns + 1) uint8: for the
+    2 x 2 block of source pixels starting at (y - 1, x - 1) (a bilinear sample's taps), its label if it
+    holds one, 0 if none, ``_AMBIGUOUS`` plus its highest label if it holds two or more."""
+    count, rows, columns = masks.shape
+    padded = np.zeros((count, rows + 2, columns + 2), dtype=np.uint8)
+    padded[:, 1:-1, 1:-1] = masks
+    high = np.maximum(padded[:, :-1], padded[:, 1:])
+    high = np.maximum(high[:, :, :-1], high[:, :, 1:])
     low = padded - np.uint8(1)  # wraps: no label becomes 255, above every label
-    low = np.minimum(low[:-1], low[1:])
-    low = np.minimum(low[:, :-1], low[:, 1:]) + np.uint8(1)  # and back: 0 again where there is none
+    low = np.minimum(low[:, :-1], low[:, 1:])
+    low = np.minimum(low[:, :, :-1], low[:, :, 1:]) + np.uint8(1)  # and back: 0 again where there is none
     return padded, high | ((low != high).view(np.uint8) << 7)
 
 
 def _settle(
     out: np.ndarray,
     owners: np.ndarray,
-    image: np.ndarray,
-    padded_mask: np.ndarray,
+    images: np.ndarray,
+    padded_masks: np.ndarray,
     taps_at: Callable[[np.ndarray], tuple[np.ndarray, ...]],
 ) -> np.ndarray:
     """The mask of ``out`` from each pixel's tap-block key (``owners``, overwritten): the block's label
-    where it has one; where it holds two digits, the one contributing the most ink (``_strongest``)."""
+    where it has one; where it holds two digits, the one contributing the most ink (``_strongest``).
+    ``taps_at(pixels)`` gives the flat positions of ``pixels``' first taps in ``padded_masks`` and their
+    second taps' weights (fx, fy); ``images`` are the sources of ``padded_masks``."""
     np.multiply(owners, out > 0, out=owners)
     if owners.max(initial=0) >= _AMBIGUOUS:
         mixed = np.flatnonzero(owners >= _AMBIGUOUS)
-        owners.ravel()[mixed] = _strongest(image, padded_mask, *taps_at(mixed))
+        owners.ravel()[mixed] = _strongest(images, padded_masks, *taps_at(mixed))
     return owners
 
 
 def _strongest(
-    image: np.ndarray, padded_mask: np.ndarray, x0: np.ndarray, y0: np.ndarray, fx: np.ndarray, fy: np.ndarray
+    images: np.ndarray, padded_masks: np.ndarray, first: np.ndarray, fx: np.ndarray, fy: np.ndarray
 ) -> np.ndarray:
-    """For samples whose first taps are (x0, y0) with second-tap weights (fx, fy): the label contributing
-    the most ink over the 2 x 2 taps (source pixel times weight, summed per label); a tie goes to the
-    lower label."""
-    stride = image.shape[1] + 2
-    index = ((y0 + 1) * stride + (x0 + 1))[:, None] + np.array([0, 1, stride, stride + 1])
-    labels = padded_mask.ravel()[index]  # (n, 4): taps (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1)
-    padded = np.zeros(padded_mask.shape, dtype=np.uint8)
-    padded[1:-1, 1:-1] = image
+    """For samples whose first taps are at the flat positions ``first`` of ``padded_masks`` (the masks of
+    ``images`` padded by one pixel) with second-tap weights (fx, fy): the label contributing the most ink
+    over the 2 x 2 taps (source pixel times weight, summed per label); a tie goes to the lower label."""
+    stride = padded_masks.shape[-1]
+    index = first[:, None] + np.array([0, 1, stride, stride + 1])
+    # (n, 4): taps (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1)
+    labels = padded_masks.ravel()[index]
+    padded = np.zeros(padded_masks.shape, dtype=np.uint8)
+    padded[:, 1:-1, 1:-1] = images
     ink = padded.ravel()[index]
     wx = np.stack([1 - fx, fx], axis=1)
     wy = np.stack([1 - fy, fy], axis=1)
@@ -640,6 +683,49 @@ def _strongest(
     totals[labels == 0] = -1.0
     best = totals.max(axis=1, keepdims=True)
     return np.where(totals == best, labels, 255).min(axis=1).astype(np.uint8)
+
+
+def place_batch(
+    images: np.ndarray, masks: np.ndarray, count: int, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``place`` with the identity geometry for strips of one width at once, byte for byte what ``place``
+    gives each: (images (N, height, width), masks (N, height, width), boxes (N, ``count``, 4) int32) from
+    ``images`` and ``masks`` (N, 28, W0) with at most ``count`` labels each. None when the scale takes
+    per-digit sampling (``place`` then does each image)."""
+    if images.ndim != 3 or images.shape[1] != HEIGHT or masks.shape != images.shape:
+        raise InvalidInput("images", f"images and masks must be (N, {HEIGHT}, W) arrays of one shape")
+    if size == images.shape[1:]:
+        return images, masks, label_boxes(masks, count)
+    if _scale_only(HEIGHT, images.shape[2], *size).sampling != "resize":
+        return None
+    return _resize_batch(images, masks, count, size)
+
+
+def _resize_batch(
+    images: np.ndarray, masks: np.ndarray, count: int, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The "resize" sampling of ``place`` for (N, 28, W0) strips: one bilinear ``cv2.resize`` each (OpenCV's
+    fixed-point sums: batching them as channels or stacked rows would change the borders or cost more),
+    the masks and boxes of the whole batch in numpy."""
+    height, width = size
+    number, rows, columns = images.shape
+    out = np.empty((number, height, width), dtype=np.uint8)
+    for image, resized in zip(images, out, strict=True):
+        cv2.resize(image, (width, height), dst=resized, interpolation=cv2.INTER_LINEAR)
+    taps = _resize_taps(rows, columns, height, width)
+    padded_masks, keys = _block_keys(masks)
+    owners = keys.reshape(number, -1).take(taps.keys, axis=1)
+    plane = padded_masks.shape[1] * padded_masks.shape[2]
+    stride = columns + 2
+
+    def resize_taps(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
+        n, within = np.divmod(pixels, height * width)
+        r, c = np.divmod(within, width)
+        first = n * plane + (taps.y0[r] + 1) * stride + taps.x0[c] + 1
+        return first, taps.fx[c], taps.fy[r]
+
+    labels = _settle(out, owners, images, padded_masks, resize_taps)
+    return out, labels, label_boxes(labels, count)
 
 
 def _by_layers(

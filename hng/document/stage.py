@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
 from hng.core.compose import HEIGHT
 from hng.core.seeding import child_seed, new_rng
-from hng.document.geometry import Geometry, place
+from hng.document.geometry import Geometry, place, place_batch
 from hng.document.options import Appearance
 
 Box = tuple[int, int, int, int]
@@ -60,6 +61,38 @@ class DocumentStage:
         placed, placed_mask, boxes = place(strip, mask, count, (self.look.height, width), self.geometry, rng)
         pixels = self.style.render(placed, child_seed(seed, 1), self.look.channels)
         return pixels, placed_mask, boxes
+
+    def apply_batch(
+        self,
+        strips: np.ndarray,
+        masks: np.ndarray,
+        counts: Sequence[int],
+        width: int,
+        seeds: Sequence[int],
+        out: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``apply`` for strips of one composed width (N, 28, W0) of ``counts`` digits and document
+        ``seeds``, at one output ``width``: (pixels, masks, boxes (N, max(counts), 4)), byte for byte what
+        ``apply`` gives each (boxes past an image's count are 0). The pixels go into ``out`` if given.
+        Identity geometry at a plain scale is done for the whole batch at once; anything else image by
+        image."""
+        most = max(counts)
+        placed = None
+        if self.geometry.is_identity:
+            placed = place_batch(strips, masks, most, (self.look.height, width))
+        if placed is not None:
+            coverage, labels, boxes = placed
+            style_seeds = [child_seed(seed, 1) for seed in seeds]
+            return self.style.render_batch(coverage, style_seeds, self.look.channels, out), labels, boxes
+        shape = (len(strips), self.look.height, width)
+        if out is None:
+            out = np.empty(shape + ((3,) if self.look.channels == 3 else ()), np.uint8)
+        labels = np.empty(shape, np.uint8)
+        boxes = np.zeros((len(strips), most, 4), np.int32)
+        for i, (count, seed) in enumerate(zip(counts, seeds, strict=True)):
+            out[i], labels[i], tight = self.apply(strips[i], masks[i], count, width, seed)
+            boxes[i, :count] = tight
+        return out, labels, boxes
 
 
 _CACHE_SIZE = 16

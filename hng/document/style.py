@@ -27,6 +27,7 @@ import copy
 import random
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,24 @@ def _check(coverage: np.ndarray, channels: int) -> None:
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
 
 
+def _per_pixel(
+    coverage: np.ndarray, out: np.ndarray | None, convert: Callable[[np.ndarray, Any], np.ndarray]
+) -> np.ndarray:
+    """A per-pixel OpenCV conversion of a batch (N, H, W) in one call on its rows stacked (N * H, W),
+    into ``out`` when it is contiguous (else into a new array, copied to it)."""
+    count, height, width = coverage.shape
+    rows = np.ascontiguousarray(coverage).reshape(count * height, width)
+    if out is not None and out.flags.c_contiguous:
+        convert(rows, out.reshape((count * height, width, *out.shape[3:])))
+        return out
+    converted = convert(rows, None)
+    result = converted.reshape((count, height, width, *converted.shape[2:]))
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
 def _grey(rgb: np.ndarray, channels: int) -> np.ndarray:
     return rgb if channels == 3 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
@@ -159,6 +178,17 @@ class Style:
         """Grey (H, W) for ``channels`` 1, RGB (H, W, 3) for 3, uint8, the size of ``coverage``."""
         raise NotImplementedError
 
+    def render_batch(
+        self, coverage: np.ndarray, seeds: Sequence[int], channels: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``render`` of each of ``coverage`` (N, H, W) with its seed, into ``out`` (N, H, W) or
+        (N, H, W, 3) if given, else a new array: the same bytes as one ``render`` per image."""
+        if out is None:
+            out = np.empty(coverage.shape + ((3,) if channels == 3 else ()), dtype=np.uint8)
+        for image, seed, rendered in zip(coverage, seeds, out, strict=True):
+            rendered[...] = self.render(image, seed, channels)
+        return out
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
@@ -171,6 +201,16 @@ class MnistStyle(Style):
     def render(self, coverage: np.ndarray, seed: int, channels: int) -> np.ndarray:
         _check(coverage, channels)
         return coverage if channels == 1 else cv2.cvtColor(coverage, cv2.COLOR_GRAY2RGB)
+
+    def render_batch(
+        self, coverage: np.ndarray, seeds: Sequence[int], channels: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        if channels == 1:
+            if out is None:
+                return coverage
+            out[...] = coverage
+            return out
+        return _per_pixel(coverage, out, lambda rows, dst: cv2.cvtColor(rows, cv2.COLOR_GRAY2RGB, dst=dst))
 
 
 class InkStyle(Style):
@@ -198,6 +238,26 @@ class InkStyle(Style):
             return cv2.LUT(coverage, self._grey[index])
         # applyColorMap copies the table's channels as they are: RGB in, RGB out.
         return cv2.applyColorMap(coverage, self._rgb[index])
+
+    def render_batch(
+        self, coverage: np.ndarray, seeds: Sequence[int], channels: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        tables = self._grey if channels == 1 else self._rgb
+        apply: Callable[..., np.ndarray] = cv2.LUT if channels == 1 else cv2.applyColorMap
+        indices = np.array([self._index(seed) for seed in seeds], dtype=np.intp)
+        if out is None:
+            out = np.empty(coverage.shape + ((3,) if channels == 3 else ()), dtype=np.uint8)
+        for index in np.unique(indices).tolist():
+            chosen = np.flatnonzero(indices == index)
+
+            def convert(rows: np.ndarray, dst: Any, table: np.ndarray = tables[index]) -> np.ndarray:
+                return apply(rows, table, dst=dst)
+
+            if chosen.size == indices.size:
+                _per_pixel(coverage, out, convert)
+            else:
+                out[chosen] = _per_pixel(coverage[chosen], None, convert)
+        return out
 
 
 class PaperStyle(Style):

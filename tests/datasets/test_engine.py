@@ -347,3 +347,21 @@ def test_a_trainers_cache_in_a_shard_is_not_damage(tmp_path, sample_data):
     assert finalize_dataset(tmp_path, data=sample_data)["shards"] == first["shards"]  # verify="load"
     again = make_dataset(spec, tmp_path, workers=1, data=sample_data)  # resumes: nothing to make
     assert again["shards"] == first["shards"] and cache.is_file()
+
+
+@pytest.mark.parametrize("look", [{}, {"style": "ink", "height": 48, "ink": "pens"}])
+def test_shards_made_into_one_buffer_are_the_shards_made_alone(generator, look):
+    from hng.datasets.shard import ImageBuffer, make_shard
+
+    spec = DatasetSpec.build(count=90, digits="3-5", shard_size=40, seed=5, **look)
+    buffer = ImageBuffer()
+    first = make_shard(spec, 0, generator, masks=True, buffer=buffer)
+    alone = make_shard(spec, 0, generator, masks=True)
+    for name in ("images", "masks", "boxes", "indices", "widths"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(alone, name))
+    kept = first.images
+    second = make_shard(spec, 1, generator, buffer=buffer)
+    assert second.images is kept  # the same memory, the first shard's images overwritten
+    np.testing.assert_array_equal(second.images, make_shard(spec, 1, generator).images)
+    last = make_shard(spec, 2, generator, buffer=buffer)  # 10 images: another shape, a new array
+    assert last.images.shape[0] == 10 and last.images is not kept
