@@ -500,3 +500,28 @@ def test_the_fast_ustar_walk_finds_what_tarfile_finds(roots, shards, tmp_path):
     cut.write_bytes(data[: expected[4][1] + 10])
     with pytest.raises(ValueError, match=r"cut\.tar is not a whole webdataset shard"):
         get_format("webdataset").read_rows(cut, 0, 0, [0, 1])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_npz_read_rows_reads_the_pixels_in_place_or_the_whole_archive(generator, tmp_path, compress):
+    from hng.datasets import DatasetSpec
+    from hng.datasets.shard import make_shard
+
+    fmt = get_format("npz")
+    shard = make_shard(DatasetSpec.build(count=30, digits="2-4", seed=9), 0, generator, masks=True)
+    path = tmp_path / "shard-00000.npz"
+    fmt.write(shard, path, compress=compress)
+    rows = [1, 2, 17, 29]
+    part = fmt.read_rows(path, 0, 0, rows)
+    want = shard.take(rows)
+    for name in ("images", "masks", "widths", "labels", "lengths", "boxes", "seeds", "indices"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(want, name), err_msg=name)
+    # Rows past the end are refused by the whole read, as any bad request is.
+    with pytest.raises(IndexError):
+        fmt.read_rows(path, 0, 0, [0, 30])
+    # A cut archive is refused as read refuses it, naming the shard.
+    cut = tmp_path / "cut" / "shard-00000.npz"
+    cut.parent.mkdir()
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"shard-00000\.npz is not a whole npz shard"):
+        fmt.read_rows(cut, 0, 0, rows)

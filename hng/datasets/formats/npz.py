@@ -15,8 +15,10 @@ The split is not stored (the dataset's manifest holds it): ``read`` returns ``sp
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,18 @@ class NpzFormat(ShardFormat):
         arrays: dict[str, Any] = self._load(path)  # the arrays only: encoding keeps its default
         return Shard(index=index, start=start, split="", **arrays)
 
+    def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
+        """Only the images ``rows``: the pixels of those rows read where they lie in the (uncompressed)
+        archive, the small arrays whole. A compressed or unexpected archive is read whole (and refused
+        as ``read`` refuses it)."""
+        try:
+            arrays: dict[str, Any] | None = _read_stored_rows(Path(path), np.asarray(rows, dtype=np.int64))
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, zlib.error):
+            arrays = None
+        if arrays is None or arrays_problem(arrays):
+            return super().read_rows(path, index, start, rows)
+        return Shard(index=index, start=start, split="", **arrays).take(np.arange(len(rows)))
+
 
 def _read_members(path: Path) -> tuple[list[str] | None, dict[str, np.ndarray] | None]:
     """The npz's member names and, if they are the shard's, its arrays (never unpickling)."""
@@ -89,3 +103,52 @@ def _read_members(path: Path) -> tuple[list[str] | None, dict[str, np.ndarray] |
             if sorted(npz.files) != sorted(names):
                 return npz.files, None
             return npz.files, {name: npz[name] for name in names}
+
+
+_PIXEL_MEMBERS = ("images", MASKS)
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and the extra field's lengths
+
+
+def _read_stored_rows(path: Path, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The shard's arrays with only ``rows`` of the pixel arrays (``images``, ``masks``), those read in
+    place from stored members; None when a pixel member is compressed or its header is not a plain
+    uint8 array."""
+    with open(path, "rb") as fh, zipfile.ZipFile(fh) as zf:
+        names = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
+        expected = set(ARRAY_NAMES) | ({MASKS} if MASKS in names else set())
+        if set(names) != expected:
+            return None
+        arrays: dict[str, np.ndarray] = {}
+        for name, info in names.items():
+            if name not in _PIXEL_MEMBERS:
+                with zf.open(info) as member:
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            if info.compress_type != zipfile.ZIP_STORED:
+                return None
+            fh.seek(info.header_offset)
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack(fh.read(_LOCAL_HEADER.size))
+            if signature != b"PK\x03\x04":
+                return None
+            member_start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+            fh.seek(member_start)
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(fh)
+            offset = fh.tell()
+            if (
+                fortran_order
+                or dtype != np.uint8
+                or len(shape) < 3
+                or offset - member_start + int(np.prod(shape)) != info.file_size
+                or (rows.size and not 0 <= int(rows.min()) <= int(rows.max()) < shape[0])
+            ):
+                return None
+            pixels = np.memmap(fh, dtype=np.uint8, mode="r", offset=offset, shape=tuple(shape))
+            arrays[name] = np.array(pixels[rows])
+            del pixels
+        return {name: arrays[name] if name in _PIXEL_MEMBERS else arrays[name][rows] for name in arrays}
