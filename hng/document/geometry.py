@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -506,10 +506,13 @@ def _check(
 
 
 def _label_boxes(mask: np.ndarray, count: int, dx: int = 0, dy: int = 0) -> list[Box]:
-    """Each label's tight box in ``mask``, moved by (dx, dy); (0, 0, 0, 0) for a label without pixels."""
-    boxes = label_boxes(mask[None], count)[0]
-    boxes[boxes.any(axis=1)] += np.array([dx, dy, dx, dy], dtype=np.int32)
-    return [tuple(box) for box in boxes.tolist()]
+    """Each label's tight box in ``mask``, moved by (dx, dy); (0, 0, 0, 0) for a label without pixels.
+    (One image: a bounding rectangle per label costs less than ``label_boxes``' fixed passes.)"""
+    boxes: list[Box] = []
+    for k in range(1, count + 1):
+        x0, y0, x1, y1 = _bounding_box(mask == k)
+        boxes.append((x0 + dx, y0 + dy, x1 + dx, y1 + dy) if x1 > x0 else (0, 0, 0, 0))
+    return boxes
 
 
 def label_boxes(masks: np.ndarray, count: int) -> np.ndarray:
@@ -575,38 +578,88 @@ def place(
     themselves. See the module docstring for the conventions, the sampling and the mask rule.
     """
     _check(image, mask, count, size, geometry)
-    height, width = size
     if geometry.is_identity and size == image.shape:
         return image, mask, _label_boxes(mask, count)
+    out = np.empty(size, dtype=np.uint8)
+    labels = np.empty(size, dtype=np.uint8)
+    x0, y0, x1, y1 = _place_into(image, mask, count, geometry, rng, out, labels)
+    return out, labels, _label_boxes(labels[y0:y1, x0:x1], count, x0, y0)
+
+
+def place_many(
+    images: np.ndarray,
+    masks: np.ndarray,
+    counts: Sequence[int],
+    size: tuple[int, int],
+    geometry: Geometry,
+    rngs: Iterable[np.random.Generator | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``place`` for strips of one width (N, 28, W0) of ``counts`` digits, byte for byte what ``place``
+    gives each: (images (N, height, width), masks, boxes (N, max(counts), 4) int32, 0 past an image's
+    count). ``rngs`` is consumed one generator per image, in order, each just before its image is placed
+    (so a re-seeded thread generator may be yielded each time). The identity geometry at a plain scale is
+    ``place_batch``; otherwise each image is warped on its own and the rest is done for the batch."""
+    most = max(counts)
+    if geometry.is_identity:
+        placed = place_batch(images, masks, most, size)
+        if placed is not None:
+            return placed
+    if images.ndim != 3 or images.shape[1] != HEIGHT or masks.shape != images.shape:
+        raise InvalidInput("images", f"images and masks must be (N, {HEIGHT}, W) arrays of one shape")
+    out = np.empty((len(images), *size), dtype=np.uint8)
+    labels = np.empty_like(out)
+    padded_masks, keys = _block_keys(masks)
+    for i, (count, rng) in enumerate(zip(counts, rngs, strict=False)):
+        _place_into(
+            images[i], masks[i], count, geometry, rng, out[i], labels[i], (padded_masks[i : i + 1], keys[i])
+        )
+    return out, labels, label_boxes(labels, most)
+
+
+def _place_into(
+    image: np.ndarray,
+    mask: np.ndarray,
+    count: int,
+    geometry: Geometry,
+    rng: np.random.Generator | None,
+    out: np.ndarray,
+    labels: np.ndarray,
+    block_keys: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Box:
+    """``place``'s image and mask written into ``out`` and ``labels`` (the canvas, every pixel written);
+    returns the rectangle (x0, y0, x1, y1) outside which both are 0. ``block_keys``: the strip mask's
+    ``_block_keys`` (padded (1, rows + 2, columns + 2), keys), if already made for a batch."""
+    height, width = size = out.shape
     x, y, w, h = cv2.boundingRect(image)
     if w == 0:
-        return np.zeros(size, np.uint8), np.zeros(size, np.uint8), [(0, 0, 0, 0)] * count
+        out.fill(0)
+        labels.fill(0)
+        return (0, 0, 0, 0)
     if geometry.is_identity:
         transform = _scale_only(image.shape[0], image.shape[1], height, width)
     else:
         transform = _draw((x, y, x + w, y + h), (image.shape[0], image.shape[1]), size, geometry, rng)
 
     if transform.sampling == "resize":
-        out, labels, boxes = _resize_batch(image[None], mask[None], count, size)
-        return out[0], labels[0], [tuple(box) for box in boxes[0].tolist()]
+        out[...], labels[...] = (array[0] for array in _resize_batch(image[None], mask[None], size))
+        return (0, 0, width, height)
     if transform.sampling != "warp":
-        out, labels = _by_layers(image, mask, count, transform)
-        return out, labels, _label_boxes(labels, count)
+        out[...], labels[...] = _by_layers(image, mask, count, transform)
+        return (0, 0, width, height)
 
     # One bilinear remap of the strip over the rectangle the ink can reach.
     rx0, ry0, rx1, ry1 = transform.reach
-    out = np.zeros(size, dtype=np.uint8)
-    labels = np.zeros(size, dtype=np.uint8)
+    out.fill(0)
+    labels.fill(0)
     if rx1 <= rx0 or ry1 <= ry0:
-        return out, labels, [(0, 0, 0, 0)] * count
+        return (0, 0, 0, 0)
     map1, map2 = _fixed_maps(transform, transform.reach)
     window = (slice(ry0, ry1), slice(rx0, rx1))
     out[window] = cv2.remap(image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    padded_masks, keys = _block_keys(mask[None])
+    padded_masks, keys = block_keys if block_keys is not None else _block_keys(mask[None])
+    key = keys[0] if keys.ndim == 3 else keys
     # map1 holds each pixel's first tap (the integer part); the key is indexed from tap -1.
-    owners = cv2.remap(
-        keys[0], map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
-    )
+    owners = cv2.remap(key, map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
     stride = image.shape[1] + 2
 
     def warp_taps(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -615,7 +668,7 @@ def place(
         return (first[:, 1] + 1) * stride + first[:, 0] + 1, (fraction & 31) / 32.0, (fraction >> 5) / 32.0
 
     labels[window] = _settle(out[window], owners, image[None], padded_masks, warp_taps)
-    return out, labels, _label_boxes(labels[window], count, rx0, ry0)
+    return (rx0, ry0, rx1, ry1)
 
 
 _NO_MAP = np.empty((0, 0), dtype=np.uint16)  # OpenCV reads an empty second map as none
@@ -698,12 +751,13 @@ def place_batch(
         return images, masks, label_boxes(masks, count)
     if _scale_only(HEIGHT, images.shape[2], *size).sampling != "resize":
         return None
-    return _resize_batch(images, masks, count, size)
+    out, labels = _resize_batch(images, masks, size)
+    return out, labels, label_boxes(labels, count)
 
 
 def _resize_batch(
-    images: np.ndarray, masks: np.ndarray, count: int, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    images: np.ndarray, masks: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """The "resize" sampling of ``place`` for (N, 28, W0) strips: one bilinear ``cv2.resize`` each (OpenCV's
     fixed-point sums: batching them as channels or stacked rows would change the borders or cost more),
     the masks and boxes of the whole batch in numpy."""
@@ -724,8 +778,7 @@ def _resize_batch(
         first = n * plane + (taps.y0[r] + 1) * stride + taps.x0[c] + 1
         return first, taps.fx[c], taps.fy[r]
 
-    labels = _settle(out, owners, images, padded_masks, resize_taps)
-    return out, labels, label_boxes(labels, count)
+    return out, _settle(out, owners, images, padded_masks, resize_taps)
 
 
 def _by_layers(

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from hng.core.compose import HEIGHT
-from hng.core.seeding import child_seed, new_rng
-from hng.document.geometry import Geometry, place, place_batch
+from hng.core.seeding import child_seed, thread_rng
+from hng.document.geometry import Geometry, place, place_many
 from hng.document.options import Appearance
 
 Box = tuple[int, int, int, int]
@@ -57,7 +57,7 @@ class DocumentStage:
         """(pixels, mask, boxes) of the image ``width`` wide at the output height, from the composed
         ``strip`` and its ``mask`` (28 rows, MNIST polarity) of ``count`` digits; ``seed`` is the image's
         document seed (``document_seed``)."""
-        rng = None if self.geometry.is_identity else new_rng(child_seed(seed, 0))
+        rng = None if self.geometry.is_identity else thread_rng(child_seed(seed, 0))
         placed, placed_mask, boxes = place(strip, mask, count, (self.look.height, width), self.geometry, rng)
         pixels = self.style.render(placed, child_seed(seed, 1), self.look.channels)
         return pixels, placed_mask, boxes
@@ -74,25 +74,14 @@ class DocumentStage:
         """``apply`` for strips of one composed width (N, 28, W0) of ``counts`` digits and document
         ``seeds``, at one output ``width``: (pixels, masks, boxes (N, max(counts), 4)), byte for byte what
         ``apply`` gives each (boxes past an image's count are 0). The pixels go into ``out`` if given.
-        Identity geometry at a plain scale is done for the whole batch at once; anything else image by
-        image."""
-        most = max(counts)
-        placed = None
-        if self.geometry.is_identity:
-            placed = place_batch(strips, masks, most, (self.look.height, width))
-        if placed is not None:
-            coverage, labels, boxes = placed
-            style_seeds = [child_seed(seed, 1) for seed in seeds]
-            return self.style.render_batch(coverage, style_seeds, self.look.channels, out), labels, boxes
-        shape = (len(strips), self.look.height, width)
-        if out is None:
-            out = np.empty(shape + ((3,) if self.look.channels == 3 else ()), np.uint8)
-        labels = np.empty(shape, np.uint8)
-        boxes = np.zeros((len(strips), most, 4), np.int32)
-        for i, (count, seed) in enumerate(zip(counts, seeds, strict=True)):
-            out[i], labels[i], tight = self.apply(strips[i], masks[i], count, width, seed)
-            boxes[i, :count] = tight
-        return out, labels, boxes
+        Placed by ``place_many``: the identity geometry at a plain scale for the whole batch at once, any
+        other image by image with its masks' keys and boxes made for the batch."""
+        rngs = (None if self.geometry.is_identity else thread_rng(child_seed(seed, 0)) for seed in seeds)
+        coverage, labels, boxes = place_many(
+            strips, masks, counts, (self.look.height, width), self.geometry, rngs
+        )
+        style_seeds = [child_seed(seed, 1) for seed in seeds]
+        return self.style.render_batch(coverage, style_seeds, self.look.channels, out), labels, boxes
 
 
 _CACHE_SIZE = 16

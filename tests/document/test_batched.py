@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hng.core.generation import Generator
-from hng.document.geometry import Geometry, label_boxes, place, place_batch
+from hng.document.geometry import Geometry, label_boxes, place, place_batch, place_many
 from hng.document.options import Appearance
 from hng.document.stage import DocumentStage
 from hng.document.style import make_style
@@ -146,3 +146,33 @@ def test_generate_batch_refuses_an_out_that_does_not_fit(generator):
         )
     with pytest.raises(InvalidType, match="out must be a numpy array"):
         generator.generate_batch(["1", "2"], image_width=90, seed=1, out=[[0]])
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        Geometry(rotate=(-12.0, 12.0), shear=(-20.0, 20.0)),
+        Geometry(perspective=(0.0, 0.12), elastic=(0.5, 2.5)),
+        Geometry(rotate=(-30.0, 30.0)),  # shrinks long numbers below SUPERSAMPLE_BELOW: supersampled
+        Geometry(),
+    ],
+    ids=["rotate-shear", "perspective-elastic", "supersampled", "identity"],
+)
+@pytest.mark.parametrize("size", [(48, 240), (20, 100)])
+def test_place_many_is_place_for_each_image(generator, geometry, size):
+    from hng.core.seeding import new_rng, thread_rng
+
+    composed = max(1, round(size[1] * 28 / size[0]))
+    images, masks, counts = strips(generator, composed, spacing=(0, 0))
+    seeds = range(50, 50 + len(images))
+    identity = geometry.is_identity
+    out, labels, boxes = place_many(
+        images, masks, counts, size, geometry, (None if identity else thread_rng(s) for s in seeds)
+    )
+    for i, (count, seed) in enumerate(zip(counts, seeds, strict=True)):
+        one, one_mask, one_boxes = place(
+            images[i], masks[i], count, size, geometry, None if identity else new_rng(seed)
+        )
+        np.testing.assert_array_equal(out[i], one)
+        np.testing.assert_array_equal(labels[i], one_mask)
+        assert [tuple(b) for b in boxes[i, :count].tolist()] == one_boxes
