@@ -525,3 +525,23 @@ def test_npz_read_rows_reads_the_pixels_in_place_or_the_whole_archive(generator,
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ValueError, match=r"shard-00000\.npz is not a whole npz shard"):
         fmt.read_rows(cut, 0, 0, rows)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(3 * 48 * 240 * 3, dtype=np.uint8).reshape(3, 48, 240, 3),
+        np.zeros((0, 28, 5), np.uint8),
+        np.array(["2026", "7"], dtype="<U4"),
+        np.arange(12, dtype=np.int64).reshape(3, 4)[:, ::2],  # not contiguous: numpy's own path
+        np.full((1200, 28, 600), 3, np.uint8),  # past numpy's 16 MB chunks
+    ],
+    ids=["rgb", "empty", "labels", "strided", "large"],
+)
+def test_npz_members_are_numpys_own_npy_bytes(array):
+    from hng.datasets.formats.npz import _write_npy
+
+    ours, numpys = io.BytesIO(), io.BytesIO()
+    _write_npy(ours, array)
+    np.lib.format.write_array(numpys, array, allow_pickle=False)
+    assert ours.getvalue() == numpys.getvalue()
