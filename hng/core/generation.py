@@ -44,6 +44,7 @@ from hng.core.seeding import (
     child_seed,
     derive_seed,
     document_seed,
+    document_seeds,
     new_rng,
     new_seed,
     seeded_uniforms,
@@ -665,7 +666,7 @@ def _place_batch(
     updated in place."""
     full_width = images.shape[2]
     lengths = np.diff(digit_offsets)
-    seeds = [document_seed(seed) for seed in aug_seeds]
+    seeds = document_seeds(aug_seeds)
     # Images of one composed and one output width go through the stage together, a chunk at a time (the
     # chunk's temporaries stay small); a dataset's images usually all share them.
     pairs, group_of_image = np.unique(

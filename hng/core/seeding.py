@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,23 @@ def child_seed(seed: int, index: int) -> int:
     return _splitmix64(_splitmix64(seed) ^ _splitmix64(index + 0x5851F42D4C957F2D)) >> 1
 
 
+def child_seeds(seeds: Sequence[int] | np.ndarray, index: int) -> list[int]:
+    """``child_seed(seed, index)`` of each of ``seeds`` (ints below 2**64), computed for all at once."""
+    values = np.asarray(seeds, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = splitmix64_array(values) ^ _U64(_splitmix64(index + 0x5851F42D4C957F2D))
+        return (splitmix64_array(mixed) >> _U64(1)).tolist()
+
+
 def document_seed(augment_seed: int) -> int:
     """An image's document-stage seed (style and geometry), from the seed its augmentation uses (drawn
     whether or not it is augmented), so that asking for a style or a geometry changes no other draw."""
-    return child_seed(augment_seed, 0x444F43)
+    return child_seed(augment_seed, _DOCUMENT_PART)
+
+
+def document_seeds(augment_seeds: Sequence[int]) -> list[int]:
+    """``document_seed`` of each of ``augment_seeds``, computed for all at once."""
+    return child_seeds(augment_seeds, _DOCUMENT_PART)
+
+
+_DOCUMENT_PART = 0x444F43  # "DOC"

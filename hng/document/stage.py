@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hng.core.compose import HEIGHT
-from hng.core.seeding import child_seed, thread_rng
+from hng.core.seeding import child_seed, child_seeds, thread_rng
 from hng.document.geometry import Geometry, place, place_many
 from hng.document.options import Appearance
 
@@ -76,11 +76,11 @@ class DocumentStage:
         ``apply`` gives each (boxes past an image's count are 0). The pixels go into ``out`` if given.
         Placed by ``place_many``: the identity geometry at a plain scale for the whole batch at once, any
         other image by image with its masks' keys and boxes made for the batch."""
-        rngs = (None if self.geometry.is_identity else thread_rng(child_seed(seed, 0)) for seed in seeds)
+        rngs = (None if self.geometry.is_identity else thread_rng(seed) for seed in child_seeds(seeds, 0))
         coverage, labels, boxes = place_many(
             strips, masks, counts, (self.look.height, width), self.geometry, rngs
         )
-        style_seeds = [child_seed(seed, 1) for seed in seeds]
+        style_seeds = child_seeds(seeds, 1)
         return self.style.render_batch(coverage, style_seeds, self.look.channels, out), labels, boxes
 
 

@@ -225,6 +225,21 @@ class InkStyle(Style):
         # 10 µs at 48 x 240) and its luminance (for cv2.LUT: about 5 µs).
         self._rgb = [paper.ink_table(tuple(map(float, c)), white) for c in ink.colours]
         self._grey = [cv2.cvtColor(table, cv2.COLOR_RGB2GRAY) for table in self._rgb]
+        # A grey ink's RGB table has three equal channels, which its luminance table is too.
+        self._is_grey = [
+            bool(np.array_equal(table[..., 0], grey) and (table == table[..., :1]).all())
+            for table, grey in zip(self._rgb, self._grey, strict=True)
+        ]
+
+    def _converter(self, index: int, channels: int) -> Callable[[np.ndarray, Any], np.ndarray]:
+        """Coverage rows to pixels for colour ``index``: one LUT for grey; for RGB, a grey ink (black)
+        is the grey LUT spread to three channels, a third of applyColorMap's cost for the same bytes."""
+        grey, rgb = self._grey[index], self._rgb[index]
+        if channels == 1:
+            return lambda rows, dst: cv2.LUT(rows, grey, dst=dst)
+        if self._is_grey[index]:
+            return lambda rows, dst: cv2.cvtColor(cv2.LUT(rows, grey), cv2.COLOR_GRAY2RGB, dst=dst)
+        return lambda rows, dst: cv2.applyColorMap(rows, rgb, dst=dst)
 
     def _index(self, seed: int) -> int:
         if len(self.ink.colours) == 1:
@@ -242,16 +257,12 @@ class InkStyle(Style):
     def render_batch(
         self, coverage: np.ndarray, seeds: Sequence[int], channels: int, out: np.ndarray | None = None
     ) -> np.ndarray:
-        tables = self._grey if channels == 1 else self._rgb
-        apply: Callable[..., np.ndarray] = cv2.LUT if channels == 1 else cv2.applyColorMap
         indices = np.array([self._index(seed) for seed in seeds], dtype=np.intp)
         if out is None:
             out = np.empty(coverage.shape + ((3,) if channels == 3 else ()), dtype=np.uint8)
         for index in np.unique(indices).tolist():
             chosen = np.flatnonzero(indices == index)
-
-            def convert(rows: np.ndarray, dst: Any, table: np.ndarray = tables[index]) -> np.ndarray:
-                return apply(rows, table, dst=dst)
+            convert = self._converter(index, channels)
 
             if chosen.size == indices.size:
                 _per_pixel(coverage, out, convert)

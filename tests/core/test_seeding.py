@@ -142,3 +142,13 @@ def test_the_largest_seeds_work_and_are_distinct(generator, augment):
     batch = generator.generate_batch(["2026"] * len(seeds), image_width=120, seeds=seeds, augment=augment)
     for row, result in zip(batch.images, results, strict=True):
         np.testing.assert_array_equal(row, result.image)
+
+
+def test_child_seeds_and_document_seeds_are_the_scalar_ones_for_many_at_once():
+    from hng.core.seeding import MAX_SEED, child_seed, child_seeds, document_seed, document_seeds
+
+    seeds = [0, 1, 7, 2**53 - 1, MAX_SEED, 2**63 + 5, 2**64 - 1]
+    for index in (0, 1, 12345):
+        assert child_seeds(seeds, index) == [child_seed(seed, index) for seed in seeds]
+    assert document_seeds(seeds) == [document_seed(seed) for seed in seeds]
+    assert child_seeds([], 3) == []
