@@ -66,8 +66,8 @@ _REDRAW_SAMPLES = 0x5244_0000
 _REDRAW_AUGMENTS = 0x5241_0000
 _RECHECK_SAMPLES = 0x5243_0000
 # Plain batches are composed this many images at a time, to bound the intermediate arrays.
-_PLACE_CHUNK = 128  # images through the document stage at once
 _BATCH_CHUNK = 2048
+_PLACE_CHUNK = 128  # images through the document stage at once
 
 
 def resolve_augment(augment: Any) -> Augmenter | None:
@@ -425,8 +425,11 @@ class Generator:
                     None if label_maps is None else label_maps[first:last],
                 )  # fmt: skip
         else:
-            composed = np.zeros((len(labels), HEIGHT, int(widths.max())), dtype=np.uint8)
-            composed_masks = np.zeros_like(composed) if with_masks or stage is not None else None
+            # Without a stage the strips are the images; with one they are placed once all are made.
+            composed = (
+                images if stage is None else np.zeros((len(labels), HEIGHT, int(widths.max())), np.uint8)
+            )
+            composed_masks = label_maps if stage is None else np.zeros(composed.shape, np.uint8)
             for i in range(len(labels)):
                 rows = slice(int(digit_offsets[i]), int(digit_offsets[i + 1]))
                 digit_images = _digit_images(pool, indices[rows].tolist(), augmenter, aug_seeds[i])
@@ -444,10 +447,7 @@ class Generator:
                 if composed_masks is not None and mask is not None:
                     composed_masks[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
-            if stage is None:
-                images[...] = composed
-                label_maps = composed_masks
-            else:
+            if stage is not None:
                 assert composed_masks is not None  # composed with masks for the stage
                 _place_batch(
                     stage, composed, composed_masks, boxes, digit_offsets, widths, out_widths, aug_seeds,

@@ -78,12 +78,8 @@ _LIMITS = {
     "perspective": (0.0, 0.25),
     "elastic": (0.0, 64.0),
 }
-_BIT_TYPES = (
-    (np.uint8, 8),
-    (np.uint16, 16),
-    (np.uint32, 32),
-    (np.uint64, 64),
-)  # label_boxes: a bit per label
+# label_boxes gives each label a bit: the narrowest type with as many bits as labels.
+_BIT_TYPES = ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
 _DRAWS = 12  # uniforms per image: rotate, shear, perspective strength, elastic amplitude, 8 corner offsets
 
 Box = tuple[int, int, int, int]
@@ -596,9 +592,10 @@ def place_many(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``place`` for strips of one width (N, 28, W0) of ``counts`` digits, byte for byte what ``place``
     gives each: (images (N, height, width), masks, boxes (N, max(counts), 4) int32, 0 past an image's
-    count). ``rngs`` is consumed one generator per image, in order, each just before its image is placed
-    (so a re-seeded thread generator may be yielded each time). The identity geometry at a plain scale is
-    ``place_batch``; otherwise each image is warped on its own and the rest is done for the batch."""
+    count). ``rngs`` gives one generator per image (None for the identity), taken in order just before
+    its image is placed (so a re-seeded thread generator may be yielded each time). The identity
+    geometry at a plain scale is ``place_batch``; otherwise each image is warped on its own and the rest
+    is done for the batch."""
     most = max(counts)
     if geometry.is_identity:
         placed = place_batch(images, masks, most, size)
@@ -609,10 +606,10 @@ def place_many(
     out = np.empty((len(images), *size), dtype=np.uint8)
     labels = np.empty_like(out)
     padded_masks, keys = _block_keys(masks)
-    for i, (count, rng) in enumerate(zip(counts, rngs, strict=False)):
-        _place_into(
-            images[i], masks[i], count, geometry, rng, out[i], labels[i], (padded_masks[i : i + 1], keys[i])
-        )
+    draws = iter(rngs)
+    for i, count in enumerate(counts):
+        image_keys = (padded_masks[i : i + 1], keys[i : i + 1])
+        _place_into(images[i], masks[i], count, geometry, next(draws), out[i], labels[i], image_keys)
     return out, labels, label_boxes(labels, most)
 
 
@@ -627,8 +624,8 @@ def _place_into(
     block_keys: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Box:
     """``place``'s image and mask written into ``out`` and ``labels`` (the canvas, every pixel written);
-    returns the rectangle (x0, y0, x1, y1) outside which both are 0. ``block_keys``: the strip mask's
-    ``_block_keys`` (padded (1, rows + 2, columns + 2), keys), if already made for a batch."""
+    returns the rectangle (x0, y0, x1, y1) outside which both are 0. ``block_keys``: ``_block_keys`` of
+    ``mask[None]`` (padded mask and keys, each with a first axis of 1), if already made for a batch."""
     height, width = size = out.shape
     x, y, w, h = cv2.boundingRect(image)
     if w == 0:
@@ -657,9 +654,10 @@ def _place_into(
     window = (slice(ry0, ry1), slice(rx0, rx1))
     out[window] = cv2.remap(image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     padded_masks, keys = block_keys if block_keys is not None else _block_keys(mask[None])
-    key = keys[0] if keys.ndim == 3 else keys
     # map1 holds each pixel's first tap (the integer part); the key is indexed from tap -1.
-    owners = cv2.remap(key, map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+    owners = cv2.remap(
+        keys[0], map1 + np.int16(1), _NO_MAP, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
+    )
     stride = image.shape[1] + 2
 
     def warp_taps(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -760,7 +758,7 @@ def _resize_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The "resize" sampling of ``place`` for (N, 28, W0) strips: one bilinear ``cv2.resize`` each (OpenCV's
     fixed-point sums: batching them as channels or stacked rows would change the borders or cost more),
-    the masks and boxes of the whole batch in numpy."""
+    the masks of the whole batch in numpy. Returns (images, masks)."""
     height, width = size
     number, rows, columns = images.shape
     out = np.empty((number, height, width), dtype=np.uint8)
