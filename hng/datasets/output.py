@@ -112,7 +112,7 @@ class Output:
         raise NotImplementedError
 
     def clean_staging(self) -> None:
-        """Remove staging folders left by killed runs (only call when no run is writing)."""
+        """Remove staging folders left by runs that were killed (never a running one's)."""
 
 
 class LocalOutput(Output):
@@ -217,7 +217,31 @@ class LocalOutput(Output):
             shutil.rmtree(folder, ignore_errors=True)
 
     def clean_staging(self) -> None:
-        shutil.rmtree(self.root / STAGING, ignore_errors=True)
+        """Remove the staging folders of this machine's runs that are no longer running (a killed run
+        leaves its own). Another run writing the same folder at the same time keeps its staging: each
+        run stages in a folder of its own, named by host and process id, and removes it when it ends."""
+        base = self.root / STAGING
+        if not base.is_dir():
+            return
+        host = socket.gethostname()
+        for folder in base.iterdir():
+            owner, _, pid = folder.name.rpartition("-")[0].rpartition("-")  # HOST-PID-random
+            if owner == host and pid.isdigit() and not _process_is_running(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            base.rmdir()  # only if nothing is left
+
+
+def _process_is_running(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill there would end the process: keep its folder
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 class S3Output(Output):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -365,3 +367,70 @@ def test_shards_made_into_one_buffer_are_the_shards_made_alone(generator, look):
     np.testing.assert_array_equal(second.images, make_shard(spec, 1, generator).images)
     last = make_shard(spec, 2, generator, buffer=buffer)  # 10 images: another shape, a new array
     assert last.images.shape[0] == 10 and last.images is not kept
+
+
+# --- two runs writing one dataset at once (a scheduler's retry starts the same command again) ----------
+
+
+def test_a_second_process_writing_the_same_folder_keeps_its_staging(tmp_path, sample_data):
+    """Run B (another process) pauses after its first shard with its staging folder open; run A makes
+    the rest and finalizes (cleaning staging); B then goes on, ends well, and the dataset is whole."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import wait_for
+    from tests.support.paths import REPO, SAMPLE_PATH
+
+    spec = {**SPEC, "count": 100}  # 5 shards
+    out = tmp_path / "out"
+    marker = tmp_path / "paused"
+    script = (
+        "import sys; from hng.datasets import make_dataset; "
+        f"make_dataset({spec!r}, sys.argv[1], workers=1, data={str(SAMPLE_PATH)!r})"
+    )
+    env = {**os.environ, "HNG_TEST_PAUSE_AFTER_SHARDS": f"1:{marker}"}
+    with (tmp_path / "b.err").open("w") as stderr:
+        b = subprocess.Popen([sys.executable, "-c", script, str(out)], cwd=REPO, env=env, stderr=stderr)
+    try:
+        wait_for(marker.exists, "run B's pause after one shard", 120, b)
+        staged = list((out / ".hng" / "tmp").iterdir())
+        assert len(staged) == 1 and staged[0].name.split("-")[-2] == str(b.pid)
+        dead = out / ".hng" / "tmp" / f"{socket.gethostname()}-999999999-left"  # a killed run's
+        dead.mkdir()
+        manifest = make_dataset(spec, out, workers=2, data=sample_data)  # run A, to the end
+        assert manifest["run"]["shards_skipped"] == 1
+        assert staged[0].is_dir() and not dead.exists()  # B's staging stays; the dead run's goes
+        marker.unlink()
+        assert b.wait(timeout=120) == 0, (tmp_path / "b.err").read_text()
+    finally:
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+    assert not (out / ".hng" / "tmp").exists()  # each run removed its own
+    alone = make_dataset(spec, tmp_path / "alone", workers=1, data=sample_data)
+    assert checksums(out) == checksums(tmp_path / "alone") and alone["shards"] == manifest["shards"]
+    finalize_dataset(out, data=sample_data)  # every shard loads with its planned count
+
+
+def test_two_runs_writing_the_same_s3_prefix_both_end_well(tmp_path, sample_data, s3, monkeypatch):
+    """On S3 each run stages in a local folder of its own and publishes whole objects: a second run of
+    the same spec at the same time writes the same bytes, and both end with the whole dataset."""
+    spec = {**SPEC, "count": 100}
+    marker = tmp_path / "paused"
+    monkeypatch.setenv("HNG_TEST_PAUSE_AFTER_SHARDS", f"2:{marker}")
+    with ThreadPoolExecutor(1) as pool:
+        b = pool.submit(make_dataset, spec, "s3://data/both", workers=1, data=sample_data)
+        deadline = time.monotonic() + 120  # a hang guard only
+        while not marker.exists():
+            assert not b.done(), b.result()
+            assert time.monotonic() < deadline, "run B never paused"
+            time.sleep(0.01)
+        monkeypatch.delenv("HNG_TEST_PAUSE_AFTER_SHARDS")
+        a = make_dataset(spec, "s3://data/both", workers=1, data=sample_data)
+        marker.unlink()
+        b_manifest = b.result(timeout=120)
+    assert a["run"]["shards_skipped"] == 2 and b_manifest["run"]["shards_made"] == 5
+    assert [s["sha256"] for s in a["shards"]] == [s["sha256"] for s in b_manifest["shards"]]
+    alone = make_dataset(spec, tmp_path / "alone", workers=1, data=sample_data)
+    assert [s["sha256"] for s in alone["shards"]] == [s["sha256"] for s in a["shards"]]
+    finalize_dataset("s3://data/both", data=sample_data, verify="checksum")
