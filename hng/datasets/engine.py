@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import logging
+import mmap
 import multiprocessing
 import os
+import queue
 import shutil
 import signal
 import sys
@@ -40,7 +43,16 @@ from hng.datasets.contract import ShardRecord
 from hng.datasets.formats import format_for
 from hng.datasets.output import DATASET_FILES, RECORDS, STAGING, Output, open_output
 from hng.datasets.plan import PLAN_FILE, Plan, differences
-from hng.datasets.shard import ImageBuffer, Shard, make_shard
+from hng.datasets.shard import (
+    ImageBuffer,
+    Shard,
+    ShardInputs,
+    ShardPart,
+    assemble_shard,
+    make_part,
+    make_shard,
+    shard_inputs,
+)
 from hng.datasets.spec import DatasetSpec
 from hng.errors import InvalidData, InvalidInput, InvalidType
 from hng.mnist.load import MnistData, load_mnist
@@ -312,10 +324,17 @@ def _image_buffer() -> ImageBuffer:
 
 def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging: Path) -> dict[str, Any]:
     """Make shard k, publish it whole, record it; returns its record. Used by every engine."""
-    started = time.perf_counter()
+    started = time.time()
     fmt = format_for(plan.spec)
     shard = make_shard(plan.spec, k, generator, masks=fmt.masks, buffer=_image_buffer())
-    name = plan.shard_name(k)
+    return publish_shard(plan, output, shard, staging, started)
+
+
+def publish_shard(plan: Plan, output: Output, shard: Shard, staging: Path, started: float) -> dict[str, Any]:
+    """Write ``shard`` in ``staging``, publish it whole and record it (its time counted from
+    ``started``, a ``time.time()``); returns its record."""
+    fmt = format_for(plan.spec)
+    name = plan.shard_name(shard.index)
     folder = Path(tempfile.mkdtemp(dir=staging, prefix=f"{name}."))
     try:
         path = folder / name
@@ -329,8 +348,8 @@ def run_shard(plan: Plan, output: Output, generator: Generator, k: int, staging:
         shutil.rmtree(folder, ignore_errors=True)
     record = shard_record(plan, shard, name, sha, size, path_is_folder=is_folder)
     record["files"] = len(sizes)
-    record["seconds"] = round(time.perf_counter() - started, 4)
-    output.write_text(plan.record_name(k), ShardRecord(**record).dumps())
+    record["seconds"] = round(time.time() - started, 4)
+    output.write_text(plan.record_name(shard.index), ShardRecord(**record).dumps())
     return record
 
 
@@ -434,11 +453,70 @@ def _init_worker(spec_json: dict[str, Any], plan_fields: dict[str, str], out: st
     _worker["output"] = open_output(out)  # a fresh S3 client per process
 
 
-def _worker_shard(task: tuple[int, str]) -> dict[str, Any]:
+def _worker_shard(task: tuple[int, str]) -> tuple[str, Any]:
     k, staging = task
     record = run_shard(_worker["plan"], _worker["output"], _worker["generator"], k, Path(staging))
     record.pop("image_digests")
-    return record
+    return "record", record
+
+
+def _worker_part(task: tuple[int, int, int]) -> tuple[str, Any]:
+    """Images first..stop - 1 of a split shard, made into the shard's shared arrays."""
+    k, first, stop = task
+    started = time.time()
+    split = _worker["split"][k]
+    part = make_part(
+        _worker["plan"].spec, split.inputs, first, stop, _worker["generator"], split.images, split.masks
+    )
+    return "part", (k, part, started)
+
+
+def _worker_write(task: tuple[int, list[ShardPart], str, float]) -> tuple[str, Any]:
+    """A split shard, all its parts made: assembled from the shared arrays, published and recorded."""
+    k, parts, staging, started = task
+    split = _worker["split"][k]
+    shard = assemble_shard(_worker["plan"].spec, split.inputs, split.images, split.masks, parts)
+    record = publish_shard(_worker["plan"], _worker["output"], shard, Path(staging), started)
+    record.pop("image_digests")
+    return "record", record
+
+
+@dataclass
+class _SplitShard:
+    """A shard made in parts by several workers: its inputs and its arrays in memory they all share
+    (mapped before the workers are forked)."""
+
+    inputs: ShardInputs
+    images: np.ndarray
+    masks: np.ndarray | None
+    parts: list[tuple[int, int]]
+    _maps: list[mmap.mmap] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, plan: Plan, k: int, parts: int, masks: bool) -> _SplitShard:
+        inputs = shard_inputs(plan.spec, k)
+        shape = inputs.images_shape(plan.spec)
+        maps = [mmap.mmap(-1, int(np.prod(shape)))]  # anonymous and shared: forked workers see one array
+        images = np.frombuffer(maps[0], dtype=np.uint8).reshape(shape)
+        mask_array = None
+        if masks:
+            maps.append(mmap.mmap(-1, int(np.prod(shape[:3]))))
+            mask_array = np.frombuffer(maps[1], dtype=np.uint8).reshape(shape[:3])
+        bounds = np.linspace(0, len(inputs), parts + 1).round().astype(int).tolist()
+        ranges = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        return cls(inputs, images, mask_array, ranges, maps)
+
+    def close(self) -> None:
+        self.images = self.masks = None  # type: ignore[assignment]  # the arrays hold the maps' buffers
+        for shared in self._maps:
+            shared.close()
+
+
+def split_tail(pending: Sequence[int], workers: int) -> tuple[list[int], list[int]]:
+    """(shards made whole, shards made in parts): whole shards while every worker gets one, the last
+    ``len(pending) % workers`` in parts so that no worker waits for the slowest one at the end."""
+    tail = len(pending) % workers if workers > 1 else 0
+    return list(pending[: len(pending) - tail]), list(pending[len(pending) - tail :])
 
 
 def _run_shards(
@@ -476,7 +554,7 @@ def _run_shards(
 
     with output.staging() as staging:
         try:
-            if workers == 1 or len(pending) == 1:
+            if workers == 1:
                 for k in pending:
                     done(run_shard(plan, output, generator, k, staging))
             else:
@@ -496,11 +574,22 @@ def _run_pool(
     done: Callable[[dict[str, Any]], None],
     pause: tuple[int, Path] | None = None,
 ) -> None:
+    """Make ``pending`` with a pool of ``workers`` processes: whole shards while there are enough for
+    every worker, then the rest in parts (``split_tail``), each split shard assembled and written by one
+    worker once its parts are made. Parts need forked workers (their arrays are shared memory mapped
+    before the fork); where processes are spawned, every shard is made whole."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     forking = context.get_start_method() == "fork"
+    # Test-only (HNG_TEST_PAUSE_AFTER_SHARDS=N:PATH): the pool gets the run's first N shards, and the rest
+    # only once `done` returns from the pause, so nothing more is made while it lasts.
+    batches = [list(pending)] if pause is None else [list(pending[: pause[0]]), list(pending[pause[0] :])]
+    rounds = [split_tail(batch, workers if forking else 1) for batch in batches]
+    masks = format_for(plan.spec).masks
+    split = {k: _SplitShard.create(plan, k, workers, masks) for _, tail in rounds for k in tail}
     if forking:
         _worker["generator"] = generator
+        _worker["split"] = split
     plan_fields = {
         "mnist_sha256": plan.mnist_sha256,
         "hng_version": plan.hng_version,
@@ -511,14 +600,43 @@ def _run_pool(
         # Forked children inherit OpenCV's thread count but not its threads: a child of a parent whose
         # thread pool is running hangs at its first parallel call. One thread in the parent at fork time
         # means no pool to inherit, and one OpenCV thread per worker process is what we want anyway.
-        pool = context.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=init_args)
-    # Test-only (HNG_TEST_PAUSE_AFTER_SHARDS=N:PATH): the pool gets the run's first N shards, and the rest
-    # only once `done` returns from the pause, so nothing more is made while it lasts.
-    batches = [pending] if pause is None else [pending[: pause[0]], pending[pause[0] :]]
+        processes = workers if split else min(workers, len(pending))
+        pool = context.Pool(processes, initializer=_init_worker, initargs=init_args)
+    results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def submit(work: Callable[[Any], tuple[str, Any]], task: Any) -> None:
+        pool.apply_async(
+            work,
+            (task,),
+            callback=lambda result: results.put((True, result)),
+            error_callback=lambda error: results.put((False, error)),
+        )
+
     try:
-        for batch in batches:
-            for record in pool.imap_unordered(_worker_shard, [(k, str(staging)) for k in batch]):
-                done(record)
+        for whole, tail in rounds:
+            for k in whole:
+                submit(_worker_shard, (k, str(staging)))
+            made: dict[int, list[ShardPart]] = {k: [] for k in tail}
+            started: dict[int, float] = {}
+            for k in tail:
+                for first, stop in split[k].parts:
+                    submit(_worker_part, (k, first, stop))
+            outstanding = len(whole) + sum(len(split[k].parts) for k in tail)
+            while outstanding:
+                ok, result = results.get()
+                outstanding -= 1
+                if not ok:
+                    raise result
+                kind, value = result
+                if kind == "record":
+                    done(value)
+                    continue
+                k, part, part_started = value
+                made[k].append(part)
+                started[k] = min(started.get(k, part_started), part_started)
+                if len(made[k]) == len(split[k].parts):
+                    submit(_worker_write, (k, made[k], str(staging), started[k]))
+                    outstanding += 1
         pool.close()
     except BaseException:
         # Ctrl-C or a failed shard: stop every worker now; their staging goes with `staging`.
@@ -527,6 +645,9 @@ def _run_pool(
     finally:
         pool.join()
         _worker.pop("generator", None)
+        _worker.pop("split", None)
+        for shard in split.values():
+            shard.close()
 
 
 def _hold_for_test(marker: Path) -> None:

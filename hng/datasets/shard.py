@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -171,13 +173,41 @@ class ImageBuffer:
         return self._array
 
 
-def make_shard(
-    spec: DatasetSpec, k: int, generator: Generator, *, masks: bool = False, buffer: ImageBuffer | None = None
-) -> Shard:
-    """Shard k of the dataset: its bytes depend only on the spec (seed included), k, the MNIST data and
-    hng's version (with the numpy/OpenCV/albumentations it runs on). ``masks`` adds the digits' masks
-    (the format's ``masks`` says whether it stores or uses them); they never change the images. With
-    ``buffer`` the images are made into its array (the previous shard's images are then overwritten)."""
+@dataclass(frozen=True, eq=False)
+class ShardInputs:
+    """What shard k's images are made from, drawn from the shard's seed before any image: its labels,
+    one seed per image and the widths. Cheap (no image), and the same wherever it is computed."""
+
+    index: int
+    start: int
+    labels: np.ndarray  # (N,) '<U{longest}'
+    seeds: np.ndarray  # (N,) int64
+    lengths: np.ndarray  # (N,) int32
+    widths: np.ndarray  # (N,) int64: each image's width
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def images_shape(self, spec: DatasetSpec) -> tuple[int, ...]:
+        """The shape of the shard's images array: (N, height, widest[, 3])."""
+        return (len(self), spec.height, int(self.widths.max())) + ((3,) if spec.channels == 3 else ())
+
+
+@dataclass(frozen=True, eq=False)
+class ShardPart:
+    """Images ``first``..``stop`` - 1 of a shard, made (their pixels and masks went into the shard's
+    arrays): what is left of them to assemble the shard."""
+
+    first: int
+    stop: int
+    boxes: np.ndarray  # (n, longest digits of these images, 4) int32: x0, y0, x1, y1
+    indices: np.ndarray  # (n, that longest) int32
+    redrawn: int
+    unread: int
+
+
+def shard_inputs(spec: DatasetSpec, k: int) -> ShardInputs:
+    """Shard k's labels, per-image seeds and widths (``make_shard``'s first step)."""
     start, stop = shard_bounds(spec, k)
     count = stop - start
     rng = new_rng(shard_seed(spec, k))
@@ -185,48 +215,116 @@ def make_shard(
     seeds = rng.integers(0, 1 << 53, count, dtype=np.int64)  # below 2**53: exact in any JSON reader
     lengths = np.char.str_len(labels).astype(np.int32)
     if spec.width_per_digit is not None:
-        widths: int | np.ndarray = lengths * spec.width_per_digit
+        widths = lengths.astype(np.int64) * spec.width_per_digit
     else:
         assert spec.image_width is not None
-        widths = spec.image_width
-    out = None
-    if buffer is not None:
-        shape = (count, spec.height, int(np.max(widths))) + ((3,) if spec.channels == 3 else ())
-        out = buffer.get(shape)
+        widths = np.full(count, spec.image_width, dtype=np.int64)
+    return ShardInputs(k, start, labels, seeds, lengths, widths)
+
+
+def make_part(
+    spec: DatasetSpec,
+    inputs: ShardInputs,
+    first: int,
+    stop: int,
+    generator: Generator,
+    images: np.ndarray,
+    masks: np.ndarray | None = None,
+) -> ShardPart:
+    """Make images ``first``..``stop`` - 1 of the shard into rows ``first:stop`` of its ``images``
+    array (and their masks into ``masks``, if given): the same pixels as the whole shard made at once,
+    since every image is made from its own seed."""
+    rows = slice(first, stop)
+    widths = inputs.widths[rows]
+    part_shape = (stop - first, *images.shape[1:2], int(widths.max()), *images.shape[3:])
+    fits = part_shape == images[rows].shape  # the part's widest image is the shard's: made in place
     batch = generator.generate_batch(
-        labels.tolist(),
-        image_width=widths,
+        inputs.labels[rows].tolist(),
+        image_width=widths if spec.width_per_digit is not None else int(widths[0]),
         spacing_range=(spec.spacing_min, spec.spacing_max),
         augment=None if spec.preset == "none" else spec.preset,
         split=spec.split,
         fit=spec.fit,
-        seeds=seeds,
-        masks=masks,
+        seeds=inputs.seeds[rows],
+        masks=masks is not None,
         verify_labels=spec.verify_labels,
-        out=out,
+        out=images[rows] if fits else None,
         **spec.document_options,
     )
-    longest = int(lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
-    image_of_digit = np.repeat(np.arange(count), lengths)
+    width = part_shape[2]
+    if not fits:
+        images[rows, :, :width] = batch.images
+        images[rows, :, width:] = 0
+    if masks is not None:
+        assert batch.masks is not None
+        masks[rows, :, :width] = batch.masks
+        masks[rows, :, width:] = 0
+    lengths = inputs.lengths[rows]
+    longest = int(lengths.max())
+    image_of_digit = np.repeat(np.arange(stop - first), lengths)
     position = np.arange(image_of_digit.size) - np.repeat(batch.digit_offsets[:-1], lengths)
-    boxes = np.full((count, longest, 4), PAD, dtype=np.int32)
+    boxes = np.full((stop - first, longest, 4), PAD, dtype=np.int32)
     boxes[image_of_digit, position] = batch.boxes[:, 1:]
-    indices = np.full((count, longest), PAD, dtype=np.int32)
+    indices = np.full((stop - first, longest), PAD, dtype=np.int32)
     indices[image_of_digit, position] = batch.indices
+    return ShardPart(first, stop, boxes, indices, batch.redrawn, batch.unread)
+
+
+def assemble_shard(
+    spec: DatasetSpec,
+    inputs: ShardInputs,
+    images: np.ndarray,
+    masks: np.ndarray | None,
+    parts: Sequence[ShardPart],
+) -> Shard:
+    """The Shard of ``inputs`` whose images (and masks) ``parts`` made into ``images`` (and ``masks``);
+    the parts must cover every image once."""
+    ordered = sorted(parts, key=lambda part: part.first)
+    covered = [(part.first, part.stop) for part in ordered]
+    if (
+        not covered
+        or covered[0][0] != 0
+        or covered[-1][1] != len(inputs)
+        or any(a[1] != b[0] for a, b in itertools.pairwise(covered))
+    ):
+        raise ValueError(
+            f"the parts of shard {inputs.index} do not cover its {len(inputs)} images: {covered}"
+        )
+    longest = int(inputs.lengths.max())  # of this shard: a small shard of a 3-8 spec may stop short of 8
+    boxes = np.full((len(inputs), longest, 4), PAD, dtype=np.int32)
+    indices = np.full((len(inputs), longest), PAD, dtype=np.int32)
+    for part in ordered:
+        boxes[part.first : part.stop, : part.boxes.shape[1]] = part.boxes
+        indices[part.first : part.stop, : part.indices.shape[1]] = part.indices
     return Shard(
-        index=k,
-        start=start,
-        images=batch.images,
-        widths=batch.widths.astype(np.int32),
-        labels=labels.astype(f"<U{longest}"),
-        lengths=lengths,
+        index=inputs.index,
+        start=inputs.start,
+        images=images,
+        widths=inputs.widths.astype(np.int32),
+        labels=inputs.labels.astype(f"<U{longest}"),
+        lengths=inputs.lengths,
         boxes=boxes,
-        seeds=seeds,
+        seeds=inputs.seeds,
         indices=indices,
         split=spec.split,
-        masks=batch.masks,
+        masks=masks,
         encoding=spec.image_encoding,
         jpeg_quality=spec.jpeg_quality,
-        redrawn=batch.redrawn,
-        unread=batch.unread,
+        redrawn=sum(part.redrawn for part in ordered),
+        unread=sum(part.unread for part in ordered),
     )
+
+
+def make_shard(
+    spec: DatasetSpec, k: int, generator: Generator, *, masks: bool = False, buffer: ImageBuffer | None = None
+) -> Shard:
+    """Shard k of the dataset: its bytes depend only on the spec (seed included), k, the MNIST data and
+    hng's version (with the numpy/OpenCV/albumentations it runs on). ``masks`` adds the digits' masks
+    (the format's ``masks`` says whether it stores or uses them); they never change the images. With
+    ``buffer`` the images are made into its array (the previous shard's images are then overwritten)."""
+    inputs = shard_inputs(spec, k)
+    shape = inputs.images_shape(spec)
+    images = buffer.get(shape) if buffer is not None else np.empty(shape, dtype=np.uint8)
+    mask_array = np.empty(shape[:3], dtype=np.uint8) if masks else None
+    part = make_part(spec, inputs, 0, len(inputs), generator, images, mask_array)
+    return assemble_shard(spec, inputs, images, mask_array, [part])

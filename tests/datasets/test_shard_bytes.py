@@ -127,3 +127,26 @@ if __name__ == "__main__":  # print the table to paste into RECORDED
     with tempfile.TemporaryDirectory() as folder:
         for case in CASES:
             print(f"    {case!r}: {shard_hashes(made, Path(folder), *case)!r},", file=sys.stdout)
+
+
+@pytest.mark.parametrize(
+    ("name", "preset", "look"),
+    [
+        ("npz", "none", "plain"),
+        ("webdataset", "mild", "plain"),
+        ("npz", "none", "ink"),
+        ("coco", "none", "ink"),
+    ],
+    ids=["npz", "webdataset-mild", "npz-ink", "coco-ink"],
+)
+def test_shards_made_in_parts_by_the_pool_keep_their_recorded_bytes(
+    sample_data, tmp_path, name, preset, look
+):
+    """Two shards and three workers: both are made in three parts by different workers, then assembled."""
+    from hng.datasets import make_dataset
+    from hng.datasets.engine import split_tail
+
+    assert split_tail([0, 1], 3) == ([], [0, 1])
+    spec = spec_for(name, preset, look)
+    manifest = make_dataset(spec, tmp_path / "out", workers=3, data=sample_data)
+    assert tuple(shard["sha256"] for shard in manifest["shards"]) == RECORDED[(name, preset, look)]
