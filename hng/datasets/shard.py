@@ -63,8 +63,10 @@ class Shard:
 
     def encoded_image(self, i: int) -> bytes:
         """Image i as the file the formats store (PNG, or JPEG of its drawn quality)."""
-        quality = jpeg_quality_for(int(self.seeds[i]), self.jpeg_quality)
-        return encode_image(np.ascontiguousarray(self.image(i)), self.encoding, quality)
+        image = np.ascontiguousarray(self.image(i))
+        if self.encoding == "png":
+            return encode_image(image)
+        return encode_image(image, self.encoding, jpeg_quality_for(int(self.seeds[i]), self.jpeg_quality))
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

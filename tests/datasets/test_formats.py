@@ -545,3 +545,13 @@ def test_npz_members_are_numpys_own_npy_bytes(array):
     _write_npy(ours, array)
     np.lib.format.write_array(numpys, array, allow_pickle=False)
     assert ours.getvalue() == numpys.getvalue()
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_webdataset_json_members_are_json_dumps_of_the_records(generator, split):
+    from hng.datasets import DatasetSpec
+    from hng.datasets.formats.webdataset import record_json, record_jsons
+    from hng.datasets.shard import make_shard
+
+    shard = make_shard(DatasetSpec.build(count=40, digits="1-9", seed=4, split=split), 0, generator)
+    assert list(record_jsons(shard)) == [record_json(shard.record(i)) for i in range(len(shard))]

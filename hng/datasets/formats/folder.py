@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hng.core.encoding import decode_image
+from hng.core.files import write_new_file
 from hng.datasets.checksum import shard_files
 from hng.datasets.formats import (
     ImageFiles,
@@ -61,8 +62,7 @@ class FolderFormat(RecordFormat):
         for folder in sorted({os.path.dirname(p) for p in image_paths} - {""}):
             (path / folder).mkdir(parents=True, exist_ok=True)
         for i, relative in enumerate(image_paths):
-            with open(path / relative, "xb") as fh:
-                fh.write(shard.encoded_image(i))
+            write_new_file(path / relative, shard.encoded_image(i))
         self.write_labels(shard, path, image_paths)
         with open(path / RECORDS, "x", encoding="utf-8", newline="\n") as records:
             for i, relative in enumerate(image_paths):

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from hng.core.encoding import decode_image
+from hng.core.files import write_new_file
 from hng.core.png import decode_png, encode_png
 from hng.datasets.formats import (
     ImageFiles,
@@ -84,11 +85,10 @@ class ImageFolderFormat(RecordFormat):
         path.mkdir()
         with open(path / METADATA, "x", encoding="utf-8", newline="\n") as metadata:
             for i in range(len(shard)):
-                with open(path / f"{shard.key(i)}{shard.image_suffix}", "xb") as fh:
-                    fh.write(shard.encoded_image(i))
+                write_new_file(path / f"{shard.key(i)}{shard.image_suffix}", shard.encoded_image(i))
                 if shard.masks is not None:
-                    with open(path / f"{shard.key(i)}{MASK_SUFFIX}", "xb") as fh:
-                        fh.write(encode_png(np.ascontiguousarray(shard.mask(i))))
+                    mask = encode_png(np.ascontiguousarray(shard.mask(i)))
+                    write_new_file(path / f"{shard.key(i)}{MASK_SUFFIX}", mask)
                 metadata.write(metadata_line(shard, i, self.objects))
 
     def read_rows(self, path: Path, index: int, start: int, rows: Sequence[int]) -> Shard:
