@@ -3,8 +3,8 @@
 Every figure is end to end through ``hng.make_dataset(spec, out, workers=2, progress=False)``
 (generation + writing + finalize) unless its row says otherwise: random 5-digit numbers, width 140,
 seed 1, outputs in a temporary folder on local disk, each dataset deleted as soon as it is measured.
-Shards hold 10,000 images, or N / workers when that would leave a worker without a shard (a single
-shard is made in the calling process, without the pool). The process is warm (data loaded, column bank
+Shards hold 10,000 images (the default); the shards left over once every worker has one are made in
+parts by all the workers, as in any run. The process is warm (data loaded, column bank
 built); what a fresh process pays once more is measured apart ("cold extra").
 
 - plain npz, N = 100,000 (the headline): images/s end to end, of the shard-making phase alone
@@ -262,10 +262,9 @@ class MemorySampler:
 
 
 def shard_size_for(count: int, workers: int) -> int:
-    """10,000, or fewer so that every worker gets a shard (a single shard is made without the pool)."""
-    if count >= SHARD_SIZE * workers:
-        return SHARD_SIZE
-    return max(1, -(-count // workers))
+    """The default shard size, whatever the count: the engine makes the shards left over once every
+    worker has one in parts, so small datasets keep every worker busy as users run them."""
+    return SHARD_SIZE
 
 
 def make_spec(
