@@ -150,3 +150,27 @@ def test_shards_made_in_parts_by_the_pool_keep_their_recorded_bytes(
     spec = spec_for(name, preset, look)
     manifest = make_dataset(spec, tmp_path / "out", workers=3, data=sample_data)
     assert tuple(shard["sha256"] for shard in manifest["shards"]) == RECORDED[(name, preset, look)]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            "width_per_digit": 24,
+            "digits": "1-7",
+            "format": "npz",
+            "masks": True,
+        },  # parts narrower than the shard
+        {"verify_labels": True, "preset": "strong", "format": "webdataset"},  # redraws counted over parts
+        {"count": 3, "shard_size": 10},  # fewer images than workers: empty parts are dropped
+    ],
+    ids=["width-per-digit-masks", "verify-labels", "tiny"],
+)
+def test_shards_made_in_parts_are_the_shards_made_whole(sample_data, tmp_path, options):
+    from hng.datasets import make_dataset
+
+    spec = {**CASE_SPEC, **options}
+    whole = make_dataset(spec, tmp_path / "whole", workers=1, data=sample_data)
+    parts = make_dataset(spec, tmp_path / "parts", workers=4, data=sample_data)
+    assert [s["sha256"] for s in parts["shards"]] == [s["sha256"] for s in whole["shards"]]
+    assert parts["report"].get("verify_labels") == whole["report"].get("verify_labels")
