@@ -204,7 +204,16 @@ def _check_transform(transform: Any) -> None:
 
 def _run(transforms: Sequence[Any], **data: np.ndarray) -> dict[str, Any]:
     for transform in transforms:
-        data = transform(**data)
+        if isinstance(transform, A.BasicTransform) and not transform.replay_mode:
+            # Its own probability draw, made here from the same stream: a transform that does not fire
+            # is never called (most of a preset's nine do not, and a call costs microseconds of
+            # bookkeeping); one that fires is forced, so it draws nothing more for it. The same draws,
+            # the same pixels as calling each transform.
+            if transform.p <= 0.0 or (transform.p < 1.0 and transform.py_random.random() >= transform.p):
+                continue
+            data = transform(force_apply=True, **data)
+        else:
+            data = transform(**data)
     return data
 
 
