@@ -64,9 +64,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_dataset import (  # noqa: E402  (bench/ is on sys.path: this script's folder)
+    SHARD_SIZE,
     machine_busy_seconds,
     our_cpu_seconds,
-    shard_size_for,
     versions,
 )
 
@@ -338,7 +338,7 @@ class Bench:
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "count": count,
-            "shard_size": shard_size_for(count, self.workers),
+            "shard_size": SHARD_SIZE,
             "digits": DIGITS,
             "seed": SEED,
             "format": fmt,

@@ -601,8 +601,8 @@ def place_many(
         placed = place_batch(images, masks, most, size)
         if placed is not None:
             return placed
-    if images.ndim != 3 or images.shape[1] != HEIGHT or masks.shape != images.shape:
-        raise InvalidInput("images", f"images and masks must be (N, {HEIGHT}, W) arrays of one shape")
+    else:
+        _check_strips(images, masks)
     out = np.empty((len(images), *size), dtype=np.uint8)
     labels = np.empty_like(out)
     padded_masks, keys = _block_keys(masks)
@@ -743,14 +743,18 @@ def place_batch(
     gives each: (images (N, height, width), masks (N, height, width), boxes (N, ``count``, 4) int32) from
     ``images`` and ``masks`` (N, 28, W0) with at most ``count`` labels each. None when the scale takes
     per-digit sampling (``place`` then does each image)."""
-    if images.ndim != 3 or images.shape[1] != HEIGHT or masks.shape != images.shape:
-        raise InvalidInput("images", f"images and masks must be (N, {HEIGHT}, W) arrays of one shape")
+    _check_strips(images, masks)
     if size == images.shape[1:]:
         return images, masks, label_boxes(masks, count)
     if _scale_only(HEIGHT, images.shape[2], *size).sampling != "resize":
         return None
     out, labels = _resize_batch(images, masks, size)
     return out, labels, label_boxes(labels, count)
+
+
+def _check_strips(images: np.ndarray, masks: np.ndarray) -> None:
+    if images.ndim != 3 or images.shape[1] != HEIGHT or masks.shape != images.shape:
+        raise InvalidInput("images", f"images and masks must be (N, {HEIGHT}, W) arrays of one shape")
 
 
 def _resize_batch(
