@@ -37,6 +37,27 @@ def test_ink_spans_of_a_stack():
     assert rows.tolist() == [[0, 0], [7, 8], [0, 28], [10, 15]]
 
 
+@pytest.mark.parametrize("width", [28, 30, 31, 140])
+def test_ink_spans_read_as_words_equal_the_bytewise_spans(width):
+    # uint8 stacks whose width is a multiple of 4 are read four bytes at a time; the rest byte by byte.
+    rng = np.random.default_rng(width)
+    stack = np.zeros((300, HEIGHT, width), dtype=np.uint8)
+    for k in range(1, 300):  # image 0 stays empty
+        y0, x0 = rng.integers(0, HEIGHT), rng.integers(0, width)
+        y1, x1 = rng.integers(y0 + 1, HEIGHT + 1), rng.integers(x0 + 1, width + 1)
+        stack[k, y0:y1, x0:x1] = rng.integers(0, 256, (y1 - y0, x1 - x0))
+    strided = np.zeros((300, HEIGHT, width + 1), dtype=np.uint8)[:, :, :width]
+    strided[:] = stack  # not contiguous: the bytewise path
+    for axis in (1, 2):
+        expected = np.zeros((300, 2), dtype=np.int16)
+        for k in range(300):
+            present = np.flatnonzero(stack[k].any(axis=0 if axis == 2 else 1))
+            if present.size:
+                expected[k] = (present[0], present[-1] + 1)
+        np.testing.assert_array_equal(ink_spans(stack, axis), expected)
+        np.testing.assert_array_equal(ink_spans(strided, axis), expected)
+
+
 def test_ink_spans_agree_with_the_ink_bounding_box_on_real_digits(sample_data):
     for split in (sample_data.train, sample_data.test):
         cols = ink_spans(split.images, axis=2)

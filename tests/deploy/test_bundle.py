@@ -13,7 +13,8 @@ asserted on.
 Each run is a fresh interpreter, i.e. a cold start. Lambda's /var/task is read-only, so Python cannot
 cache bytecode there: the `source` run writes none (-B) and compiles every module it imports, as the image
 would without bytecode; the `bytecode` run reads bytecode compiled beforehand by a first run into a
-separate cache folder (-X pycache_prefix), as the image does with the bytecode its Dockerfile compiles.
+separate cache folder (-X pycache_prefix), as the image does with the bytecode its Dockerfile compiles; the
+`bytecode_plain` run does the same with a first request that asks for no augmentation (no albumentations).
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ started = time.perf_counter()
 import functions.api.app as app  # the image's CMD: the entry point, not the package module
 
 results["timings"]["import"] = time.perf_counter() - started
-first = call("generate", load("api_generate.json"), 1)
-call("generate_warm", load("api_generate.json"), 2)
+first_event = load("api_generate.json")
+if sys.argv[4:] == ["plain"]:  # the first request without augmentation, which never imports albumentations
+    first_event["body"] = json.dumps({**json.loads(first_event["body"]), "augment": False})
+first = call("generate", first_event, 1)
+call("generate_warm", first_event, 2)
 call("health", load("api_health.json"), 3)
 call("get_unknown", load("api_get_task.json"), 4)
 task_id = json.loads(first["body"])["taskId"]
@@ -208,14 +212,18 @@ def lambda_environment(bundle_out: Path, endpoint: str, home: Path) -> dict[str,
     }
 
 
-def run_driver(python: Path, task: Path, env: dict[str, str], workdir: Path, bytecode: Path | None) -> dict:
-    """One cold start: a fresh interpreter imports the handler from `task` and answers the sample events."""
+def run_driver(
+    python: Path, task: Path, env: dict[str, str], workdir: Path, bytecode: Path | None, *, plain: bool = False
+) -> dict:
+    """One cold start: a fresh interpreter imports the handler from `task` and answers the sample events
+    (the first one as it is, augmented, or with ``plain`` without augmentation)."""
     driver = workdir / "driver.py"
     driver.write_text(DRIVER)
     result = workdir / f"result-{len(list(workdir.glob('result-*')))}.json"
     # -I: no PYTHON* variables, no user site, no script folder on sys.path; -S: no site-packages at all.
     cache = ["-X", f"pycache_prefix={bytecode}"] if bytecode else ["-B"]
     command = [str(python), "-I", "-S", *cache, str(driver), str(task), str(EVENTS), str(result)]
+    command += ["plain"] if plain else []
     completed = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, f"the bundle's handler failed:\n{completed.stdout}\n{completed.stderr}"
     return json.loads(result.read_text())
@@ -230,7 +238,8 @@ def runs(python312, bundle, s3_endpoint, tmp_path_factory) -> dict[str, dict]:
     cache = workdir / "pycache"
     run_driver(python312, task, env, workdir, bytecode=cache)  # compiles what the requests import
     compiled = run_driver(python312, task, env, workdir, bytecode=cache)
-    return {"source": source, "bytecode": compiled}
+    plain = run_driver(python312, task, env, workdir, bytecode=cache, plain=True)
+    return {"source": source, "bytecode": compiled, "bytecode_plain": plain}
 
 
 def body(answer: dict) -> dict:
@@ -343,8 +352,9 @@ def test_report_bundle_size_and_cold_start(runs, bundle, capsys):
         print(f"\n{bundle['report']}")
         for kind in runs:
             cold = figures[f"cold_start_{kind}_s"]
+            first = "plain" if kind.endswith("plain") else "augmented"
             print(
-                f"  cold start ({kind}): import {cold['import']:.2f} s + first POST /generate "
+                f"  cold start ({kind}): import {cold['import']:.2f} s + first POST /generate ({first}) "
                 f"{cold['first_request']:.3f} s = {cold['total']:.2f} s; "
                 f"warm request {cold['warm_request']:.4f} s"
             )

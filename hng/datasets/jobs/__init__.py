@@ -11,6 +11,8 @@ Either way shard k is `engine.run_shard(plan, output, generator, k)`, so the byt
 the engine.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from hng.datasets.jobs.dataset_jobs import (
     FAILURE_FILE,
     ITEMS_FILE,
@@ -21,7 +23,9 @@ from hng.datasets.jobs.dataset_jobs import (
     DatasetNotFound,
 )
 from hng.datasets.jobs.engines import Engine, EngineRun, EngineUnavailable, LocalEngine, StepFunctionsEngine
-from hng.datasets.jobs.tasks import finalize_task, make_shard_task
+
+if TYPE_CHECKING:
+    from hng.datasets.jobs.tasks import finalize_task, make_shard_task
 
 __all__ = [
     "FAILURE_FILE",
@@ -39,3 +43,12 @@ __all__ = [
     "finalize_task",
     "make_shard_task",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Lambda tasks need the shard engine, which the API's cold start does without.
+    if name in ("finalize_task", "make_shard_task"):
+        from hng.datasets.jobs import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

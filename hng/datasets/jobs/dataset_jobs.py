@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hng.core.ids import is_task_id, new_task_id
-from hng.datasets.engine import check_backgrounds, mnist_sha256
 from hng.datasets.jobs.engines import Engine, EngineRun, LocalEngine, StepFunctionsEngine
 from hng.datasets.output import RECORDS, S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
@@ -124,6 +123,8 @@ class DatasetJobs:
 
     def start(self, spec: DatasetSpec, data: MnistData) -> dict[str, Any]:
         """Write the plan and the shard list, start the engine; the 202 answer's fields."""
+        from hng.datasets.engine import check_backgrounds, mnist_sha256  # the shard engine: not at import
+
         self.check(spec)
         spec = self.with_background_uri(spec)
         check_backgrounds(spec)
