@@ -63,7 +63,10 @@ FAST_MARKERS := not slow and not browser and not sam and not network
 test-fast: setup
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-fast} $(BIN)/python -m pytest -m "$(FAST_MARKERS)"
 
+# The targets first (bench/bench_targets.py: each figure beside its target; --readme rewrites README.md's
+# table from it), then the detailed benchmarks.
 bench: setup
+	$(BIN)/python bench/bench_targets.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_dataset.py
 	$(BIN)/python bench/bench_styles.py

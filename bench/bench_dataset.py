@@ -150,9 +150,9 @@ class MemorySampler:
     their parent pid: among pids above this one's every sample, among all every 20th.
     """
 
-    def __init__(self, interval: float = SAMPLE_INTERVAL) -> None:
+    def __init__(self, interval: float = SAMPLE_INTERVAL, pid: int | None = None) -> None:
         self.interval = interval
-        self.pid = os.getpid()
+        self.pid = os.getpid() if pid is None else pid  # another process: a CLI run and its workers
         self.children: dict[int, list[tuple[float, int, int, int, int]]] = {}  # t, rss, hwm, uss, pss (kB)
         self.parent_rss_sampled_kb = 0
         self.parent_hwm_kb: int | None = None
@@ -162,7 +162,7 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, name="bench-memory-sampler", daemon=True)
 
     def __enter__(self) -> MemorySampler:
-        self.hwm_reset = reset_peak_rss()
+        self.hwm_reset = self.pid == os.getpid() and reset_peak_rss()
         self._thread.start()
         return self
 

@@ -12,29 +12,36 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# `stream` is also a submodule's name: importing the function here keeps the package attribute the
+# function whatever imports the module later.
+from hng.datasets.shard import Shard, make_shard
+from hng.datasets.spec import DatasetSpec, SpecError
+from hng.datasets.stream import stream
+
 if TYPE_CHECKING:
     from hng.datasets.engine import make_dataset
     from hng.datasets.finalize import IncompleteDataset, finalize_dataset
-    from hng.datasets.shard import Shard, make_shard
-    from hng.datasets.spec import DatasetSpec, SpecError
-    from hng.datasets.stream import stream
 
-# Imported on first use: the API's cold start reads the spec (hng.datasets.spec) but never runs the engine.
-_EXPORTS = {
-    "DatasetSpec": "hng.datasets.spec",
+# Imported on first use: the API's cold start reads the spec but never runs the engine or finalize.
+_LAZY = {
     "IncompleteDataset": "hng.datasets.finalize",
-    "Shard": "hng.datasets.shard",
-    "SpecError": "hng.datasets.spec",
     "finalize_dataset": "hng.datasets.finalize",
     "make_dataset": "hng.datasets.engine",
-    "make_shard": "hng.datasets.shard",
-    "stream": "hng.datasets.stream",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DatasetSpec",
+    "IncompleteDataset",
+    "Shard",
+    "SpecError",
+    "finalize_dataset",
+    "make_dataset",
+    "make_shard",
+    "stream",
+]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

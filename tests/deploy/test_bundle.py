@@ -213,7 +213,13 @@ def lambda_environment(bundle_out: Path, endpoint: str, home: Path) -> dict[str,
 
 
 def run_driver(
-    python: Path, task: Path, env: dict[str, str], workdir: Path, bytecode: Path | None, *, plain: bool = False
+    python: Path,
+    task: Path,
+    env: dict[str, str],
+    workdir: Path,
+    bytecode: Path | None,
+    *,
+    plain: bool = False,
 ) -> dict:
     """One cold start: a fresh interpreter imports the handler from `task` and answers the sample events
     (the first one as it is, augmented, or with ``plain`` without augmentation)."""
