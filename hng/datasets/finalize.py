@@ -319,11 +319,11 @@ def _concat(parts: list[Shard]) -> Shard:
 
 
 def _fidelity(sample: Shard, data: MnistData, split: str) -> dict[str, Any]:
-    from hng.quality.fidelity import fidelity_classifier, label_fidelity
+    from hng.quality.fidelity import fidelity_reader, label_fidelity
 
-    classifier = fidelity_classifier(data, split)
+    reader = fidelity_reader(data, split)
     result = label_fidelity(
-        sample.images, sample.widths, sample.labels, sample.lengths, sample.boxes, classifier
+        sample.images, sample.widths, sample.labels, sample.lengths, sample.boxes, reader
     ).to_dict()
     result["sample_images"] = len(sample)
     return result

@@ -11,8 +11,9 @@ import pytest
 import hng
 from hng.quality import contact_sheet as sheet_module
 from hng.quality.contact_sheet import contact_sheet, sheet_layout
-from hng.quality.fidelity import FidelityResult, fidelity_classifier, label_fidelity
+from hng.quality.fidelity import FidelityResult, fidelity_classifier, fidelity_reader, label_fidelity
 from hng.quality.readability import NearestNeighbours, fit_classifier, mnist_polarity, normalise_all
+from hng.quality.verify import LabelReader
 
 PAD = -1
 
@@ -381,3 +382,29 @@ def test_boxes_and_masks_are_drawn_in_each_digits_colour(generator):
             assert np.argmax(brightest) == np.argmax(colour)
     with pytest.raises(ValueError, match="give boxes too"):
         contact_sheet(batch.images, batch.widths, batch.labels, masks=batch.masks)
+
+
+@pytest.mark.parametrize(
+    "look",
+    [
+        {},
+        {"augment": "mild"},
+        {"augment": "strong"},
+        {"style": "paper", "rotate": (-4, 4), "shear": (-8, 8), "height": 48},
+        {"style": "ink", "ink": "pens", "channels": 3},
+    ],
+    ids=["plain", "mild", "strong", "paper", "ink"],
+)
+def test_the_fast_reader_gives_the_classifiers_fidelity_digit_for_digit(generator, numbers, classifier, look):
+    # finalize reads with fidelity_reader: LabelReader over the classifier's own fitted digits.
+    batch = generator.generate_batch(numbers * 3, image_width=96, seed=5, split="test", **look)
+    arrays = shard_arrays(batch)
+    fast = LabelReader(classifier.vectors, classifier.labels)
+    assert label_fidelity(**arrays, classifier=fast) == label_fidelity(**arrays, classifier=classifier)
+
+
+def test_fidelity_reader_holds_the_fidelity_classifiers_digits(sample_data):
+    reader = fidelity_reader(sample_data, "train")
+    judge = fidelity_classifier(sample_data, "train")
+    np.testing.assert_array_equal(reader.vectors, judge.vectors)
+    np.testing.assert_array_equal(reader.labels, judge.labels)
