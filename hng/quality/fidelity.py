@@ -98,7 +98,20 @@ def fidelity_reader(data: MnistData, dataset_split: str, *, cache: bool = True) 
     from hng.quality.verify import LabelReader
 
     classifier = fidelity_classifier(data, dataset_split, cache=cache)
-    return LabelReader(classifier.vectors, classifier.labels)
+    other = "test" if parse_split(dataset_split) == "train" else "train"
+    # The search's principal axes are cached beside the classifier: computing them is most of a
+    # finalize's reading time.
+    path = cache_path(data, f"fidelity-axes-v{_CACHE_VERSION}-{other}") if cache else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as cached:
+                return LabelReader(classifier.vectors, classifier.labels, basis=cached["basis"])
+        except (OSError, ValueError, KeyError):
+            pass
+    reader = LabelReader(classifier.vectors, classifier.labels)
+    if path is not None:
+        store_arrays(path, basis=reader.basis)
+    return reader
 
 
 # Part of the cache's file name: bump it whenever normalising or fitting changes what a fit gives.

@@ -187,8 +187,10 @@ class LabelReader:
     of the candidate search: never seen on 3,000 strong digits read in calls of 1, 2, 5, 7 and 3,000).
     """
 
-    def __init__(self, vectors: np.ndarray, labels: np.ndarray) -> None:
-        """From fitted unit vectors (``normalise_batch``, or readability's) and their digits 0-9."""
+    def __init__(self, vectors: np.ndarray, labels: np.ndarray, *, basis: np.ndarray | None = None) -> None:
+        """From fitted unit vectors (``normalise_batch``, or readability's) and their digits 0-9.
+        ``basis``: the candidate search's principal axes of these vectors (``self.basis``) as computed
+        before, saving their 0.2 s; by default computed here."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         labels = np.asarray(labels, dtype=np.int64)
         if vectors.ndim != 2 or vectors.shape[1] != FEATURES or len(vectors) == 0:
@@ -197,7 +199,11 @@ class LabelReader:
             raise InvalidInput("labels", "labels must hold one digit 0-9 per vector")
         self.vectors = vectors
         self.labels = labels
-        self.basis = _principal_axes(vectors, DIMS)  # (FEATURES, dims) float32
+        if basis is None:
+            basis = _principal_axes(vectors, DIMS)
+        elif basis.shape != (FEATURES, min(DIMS, FEATURES)) or basis.dtype != np.float32:
+            raise InvalidInput("basis", f"basis must be ({FEATURES}, {DIMS}) float32, got {basis.shape}")
+        self.basis = basis  # (FEATURES, dims) float32
         count = len(vectors)
         # Fitted digit c belongs to group c % groups: a group's members lie `groups` apart, so the
         # nearest member of every group is one elementwise minimum over the rows of a reshape.

@@ -408,3 +408,15 @@ def test_fidelity_reader_holds_the_fidelity_classifiers_digits(sample_data):
     judge = fidelity_classifier(sample_data, "train")
     np.testing.assert_array_equal(reader.vectors, judge.vectors)
     np.testing.assert_array_equal(reader.labels, judge.labels)
+
+
+def test_fidelity_reader_reuses_its_cached_axes(sample_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("HNG_CACHE_DIR", str(tmp_path))
+    first = fidelity_reader(sample_data, "train")  # fits the axes and stores them
+    assert list(tmp_path.glob("fidelity-axes-*.npz"))
+    again = fidelity_reader(sample_data, "train")  # loads them
+    np.testing.assert_array_equal(again.basis, first.basis)
+    patches = list(sample_data.train.images[:50])
+    np.testing.assert_array_equal(again.read(patches), first.read(patches))
+    with pytest.raises(ValueError, match="basis"):
+        LabelReader(first.vectors, first.labels, basis=first.basis[:, :3])
