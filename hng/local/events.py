@@ -67,6 +67,18 @@ def match_resource(path: str, resources: Sequence[str]) -> tuple[str, dict[str, 
     return None
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """(path, query) of a request target as sent. A path is taken as it is: ``//generate`` is the path
+    ``//generate`` (a path with an empty segment, which matches no resource), where ``urlsplit`` would read
+    ``generate`` as a host name and leave the path empty. An absolute-form target (``http://host/path``)
+    gives its path."""
+    if not target.startswith("/"):
+        split = urlsplit(target)
+        return split.path, split.query
+    path, _, query = target.partition("#")[0].partition("?")
+    return path, query
+
+
 def http_to_event(
     method: str,
     raw_path_with_query: str,
@@ -93,8 +105,8 @@ def http_to_event(
     """
     request_id = request_id or str(uuid.uuid4())
     now = now or datetime.now(UTC)
-    split = urlsplit(raw_path_with_query)
-    path = unquote(split.path) or "/"
+    raw_path, raw_query = split_target(raw_path_with_query)
+    path = unquote(raw_path) or "/"
 
     pairs = _header_pairs(headers)
     single_headers: dict[str, str] = {}
@@ -105,7 +117,7 @@ def http_to_event(
         single_headers[name] = value
         multi_headers.setdefault(name, []).append(value)
 
-    query = parse_qsl(split.query, keep_blank_values=True)
+    query = parse_qsl(raw_query, keep_blank_values=True)
     single_query: dict[str, str] | None = None
     multi_query: dict[str, list[str]] | None = None
     if query:

@@ -33,7 +33,7 @@ from waitress.parser import HTTPRequestParser, first_line_re, get_header_lines
 from waitress.rfc7230 import HEADER_FIELD_RE
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask, hop_by_hop
-from waitress.utilities import BadRequest, Error
+from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 
 from hng.local.context import LocalLambdaContext
 from hng.local.events import event_response_to_http, http_to_event
@@ -42,6 +42,7 @@ from hng.local.loader import Handler
 LogFormat = Literal["line", "json"]
 # A WSGI application may not send these (waitress refuses them); the server sets its own framing.
 _HOP_BY_HOP = frozenset(hop_by_hop) | {"content-length", "keep-alive", "trailer"}
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 _TASK_ID = re.compile(rb'"taskId"\s*:\s*"([^"\\]{1,200})"')
 _MAX_HEADER_BYTES = 65536
 
@@ -219,6 +220,9 @@ class _VersionNotSupported(Error):
 
 
 def _request_line_problem(line: bytes) -> Error | None:
+    """Why a request line cannot become an API Gateway event, or None. API Gateway answers these itself:
+    the handler never sees a method that is not a word (``G-E-T``) nor a target that is not a path
+    (``*``, ``host:port``)."""
     found = first_line_re.fullmatch(line)
     if found is None:
         shown = line[:100].decode("latin-1")
@@ -228,7 +232,18 @@ def _request_line_problem(line: bytes) -> Error | None:
         return BadRequest("HTTP/0.9 requests (no HTTP version on the request line) are not supported")
     if version not in (b"1.0", b"1.1"):
         return _VersionNotSupported(f"HTTP/{version.decode()} is not supported: use HTTP/1.1 or HTTP/1.0")
+    method, target = found["method"], found["uri"]
+    if not method.isalpha():
+        shown = method[:40].decode("latin-1")
+        return BadRequest(f"the method must be letters only (GET, POST, ...), got {shown!r}")
+    if not target.startswith(b"/") and _ABSOLUTE_TARGET.match(target) is None:
+        shown = target[:100].decode("latin-1")
+        return BadRequest(f"the request target must be a path starting with '/', got {shown!r}")
     return None
+
+
+# An absolute-form target (what a client talking to a proxy sends) carries its path after the host.
+_ABSOLUTE_TARGET = re.compile(rb"https?://[^/?#]+(?:[/?]|$)", re.IGNORECASE)
 
 
 class _Parser(HTTPRequestParser):
@@ -237,17 +252,33 @@ class _Parser(HTTPRequestParser):
 
     def received(self, data: bytes) -> int:
         # waitress reads a request line and its headers up to the blank line before it looks at them; a
-        # bad request line (HTTP/0.9 has no headers nor blank line) is answered as soon as it is complete.
+        # bad request line (HTTP/0.9 has no headers nor blank line) is answered as soon as it is complete,
+        # and so is a line ending in a bare LF: waitress would wait for a CRLF CRLF that never comes.
         if self.body_rcv is None and not self.completed:
             pending = (self.header_plus + data).lstrip()
             end = pending.find(b"\n")
-            problem = _request_line_problem(pending[:end].rstrip(b"\r")) if end >= 0 else None
+            line = pending[:end].rstrip(b"\r")
+            problem = _request_line_problem(line) if end >= 0 else None
+            head_end = pending.find(b"\r\n\r\n")
+            if problem is None and _BARE_LF.search(pending if head_end < 0 else pending[:head_end]):
+                problem = BadRequest("every line of the request must end in CRLF; a bare LF was sent")
             if problem is not None:
                 super().parse_header(b"GET / HTTP/1.1\r\n")  # fills the fields the error answer reads
-                self.first_line = pending[:end].rstrip(b"\r")
+                self.first_line = line if end >= 0 else pending[:100]
                 self.error, self.completed = problem, True
                 return len(data)
-        return super().received(data)
+            return super().received(data)
+        consumed = super().received(data)
+        # A chunk announcing more than the body limit is refused when its size line arrives, not after the
+        # client has streamed the limit's worth (or stalled, holding the connection until the timeout).
+        receiver = self.body_rcv
+        chunk = getattr(receiver, "chunk_remainder", 0) if self.chunked else 0
+        if receiver is not None and chunk and not self.completed:
+            limit = self.adj.max_request_body_size
+            if len(receiver) + chunk >= limit:
+                self.error = RequestEntityTooLarge(f"a chunk of {chunk} bytes exceeds max_body of {limit}")
+                self.completed = True
+        return consumed
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)

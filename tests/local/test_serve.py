@@ -391,6 +391,31 @@ def test_client_mistakes_are_4xx(served):
 
 
 @pytest.mark.full_data
+def test_the_real_handler_at_the_edges_in_line_mode(full_mnist):
+    # What a hostile probe found: each refused by the server as API Gateway would, in JSON, and the
+    # console (line mode) shows access lines only, never the handler's EMF metrics.
+    proc = ServeProcess(env=clean_env())
+    try:
+        url = proc.start()
+        assert http("POST", f"{url}/generate", README_BODY)[0] == 200
+        assert http("POST", f"{url}/generate", {"number": "4x2"})[0] == 400
+        assert http("GET", f"{url}//generate")[0] == 404  # not the playground
+        for raw in (b"G-E-T /health HTTP/1.1\r\n", b"OPTIONS * HTTP/1.1\r\n"):
+            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30) as sock:
+                sock.sendall(raw + b"Host: x\r\n\r\n")
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body)["message"], reply[:300]
+    finally:
+        assert proc.stop() == 0, proc.stderr
+    assert "_aws" not in proc.stdout and "Traceback" not in proc.stderr
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert " 502 " not in proc.stderr
+
+
+@pytest.mark.full_data
 def test_all_addresses_with_a_public_url_serve_and_sign_urls_for_that_host(full_mnist):
     # The workplace allows traffic to loopback only, so the address clients use here is 127.0.0.2: this
     # machine, but not an address a server bound to 127.0.0.1 (the API or its S3) would accept.

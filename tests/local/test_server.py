@@ -516,13 +516,54 @@ def test_a_client_that_stalls_is_dropped_after_the_read_timeout(partial):
         (b"GET /health\r\n", 400),  # HTTP/0.9: no version, no headers, nothing more will come
         (b"GET /health HTTP/1.10\r\n\r\n", 400),
         (b"NOT A REQUEST LINE\r\n\r\n", 400),
+        # API Gateway answers these itself: the handler never sees such an event.
+        (b"G-E-T /health HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET.X /health HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        # waitress waits for a CRLF CRLF that a client ending its lines in LF never sends.
+        (b"GET /health HTTP/1.1\nHost: x\n\n", 400),
+        (b"GET /health HTTP/1.1\r\nHost: x\n\r\n", 400),
     ],
 )
 def test_request_lines_that_are_not_http_1_get_a_status_line_and_json(api, line, status):
+    # Answered as soon as the line is in: a server waiting for more would close at its read timeout
+    # (the fixture's: 30 s) with no answer, and the test would fail on the empty reply.
     reply = exchange(api.port, line)
     head, body = split_reply(reply)
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), reply[:200]
     assert b"application/json" in head and json.loads(body)["message"]
+
+
+def test_a_path_with_an_empty_segment_is_that_path_and_an_absolute_target_gives_its_path(api):
+    reply = exchange(api.port, b"GET //generate?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    event = json.loads(split_reply(reply)[1])["event"]
+    assert event["path"] == "//generate" and event["resource"] == "//generate"  # no resource matches it
+    assert event["queryStringParameters"] == {"a": "1"}
+    reply = exchange(api.port, b"GET http://x/health?b=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    event = json.loads(split_reply(reply)[1])["event"]
+    assert event["path"] == "/health" and event["queryStringParameters"] == {"b": "2"}
+
+
+def test_a_body_with_bare_line_feeds_is_not_a_bare_lf_request(api):
+    body = b'{\n  "a": 1\n}\n'
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    reply = exchange(api.port, head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert json.loads(split_reply(reply)[1])["event"]["body"] == body.decode()
+
+
+def test_a_chunk_announcing_more_than_the_limit_is_413_before_its_data(api):
+    # Only the size line is sent: the answer cannot wait for the data (it used to, until the read timeout).
+    size = f"{MAX_BODY_BYTES + 1:x}".encode()
+    reply = exchange(api.port, CHUNKED_POST + size + b"\r\nabc")
+    head, body = split_reply(reply)
+    assert head.startswith(b"HTTP/1.1 413 "), reply[:200]
+    assert json.loads(body) == {"message": "Request Too Long"}
+    # A chunk within the limit is taken as before.
+    small = f"{MAX_BODY_BYTES // 2:x}".encode()
+    closing = CHUNKED_POST.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n")
+    reply = exchange(api.port, closing + small + b"\r\n" + b"a" * (MAX_BODY_BYTES // 2) + b"\r\n0\r\n\r\n")
+    assert split_reply(reply)[0].startswith(b"HTTP/1.1 200 "), reply[:200]
 
 
 def test_the_server_is_waitress_with_its_limits():
