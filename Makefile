@@ -59,7 +59,7 @@ screenshots: setup browser
 # The quick tier, for the edit-test loop: everything but the slow, browser, sam and network tests, with the
 # "fast" Hypothesis profile (a fifth of the property examples; HYPOTHESIS_PROFILE=default for all of them).
 # About a minute and a half on two cores; no browser, SAM CLI, network or full MNIST build needed.
-FAST_MARKERS := not slow and not browser and not sam and not network
+FAST_MARKERS := not slow and not browser and not sam and not network and not scanners
 test-fast: setup
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-fast} $(BIN)/python -m pytest -m "$(FAST_MARKERS)"
 
@@ -101,7 +101,7 @@ docs-build: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) build .aws-sam layers/mnist/mnist out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BANDIT_VENV) build .aws-sam layers/mnist/mnist out .pytest_cache .ruff_cache
 
 # --- AWS SAM: template lint, the image's content (see template.yaml and tools/build_bundle.py) ---------
 # The SAM CLI pins many packages, so it gets its own virtual environment. `sam validate --lint` needs no AWS
@@ -124,6 +124,40 @@ sam-cli: $(SAM_INSTALLED)
 
 # `make test` lints the template too (tests/deploy/test_template.py), so it installs the SAM CLI.
 test: $(SAM_INSTALLED)
+
+# --- security scanners: checkov on the template, bandit on the code, each in its own virtual environment
+# (they pin many packages, as the SAM CLI does). tests/deploy/test_scanners.py runs them in `make test`:
+# a finding fails the tests unless it is fixed or skipped where it stands with the reason (a checkov skip
+# in the resource's Metadata, a `# nosec BXXX` under a `# Security (BXXX): why` comment).
+CHECKOV_VERSION := 3.3.30
+BANDIT_VERSION := 1.9.4
+CHECKOV_VENV := .venv-checkov
+BANDIT_VENV := .venv-bandit
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+BANDIT_INSTALLED := $(BANDIT_VENV)/.installed-$(BANDIT_VERSION)
+
+.PHONY: scanners scan
+
+$(CHECKOV_INSTALLED):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	echo '*' > $(CHECKOV_VENV)/.gitignore
+	touch $@
+
+$(BANDIT_INSTALLED):
+	test -x $(BANDIT_VENV)/bin/python || $(PYTHON) -m venv $(BANDIT_VENV)
+	$(BANDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check bandit==$(BANDIT_VERSION)
+	echo '*' > $(BANDIT_VENV)/.gitignore
+	touch $@
+
+scanners: $(CHECKOV_INSTALLED) $(BANDIT_INSTALLED)
+
+test: scanners
+
+# Both scanners' reports, as people run them.
+scan: scanners
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+	$(BANDIT_VENV)/bin/bandit -r hng functions -q
 
 validate: $(SAM_INSTALLED)
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml

@@ -134,7 +134,8 @@ class Augmenter:
             _check_transform(transform)
         self.name = name
         self._np_random = np.random.Generator(np.random.PCG64())
-        self._py_random = random.Random(0)
+        # Security (B311): reproducible augmentation, not a secret.
+        self._py_random = random.Random(0)  # nosec B311
         for transform in (*shaping, *(tone or ())):
             transform.set_random_state(self._np_random, self._py_random)
         self._shaping = shaping

@@ -346,7 +346,8 @@ class Generator:
         image_of_digit = np.repeat(np.arange(len(labels)), lengths)
         position = np.arange(digits.size) - digit_offsets[image_of_digit]
         if per_image_seeds is None:
-            assert seed is not None  # drawn above when neither was given
+            if seed is None:
+                raise AssertionError("hng bug: seed is unset (drawn above when neither was given)")
             draws = new_rng(seed).random(int(2 * lengths.sum()))
             draw_base = 2 * digit_offsets[image_of_digit]
         else:
@@ -402,7 +403,8 @@ class Generator:
                     None if label_maps is None else label_maps[first:last],
                 )
         elif plain:
-            assert stage is not None
+            if stage is None:
+                raise AssertionError("hng bug: stage is unset")
             # Composed and placed a chunk at a time: the MNIST-scale strips never exist for the whole
             # batch, and their buffers are reused from chunk to chunk.
             size = min(len(labels), _BATCH_CHUNK)
@@ -448,7 +450,10 @@ class Generator:
                     composed_masks[i, :, : mask.shape[1]] = mask
                 boxes[rows] = [(b.digit, b.x0, b.y0, b.x1, b.y1) for b in image_boxes]
             if stage is not None:
-                assert composed_masks is not None  # composed with masks for the stage
+                if composed_masks is None:
+                    raise AssertionError(
+                        "hng bug: composed_masks is unset (composed with masks for the stage)"
+                    )
                 _place_batch(
                     stage, composed, composed_masks, boxes, digit_offsets, widths, out_widths, aug_seeds,
                     images, label_maps,
@@ -497,7 +502,8 @@ class _Checker:
 
     def redraw_plain(self, indices: list[int], digits: Sequence[int], seed: int) -> None:
         """Replace, in place, the samples of ``indices`` the reader rejects (plain digits)."""
-        assert self.accepted is not None
+        if self.accepted is None:
+            raise AssertionError("hng bug: self.accepted is unset")
         for j, k in enumerate(indices):
             if not self.accepted[k]:
                 indices[j] = self._redraw_sample(digits[j], seed, j)
@@ -505,13 +511,15 @@ class _Checker:
     def redraw_plain_batch(
         self, indices: np.ndarray, digits: np.ndarray, digit_offsets: np.ndarray, seeds: list[int]
     ) -> None:
-        assert self.accepted is not None
+        if self.accepted is None:
+            raise AssertionError("hng bug: self.accepted is unset")
         for d in np.flatnonzero(~self.accepted[indices]).tolist():
             i = int(np.searchsorted(digit_offsets, d, side="right")) - 1
             indices[d] = self._redraw_sample(int(digits[d]), seeds[i], d - int(digit_offsets[i]))
 
     def _redraw_sample(self, digit: int, seed: int, j: int) -> int:
-        assert self.accepted is not None
+        if self.accepted is None:
+            raise AssertionError("hng bug: self.accepted is unset")
         stream = new_rng(child_seed(seed, _REDRAW_SAMPLES + j))
         k = -1
         for _ in range(MAX_REDRAWS):
@@ -561,7 +569,8 @@ def _compose_and_place(
     strip, _, strip_mask = _compose(
         crops, rows, gaps, digits, None if width is None else stage.composed_width(width), fit, True
     )
-    assert strip_mask is not None  # asked for
+    if strip_mask is None:
+        raise AssertionError("hng bug: strip_mask is unset (asked for)")
     out_width = stage.output_width(strip.shape[1]) if width is None else width
     image, label_map, tight = stage.apply(strip, strip_mask, len(digits), out_width, document_seed(aug_seed))
     boxes = tuple(DigitBox(digit, *box) for digit, box in zip(digits, tight, strict=True))

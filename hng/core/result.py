@@ -132,7 +132,8 @@ class GeneratedBatch:
         i %= len(self)
         rows = slice(int(self.digit_offsets[i]), int(self.digit_offsets[i + 1]))
         seed = int(self.seeds[i]) if self.seeds is not None else self.seed
-        assert seed is not None  # a batch has one stream's seed or a seed per image
+        if seed is None:
+            raise AssertionError("hng bug: seed is unset (a batch has one stream's seed or a seed per image)")
         return GeneratedNumber(
             image=self.images[i, :, : int(self.widths[i])],
             label=self.labels[i],

@@ -106,7 +106,8 @@ def check_backgrounds(spec: DatasetSpec) -> None:
         from hng.document.stage import get_stage
 
         look = resolve_appearance(**spec.document_options)
-        assert look is not None  # a background means style background
+        if look is None:
+            raise AssertionError("hng bug: look is unset (a background means style background)")
         get_stage(look)
 
 

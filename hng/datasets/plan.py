@@ -92,7 +92,8 @@ def rebuild_command(spec: DatasetSpec, out: str, numbers_file: str = "numbers.tx
     if spec.numbers is not None:
         args += ["--numbers-file", numbers_file, "--numbers-mode", spec.numbers_mode]
     else:
-        assert spec.digits is not None
+        if spec.digits is None:
+            raise AssertionError("hng bug: spec.digits is unset")
         low, high = spec.digits
         args += ["--digits", str(low) if low == high else f"{low}-{high}"]
     args += ["--spacing-min", str(spec.spacing_min), "--spacing-max", str(spec.spacing_max)]

@@ -129,7 +129,8 @@ def shard_bounds(spec: DatasetSpec, k: int) -> tuple[int, int]:
 
 def shard_seed(spec: DatasetSpec, k: int) -> int:
     """Shard k's seed: derived from the dataset seed and k only, so no worker count or retry changes it."""
-    assert spec.seed is not None
+    if spec.seed is None:
+        raise AssertionError("hng bug: spec.seed is unset")
     return child_seed(spec.seed, k)
 
 
@@ -148,7 +149,8 @@ def draw_labels(spec: DatasetSpec, start: int, count: int, rng: np.random.Genera
         else:
             picks = rng.integers(0, len(table), count)
         return table[picks]
-    assert spec.digits is not None
+    if spec.digits is None:
+        raise AssertionError("hng bug: spec.digits is unset")
     low, high = spec.digits
     lengths = np.full(count, high) if low == high else rng.integers(low, high + 1, count)
     codes = rng.integers(0, 10, (count, high), dtype=np.uint32) + np.uint32(ord("0"))
@@ -219,7 +221,8 @@ def shard_inputs(spec: DatasetSpec, k: int) -> ShardInputs:
     if spec.width_per_digit is not None:
         widths = lengths.astype(np.int64) * spec.width_per_digit
     else:
-        assert spec.image_width is not None
+        if spec.image_width is None:
+            raise AssertionError("hng bug: spec.image_width is unset")
         widths = np.full(count, spec.image_width, dtype=np.int64)
     return ShardInputs(k, start, labels, seeds, lengths, widths)
 
@@ -258,7 +261,8 @@ def make_part(
         images[rows, :, :width] = batch.images
         images[rows, :, width:] = 0
     if masks is not None:
-        assert batch.masks is not None
+        if batch.masks is None:
+            raise AssertionError("hng bug: batch.masks is unset")
         masks[rows, :, :width] = batch.masks
         masks[rows, :, width:] = 0
     lengths = inputs.lengths[rows]

@@ -420,13 +420,15 @@ class DatasetSpec(BaseModel):
         if self.numbers is not None:
             sizes = [len(n) for n in self.numbers]
             return min(sizes), max(sizes)
-        assert self.digits is not None
+        if self.digits is None:
+            raise AssertionError("hng bug: self.digits is unset")
         return self.digits
 
     def width_for_length(self, length: int) -> int:
         if self.width_per_digit is not None:
             return self.width_per_digit * length
-        assert self.image_width is not None
+        if self.image_width is None:
+            raise AssertionError("hng bug: self.image_width is unset")
         return self.image_width
 
     @property

@@ -406,7 +406,8 @@ def _draw(
 
     displacement = None
     if e > 0:
-        assert rng is not None
+        if rng is None:
+            raise AssertionError("hng bug: rng is unset")
         cell = _ELASTIC_CELL * sy * f  # about one digit height on the output
         grid = rng.random((math.ceil(height / cell) + 1, math.ceil(width / cell) + 1, 2), dtype=np.float32)
         field = cv2.resize(2 * grid - 1, (width, height), interpolation=cv2.INTER_CUBIC)

@@ -328,6 +328,7 @@ def render(
             ".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
         )[1]
         decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-        assert decoded is not None  # OpenCV decodes what it just encoded
+        if decoded is None:
+            raise AssertionError("hng bug: decoded is unset (OpenCV decodes what it just encoded)")
         out = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     return out

@@ -331,7 +331,8 @@ class CustomStyle(Style):
         self.pipeline = copy.deepcopy(pipeline)
         self._inked = InkStyle(ink)
         self._np_random = np.random.Generator(np.random.PCG64())
-        self._py_random = random.Random(0)
+        # Security (B311): reproducible augmentation, not a secret.
+        self._py_random = random.Random(0)  # nosec B311
         self.pipeline.set_random_state(self._np_random, self._py_random)
         self._lock = threading.Lock()
 

@@ -367,7 +367,8 @@ def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
         return json.loads(generate_task(call.request).response.model_dump_json(exclude_none=True))
     if isinstance(call, DescribeDatasetCall):
         return DatasetStatus(**_dataset_jobs().describe(call.dataset_id)).model_dump()
-    assert isinstance(call, StartDatasetCall)
+    if not isinstance(call, StartDatasetCall):
+        raise AssertionError(f"hng bug: no operation for {type(call).__name__}")
     try:
         return start_dataset_job(call.spec)
     except SpecError as error:  # the service's own limits, named as the event's fields

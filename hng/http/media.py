@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# Security (B105): RFC 9110's token characters, not a password.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # nosec B105
 _MEDIA_TYPE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*$")
 _QVALUE = re.compile(r"^(0(\.\d{0,3})?|1(\.0{0,3})?)$")
 

@@ -11,7 +11,9 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+# Security (B104): names the IPv4 wildcard to recognise it; binds nothing.
+_ALL_IPV4 = "0.0.0.0"  # nosec B104
+WILDCARD_HOSTS = frozenset({"", _ALL_IPV4, "::"})
 # Documentation-only addresses (RFC 5737, RFC 3849): connecting a UDP socket to one sends nothing, it only
 # asks the routing table which local address would be used.
 _PROBE = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}

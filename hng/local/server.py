@@ -275,7 +275,9 @@ def serve(
         storage = api.storage
         lines = [f"hng serve: API at {api.url}  (handler: {_handler_name(api.handler)})"]
         if api.host in WILDCARD_HOSTS:
-            lines.append(f"  listening on {url_host(api.host or '0.0.0.0')}:{api.port} (all addresses)")
+            # Security (B104): printed; --host chose all addresses.
+            host = url_host(api.host or "0.0.0.0")  # nosec B104
+            lines.append(f"  listening on {host}:{api.port} (all addresses)")
         if storage is not None:
             lines.append(f"  S3: {storage.describe()}")
             if storage.endpoint:

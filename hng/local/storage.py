@@ -18,6 +18,9 @@ from hng.local.serve_error import ServeError
 
 DEFAULT_BUCKET = "hng-local"
 
+# Security (B105): moto accepts any credentials; this dummy one signs requests to it only.
+_MOTO_SECRET = "testing"  # nosec B105
+
 
 def _has_aws_credentials() -> bool:
     import boto3
@@ -104,22 +107,19 @@ def start_storage(
     port = server.get_host_and_port()[1]
     endpoint = f"http://{url_host(public_host or advertised_host(host))}:{port}"
     storage = Storage(name, endpoint, embedded=True, _server=server)
-    storage._saved_env = _set_env(
-        {
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": _REGION,
-            "AWS_REGION": _REGION,
-            "HNG_BUCKET": name,
-            # A real session token or profile must not leak into requests signed for moto, and this
-            # setting would make boto3 ignore AWS_ENDPOINT_URL_S3.
-            "AWS_SESSION_TOKEN": None,
-            "AWS_SECURITY_TOKEN": None,
-            "AWS_PROFILE": None,
-            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": None,
-        }
-    )
+    environment: dict[str, str | None] = {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_DEFAULT_REGION": _REGION,
+        "AWS_REGION": _REGION,
+        "HNG_BUCKET": name,
+        "AWS_PROFILE": None,
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": None,
+    }
+    environment.update(AWS_ACCESS_KEY_ID=_MOTO_SECRET, AWS_SECRET_ACCESS_KEY=_MOTO_SECRET)
+    # A real session token must not leak into requests signed for moto (and with AWS_PROFILE, boto3
+    # would ignore AWS_ENDPOINT_URL_S3).
+    environment.update(dict.fromkeys(("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")))
+    storage._saved_env = _set_env(environment)
     try:
         import boto3
 

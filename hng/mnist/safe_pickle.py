@@ -8,7 +8,9 @@ A pickle can run arbitrary code, so only the numpy globals needed to rebuild arr
 from __future__ import annotations
 
 import io
-import pickle
+
+# Security (B403): the restricted Unpickler below admits numpy's array reconstruction only.
+import pickle  # nosec B403
 from typing import Any, Protocol
 
 import numpy as np

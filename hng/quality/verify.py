@@ -51,7 +51,8 @@ READER_SEED = 0
 # product here stays below: QUERY_ROWS digits at a time, against as many fitted digits as fit.
 _BLAS_SINGLE_THREAD = 4 * 65_536
 QUERY_ROWS = 8
-assert QUERY_ROWS * FEATURES * DIMS < _BLAS_SINGLE_THREAD
+if QUERY_ROWS * FEATURES * DIMS >= _BLAS_SINGLE_THREAD:
+    raise AssertionError("hng bug: QUERY_ROWS is too large for a single-threaded product")
 
 
 def _blur_matrix() -> np.ndarray:

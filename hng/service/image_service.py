@@ -253,5 +253,6 @@ class GenerationService:
         store = self._store()
         self.require_data()
         generator = self.generator
-        assert generator is not None  # the data is there
+        if generator is None:
+            raise AssertionError("hng bug: generator is unset (the data is there)")
         return generator, store

@@ -588,3 +588,12 @@ def test_fetch_refuses_an_existing_custom_file(tmp_path, monkeypatch, full_array
 
     rebuilt = fetch_mnist(out=out, force=True)
     assert not rebuilt.skipped and rebuilt.canonical and source.calls == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.invalid/mnist.npz", "gopher://x/y", "s3://bucket/key", "/tmp/x"]
+)
+def test_download_reads_only_https_http_and_file_urls(url, tmp_path):
+    with pytest.raises(ValueError, match="url must be an https, http, file URL"):
+        sources.download(url, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -167,7 +167,8 @@ class CocoFormat(FolderFormat):
         """The folder's checks, then the instances file's: it must describe the images hng.jsonl lists."""
         scan = super()._scan_folder(path, decode)
         if scan.records:
-            assert scan.kind is not None
+            if scan.kind is None:
+                raise AssertionError("hng bug: scan.kind is unset")
             _read_instances(path, scan.records, scan.kind, decode=False)
         return scan
 
@@ -180,7 +181,8 @@ class CocoFormat(FolderFormat):
             # The folder's checks (not this class's: the instances file is read once, decoded, below).
             scan = FolderFormat._scan_folder(self, path, True)
             if scan.records:
-                assert scan.kind is not None
+                if scan.kind is None:
+                    raise AssertionError("hng bug: scan.kind is unset")
                 found = _read_instances(path, scan.records, scan.kind, decode=True)
                 scan = scan._replace(masks=_masks(*found, scan.records, scan.kind.height))
             return shard_from_scan(index, start, scan)

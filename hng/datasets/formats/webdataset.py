@@ -242,7 +242,8 @@ def _scan_tar(path: Path, decode: bool) -> Scan:
     end = 0  # where the last member's data (padded to a block) ends
 
     def close_sample(key: str) -> None:
-        assert base is not None
+        if base is None:
+            raise AssertionError("hng bug: base is unset")
         image = base[0]
         record = json.loads(sample["json"])
         problem = record_problem(record, key)
@@ -274,7 +275,8 @@ def _scan_tar(path: Path, decode: bool) -> Scan:
                 # The first image's fourth member (a mask, or the next image) says what every image holds.
                 extensions = (*base, _MASK) if extension == _MASK and key == previous else base
             if extensions is not None and len(sample) == len(extensions):
-                assert previous is not None
+                if previous is None:
+                    raise AssertionError("hng bug: previous is unset")
                 close_sample(previous)
                 sample = {}
             expected = (extensions or (*base, _MASK))[len(sample)]
@@ -284,18 +286,21 @@ def _scan_tar(path: Path, decode: bool) -> Scan:
                 raise ShardProblem(f"key {key} follows {previous}")
             previous = key
             extracted = tar.extractfile(member)
-            assert extracted is not None  # a regular file always has data
+            if extracted is None:
+                raise AssertionError("hng bug: extracted is unset (a regular file always has data)")
             sample[extension] = extracted.read()
             end = member.offset_data + -(-member.size // _BLOCK) * _BLOCK
         if sample:
-            assert base is not None
+            if base is None:
+                raise AssertionError("hng bug: base is unset")
             if extensions is None:
                 extensions = (*base, _MASK) if _MASK in sample else base
             if len(sample) < len(extensions):
                 raise ShardProblem(
                     f"sample {key} lacks {', '.join(e for e in extensions if e not in sample)}"
                 )
-            assert previous is not None
+            if previous is None:
+                raise AssertionError("hng bug: previous is unset")
             close_sample(previous)
         # tarfile stops quietly when a file is cut between members: the end-of-archive marker (two zero
         # blocks) tells a whole tar from a truncated one.

@@ -159,7 +159,8 @@ class YoloFormat(FolderFormat):
 
     def configure(self, spec: DatasetSpec) -> ShardFormat:
         configured = super().configure(spec)
-        assert isinstance(configured, YoloFormat)
+        if not isinstance(configured, YoloFormat):
+            raise AssertionError(f"hng bug: configure gave a {type(configured).__name__}")
         configured.task = spec.yolo_task
         configured.masks = spec.yolo_task == "segment"  # the engine then makes the masks to trace
         return configured

@@ -6,7 +6,9 @@ import atexit
 import json
 import os
 import signal
-import subprocess
+
+# Security (B404): the local engine runs `hng dataset resume` (no shell).
+import subprocess  # nosec B404
 import sys
 import threading
 from dataclasses import dataclass
@@ -160,7 +162,8 @@ class LocalEngine:
                 if run["stopped"]:
                     continue
                 run["started_at"] = _now()
-                run["process"] = subprocess.Popen(
+                # Security (B603): this Python's hng CLI, no shell.
+                run["process"] = subprocess.Popen(  # nosec B603
                     run["command"],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
