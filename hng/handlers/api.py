@@ -51,6 +51,8 @@ from hng.http.direct import (
 )
 from hng.http.playground import playground_page
 from hng.http.routes import RouteTable
+from hng.service.idempotency import HEADER as IDEMPOTENCY_HEADER
+from hng.service.idempotency import Idempotency, parse_idempotency_key
 from hng.service.image_service import GeneratedTask, GenerationService, ServiceUnavailable
 from hng.service.models import (
     DatasetStarted,
@@ -99,6 +101,8 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service
 app = APIGatewayRestResolver(enable_validation=True)
 routes = RouteTable()
 service = GenerationService.from_env()
+# Answers are kept as long as their presigned URLs live.
+replays = Idempotency(settings.idempotency_table, settings.url_expiry)
 datasets = DatasetJobs.from_env(
     service.config.bucket,
     client=service.store.client if service.store is not None else None,
@@ -185,11 +189,31 @@ def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
     answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, image_type))
     if answer_as is None:
         return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {image_type}")
-    task = generate_task(request)
+    key = _idempotency_key()
+    image: bytes | None = None
+    if key is None:
+        task = generate_task(request)
+        answer, image = task.response.model_dump(mode="json", exclude_none=True), task.image
+    else:
+        made: list[GeneratedTask] = []
+
+        def first() -> dict[str, Any]:
+            made.append(generate_task(request))
+            return made[0].response.model_dump(mode="json", exclude_none=True)
+
+        answer = replays.run("generate", key, request.model_dump(mode="json", exclude_unset=True), first)
+        # A replay answers the first request's image, read back from where it was stored.
+        image = made[0].image if made else None
     if answer_as == image_type:
-        headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
-        return Response(HTTPStatus.OK, task.media_type, task.image, headers=headers)
-    return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
+        if image is None:
+            image = service.read_image(answer["key"])
+        headers = {"X-Task-Id": answer["taskId"], "X-Image-Url": answer["imageUrl"]}
+        return Response(HTTPStatus.OK, image_type, image, headers=headers)
+    return Response(HTTPStatus.OK, JSON, json.dumps(answer, separators=(",", ":")))
+
+
+def _idempotency_key() -> str | None:
+    return parse_idempotency_key(app.current_event.headers.get(IDEMPOTENCY_HEADER))  # case-insensitive
 
 
 @routes.route(
@@ -222,7 +246,11 @@ def _status_url(dataset_id: str) -> str:
     responses={202: answers_doc.success("Started", DatasetStarted), **ERROR_RESPONSES},
 )
 def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
-    answer = start_dataset_job(spec)
+    key = _idempotency_key()
+    if key is None:
+        answer = start_dataset_job(spec)
+    else:
+        answer = replays.run("datasets", key, spec.to_json(), lambda: start_dataset_job(spec))
     answer["statusUrl"] = _status_url(answer["datasetId"])
     return Response(HTTPStatus.ACCEPTED, JSON, DatasetStarted(**answer).model_dump_json())
 
@@ -400,6 +428,7 @@ def check_request(event: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway REST proxy events, and direct invocations (hng.http.direct)."""
     check_context(context)
+    replays.register_context(context)
     return _handle(event, context)
 
 

@@ -244,6 +244,10 @@ class GenerationService:
             metadata=metadata,
         )
 
+    def read_image(self, key: str) -> bytes:
+        """The bytes of an image this service stored under ``key``."""
+        return self._store().read_object(key)
+
     def _store(self) -> TaskStore:
         if self.store is None:
             raise ServiceUnavailable("no output bucket is configured (set HNG_BUCKET)")

@@ -230,6 +230,16 @@ class TaskStore:
             raise StorageError(f"could not read task {task_id}: {_reason(error)}") from error
         return _checked_metadata(task_id, f"s3://{self.bucket}/{key}", raw)
 
+    def read_object(self, key: str) -> bytes:
+        """A stored object's bytes (an image a replayed request answers with); StorageError if it cannot
+        be read, the lifecycle rule's expiry included."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read s3://{self.bucket}/{key}: {_reason(error)}") from error
+
     def presign(self, key: str, expires_in: int) -> str:
         from botocore.exceptions import BotoCoreError
 
