@@ -19,7 +19,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -86,11 +86,17 @@ ERROR_RESPONSES = {
         ),
         (406, "Accept allows neither application/json nor the image's type (image/png or image/jpeg)"),
         (413, f"Body over {MAX_BODY_BYTES} bytes"),
+        (409, "The Idempotency-Key was first used with another body, or its first request still runs"),
         (415, "Content-Type is not application/json (or a +json type) with UTF-8"),
         (503, "S3 or the MNIST data unavailable"),
     )
 }
 NO_SUCH_DATASET = answers_doc.error("No such dataset", ErrorResponse)
+KEY_DOC = (
+    "Makes retries safe: the first request with a key runs, a repeat with the same body gets its answer "
+    "(for HNG_URL_EXPIRES seconds), the same key with another body or while the first still runs is a 409. "
+    "1 to 255 visible ASCII characters."
+)
 
 # The template's environment, read once per container (hng.settings names a variable that breaks a rule).
 settings = load_settings()
@@ -184,12 +190,15 @@ def health() -> HealthResponse:
     },
 )
 # No return annotation on purpose: Powertools would re-validate the response (and refuse the PNG).
-def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
+def generate(
+    request: Annotated[GenerateRequest, Body(embed=False)],
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, description=KEY_DOC)] = None,
+):
     image_type = MEDIA_TYPES[request.image_encoding]
     answer_as = negotiate(app.current_event.headers.get("accept"), (JSON, image_type))
     if answer_as is None:
         return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {image_type}")
-    key = _idempotency_key()
+    key = parse_idempotency_key(idempotency_key)
     image: bytes | None = None
     if key is None:
         task = generate_task(request)
@@ -210,10 +219,6 @@ def generate(request: Annotated[GenerateRequest, Body(embed=False)]):
         headers = {"X-Task-Id": answer["taskId"], "X-Image-Url": answer["imageUrl"]}
         return Response(HTTPStatus.OK, image_type, image, headers=headers)
     return Response(HTTPStatus.OK, JSON, json.dumps(answer, separators=(",", ":")))
-
-
-def _idempotency_key() -> str | None:
-    return parse_idempotency_key(app.current_event.headers.get(IDEMPOTENCY_HEADER))  # case-insensitive
 
 
 @routes.route(
@@ -245,8 +250,11 @@ def _status_url(dataset_id: str) -> str:
     description="The body is `hng dataset`'s spec. The job runs in the background: poll the status URL.",
     responses={202: answers_doc.success("Started", DatasetStarted), **ERROR_RESPONSES},
 )
-def start_dataset(spec: Annotated[DatasetSpec, Body(embed=False)]):
-    key = _idempotency_key()
+def start_dataset(
+    spec: Annotated[DatasetSpec, Body(embed=False)],
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, description=KEY_DOC)] = None,
+):
+    key = parse_idempotency_key(idempotency_key)
     if key is None:
         answer = start_dataset_job(spec)
     else:

@@ -107,8 +107,12 @@ def start_storage(
     port = server.get_host_and_port()[1]
     endpoint = f"http://{url_host(public_host or advertised_host(host))}:{port}"
     storage = Storage(name, endpoint, embedded=True, _server=server)
+    table = f"{name}-idempotency"
     environment: dict[str, str | None] = {
         "AWS_ENDPOINT_URL_S3": endpoint,
+        # Idempotency-Key answers in the same moto server, in the table the stack would create.
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "HNG_IDEMPOTENCY_TABLE": table,
         "AWS_DEFAULT_REGION": _REGION,
         "AWS_REGION": _REGION,
         "HNG_BUCKET": name,
@@ -123,7 +127,10 @@ def start_storage(
     try:
         import boto3
 
+        from hng.service.idempotency import create_table
+
         boto3.client("s3", endpoint_url=endpoint, region_name=_REGION).create_bucket(Bucket=name)
+        create_table(boto3.client("dynamodb", endpoint_url=endpoint, region_name=_REGION), table)
     except BaseException:
         storage.stop()
         raise

@@ -31,13 +31,17 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft's e
 
 def create_table(client: Any, name: str) -> None:
     """The idempotency table as the template declares it (for ``hng serve``'s embedded moto and tests):
-    a string key ``id``, on-demand, TTL on ``expiration``."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": TABLE_KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    a string key ``id``, on-demand, TTL on ``expiration``. A table of that name already there is kept
+    (moto's state is per process, so a second server in one process finds the first one's)."""
+    try:
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": TABLE_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except client.exceptions.ResourceInUseException:
+        return
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
     )

@@ -514,8 +514,29 @@ def test_function_s3_permissions_are_least_privilege_on_the_bucket(resources):
     # Unconditioned: S3 evaluates ListBucket for a GetObject of a missing key without any s3:prefix, so a
     # prefix condition would turn every missing task into a 403, which the handler answers 503.
     assert "Condition" not in listing
-    others = {a for s in statements for a in actions_of(s) if not a.startswith("s3:")}
+    others = {a for s in statements for a in actions_of(s) if not a.startswith(("s3:", "dynamodb:"))}
     assert others == {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
+    # Idempotency-Key: its item's four calls on the one table, nothing else of DynamoDB.
+    (keys,) = [s for s in statements if any(a.startswith("dynamodb:") for a in actions_of(s))]
+    assert set(actions_of(keys)) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    assert keys["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+
+
+def test_the_idempotency_table_matches_the_code_and_expires_its_items(resources):
+    from hng.service.idempotency import TABLE_KEY, TTL_ATTRIBUTE
+
+    table = resources["IdempotencyTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": TABLE_KEY, "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST" and table["SSESpecification"] == {"SSEEnabled": True}
+    env = function_properties(resources)["Environment"]["Variables"]
+    assert env["HNG_IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
 
 
 # --- the API ------------------------------------------------------------------------------------------

@@ -380,6 +380,17 @@ def test_concurrent_requests_all_succeed_with_distinct_tasks_and_objects(served)
 
 
 @pytest.mark.full_data
+@pytest.mark.full_data
+def test_an_idempotency_key_replays_the_first_answer_from_the_embedded_table(served):
+    headers = {"Idempotency-Key": "serve-retry-1"}
+    first = http("POST", f"{served.url}/generate", README_BODY, headers)
+    again = http("POST", f"{served.url}/generate", README_BODY, headers)
+    assert first[0] == again[0] == 200
+    assert json.loads(again[2])["taskId"] == json.loads(first[2])["taskId"]
+    status, _, body = http("POST", f"{served.url}/generate", {**README_BODY, "number": 43}, headers)
+    assert status == 409 and "another request body" in json.loads(body)["message"]
+
+
 def test_client_mistakes_are_4xx(served):
     assert http("POST", f"{served.url}/generate", b"{not json")[0] == 400
     status, _, body = http("POST", f"{served.url}/generate", {"number": "4x2"})

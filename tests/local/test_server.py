@@ -782,9 +782,17 @@ def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_
         assert url.startswith(storage.endpoint)
         with urllib.request.urlopen(url, timeout=30) as response:  # a plain GET, no signing here
             assert response.read() == b"\x89PNG data"
+        # The Idempotency-Key table, in the same server, as the stack declares it.
+        assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == storage.endpoint
+        table = boto3.client("dynamodb").describe_table(TableName=os.environ["HNG_IDEMPOTENCY_TABLE"])[
+            "Table"
+        ]
+        assert table["TableName"] == "my-bucket-idempotency"
+        assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     finally:
         storage.stop()
     assert "AWS_ENDPOINT_URL_S3" not in os.environ and "HNG_BUCKET" not in os.environ
+    assert "HNG_IDEMPOTENCY_TABLE" not in os.environ
     assert os.environ["AWS_SESSION_TOKEN"] == "a-real-looking-token"
 
 
