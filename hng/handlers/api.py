@@ -51,6 +51,7 @@ from hng.http.direct import (
 )
 from hng.http.playground import playground_page
 from hng.http.routes import RouteTable
+from hng.service.events import EventPublisher
 from hng.service.idempotency import HEADER as IDEMPOTENCY_HEADER
 from hng.service.idempotency import Idempotency, parse_idempotency_key
 from hng.service.image_service import GeneratedTask, GenerationService, ServiceUnavailable
@@ -109,6 +110,7 @@ routes = RouteTable()
 service = GenerationService.from_env()
 # Answers are kept as long as their presigned URLs live.
 replays = Idempotency(settings.idempotency_table, settings.url_expiry)
+events = EventPublisher(settings.event_bus)
 datasets = DatasetJobs.from_env(
     service.config.bucket,
     client=service.store.client if service.store is not None else None,
@@ -132,6 +134,7 @@ def generate_task(request: GenerateRequest) -> GeneratedTask:
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
     logger.append_keys(task_id=task.response.taskId)
     logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
+    events.task_generated(task.response.model_dump(mode="json"), via="api")
     return task
 
 

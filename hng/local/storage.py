@@ -113,6 +113,9 @@ def start_storage(
         # Idempotency-Key answers in the same moto server, in the table the stack would create.
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "HNG_IDEMPOTENCY_TABLE": table,
+        # Task Generated events on the server's default bus (no rule: they go nowhere unless one is added).
+        "AWS_ENDPOINT_URL_EVENTS": endpoint,
+        "HNG_EVENT_BUS": "default",
         "AWS_DEFAULT_REGION": _REGION,
         "AWS_REGION": _REGION,
         "HNG_BUCKET": name,

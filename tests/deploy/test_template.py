@@ -515,7 +515,14 @@ def test_function_s3_permissions_are_least_privilege_on_the_bucket(resources):
     # prefix condition would turn every missing task into a 403, which the handler answers 503.
     assert "Condition" not in listing
     others = {a for s in statements for a in actions_of(s) if not a.startswith(("s3:", "dynamodb:"))}
-    assert others == {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
+    assert others == {
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:StopExecution",
+        "events:PutEvents",
+    }
+    (announce,) = [s for s in statements if "events:PutEvents" in actions_of(s)]
+    assert "event-bus/${EventBusName}" in announce["Resource"]["Fn::Sub"]
     # Idempotency-Key: its item's four calls on the one table, nothing else of DynamoDB.
     (keys,) = [s for s in statements if any(a.startswith("dynamodb:") for a in actions_of(s))]
     assert set(actions_of(keys)) == {
@@ -771,6 +778,7 @@ def test_state_machine_definition_file_and_substitutions(template, resources):
         "FinalizerFunctionArn": {"Fn::GetAtt": ["DatasetFinalizerFunction", "Arn"]},
         "MaxConcurrency": {"Ref": "MaxConcurrency"},
         "ToleratedFailurePercentage": {"Ref": "ToleratedFailurePercentage"},
+        "EventBusName": {"Ref": "EventBusName"},
     }
     # Every placeholder is substituted (else Step Functions gets "${...}" literally) and every substitution
     # is used (else a parameter silently configures nothing).
@@ -858,8 +866,13 @@ def test_failures_are_recorded_by_the_finalizer_before_the_execution_fails(defin
     assert finalize["Resource"] == "arn:aws:states:::lambda:invoke"
     assert finalize["Parameters"]["FunctionName"] == finalizer
     assert "failed" not in finalize["Parameters"]["Payload"]
-    end = definition["States"].get(finalize.get("Next"), {})
-    assert finalize.get("End") is True or end.get("Type") == "Succeed"
+    # After the finalizer: the Dataset Job Succeeded event, then success, even if the event is not put.
+    announce = definition["States"][finalize["Next"]]
+    assert announce["Resource"] == "arn:aws:states:::events:putEvents"
+    (entry,) = announce["Parameters"]["Entries"]
+    assert entry["DetailType"] == "Dataset Job Succeeded" and entry["Source"] == "hng"
+    assert definition["States"][announce["Next"]]["Type"] == "Succeed"
+    assert {c["Next"] for c in announce["Catch"]} == {announce["Next"]}
     record_names = set()
     for name, task in ((map_name, state), (finalize_name, finalize)):
         (catcher,) = task["Catch"]
@@ -874,7 +887,14 @@ def test_failures_are_recorded_by_the_finalizer_before_the_execution_fails(defin
     payload = record["Parameters"]["Payload"]
     assert payload["failed"] is True
     assert {"datasetId.$", "bucket.$", "prefix.$", "error.$", "cause.$"} <= set(payload)
-    assert definition["States"][record["Next"]]["Type"] == "Fail"
+    # Then the Dataset Job Failed event with the recorded reason, then the failure, event or not.
+    announce = definition["States"][record["Next"]]
+    assert announce["Resource"] == "arn:aws:states:::events:putEvents"
+    (entry,) = announce["Parameters"]["Entries"]
+    assert entry["DetailType"] == "Dataset Job Failed"
+    assert {"error.$", "cause.$"} <= set(entry["Detail"])
+    assert definition["States"][announce["Next"]]["Type"] == "Fail"
+    assert {c["Next"] for c in announce["Catch"]} == {announce["Next"]}
 
 
 def test_definition_invokes_only_its_two_functions_and_reads_only_s3(definition):
@@ -883,7 +903,15 @@ def test_definition_invokes_only_its_two_functions_and_reads_only_s3(definition)
     assert invoked == {sample_function_arn(name) for name in DATASET_FUNCTIONS}
     states = all_states(definition["States"])
     resources = {state["Resource"] for state in states.values() if state["Type"] == "Task"}
-    assert resources == {"arn:aws:states:::lambda:invoke"}  # what the role grants, nothing more
+    # What the role grants, nothing more: its two functions, and the events on the one bus.
+    assert resources == {"arn:aws:states:::lambda:invoke", "arn:aws:states:::events:putEvents"}
+    buses = {
+        entry["EventBusName"]
+        for state in states.values()
+        if state.get("Resource") == "arn:aws:states:::events:putEvents"
+        for entry in state["Parameters"]["Entries"]
+    }
+    assert buses == {"default"}  # the EventBusName parameter, substituted with its default
     assert not any("ResultWriter" in state for state in states.values())  # it would need s3:PutObject
 
 
@@ -957,7 +985,10 @@ def test_state_machine_role_invokes_its_two_functions_and_reads_only_the_items(r
     (read,) = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
     assert actions_of(read) == ["s3:GetObject"]
     assert read["Resource"] == {"Fn::Sub": "${Bucket.Arn}/datasets/*/items.json"}
-    rest = [s for s in statements if s not in (invoke, read)]
+    (announce,) = [s for s in statements if "events:PutEvents" in actions_of(s)]
+    assert actions_of(announce) == ["events:PutEvents"]
+    assert announce["Resource"]["Fn::Sub"].endswith(":event-bus/${EventBusName}")
+    rest = [s for s in statements if s not in (invoke, read, announce)]
     assert all(set(actions_of(s)) <= UNSCOPED_ACTIONS and s["Resource"] == "*" for s in rest), rest
     # Its own child executions, in a separate policy (inline, the role would depend on the state machine).
     policy = resources["DatasetStateMachineMapRunPolicy"]

@@ -18,6 +18,7 @@ import zipfile
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from botocore.config import Config
 from moto import mock_aws
@@ -27,6 +28,7 @@ from hng.datasets import make_dataset
 from hng.datasets.jobs import DatasetJobs, StepFunctionsEngine
 from hng.handlers.container_data import ContainerData
 from hng.handlers.step_errors import HngUnavailable
+from hng.service.events import DATASET_FAILED, DATASET_SUCCEEDED, DETAIL_SCHEMAS, SOURCE
 from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 from hng.settings import load_settings
@@ -122,6 +124,7 @@ def definition(worker_arn: str, finalizer_arn: str, tolerated: float, concurrenc
         "BucketName": BUCKET,
         "MaxConcurrency": str(concurrency),
         "ToleratedFailurePercentage": repr(float(tolerated)),  # moto's parser wants a float literal
+        "EventBusName": "default",
     }
     for name, value in substitutions.items():
         text = text.replace("${" + name + "}", value)
@@ -163,7 +166,33 @@ def stack(aws, monkeypatch, full_mnist):
     store = TaskStore(BUCKET, client=s3)
     monkeypatch.setattr(app, "service", GenerationService(ServiceConfig(bucket=BUCKET), full_mnist, store))
     use(0.0)
-    return {"app": app, "s3": s3, "lambdas": lambdas, "use": use}
+    return {"app": app, "s3": s3, "lambdas": lambdas, "use": use, "events": EventCapture()}
+
+
+class EventCapture:
+    """hng's events on the default bus, caught by a rule whose target is an SQS queue, and read back."""
+
+    def __init__(self) -> None:
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.url = self.sqs.create_queue(QueueName="hng-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
+        events = boto3.client("events", region_name=REGION)
+        events.put_rule(Name="hng-events", EventPattern=json.dumps({"source": ["hng"]}))
+        events.put_targets(Rule="hng-events", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+
+    def read(self) -> list[dict[str, Any]]:
+        caught = []
+        while messages := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                caught.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return caught
+
+
+def assert_detail(event: dict[str, Any], detail_type: str) -> dict[str, Any]:
+    assert event["source"] == SOURCE and event["detail-type"] == detail_type, event
+    jsonschema.validate(event["detail"], DETAIL_SCHEMAS[detail_type])
+    return event["detail"]
 
 
 def call(app, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
@@ -217,6 +246,13 @@ def test_the_state_machine_makes_the_same_shards_as_hng_dataset(stack, tmp_path,
     assert "X-Amz-Signature=" in done["manifestUrl"]
     for name in ("README.md", "contact_sheet.png", "plan.json", "job.json"):
         s3.head_object(Bucket=BUCKET, Key=f"datasets/{dataset_id}/{name}")
+    # The state machine announced it: one event, as documented, naming the manifest as stored.
+    (event,) = stack["events"].read()
+    detail = assert_detail(event, DATASET_SUCCEEDED)
+    stored = s3_bytes(s3, f"datasets/{dataset_id}/manifest.json")
+    assert detail["manifestUri"] == f"s3://{BUCKET}/datasets/{dataset_id}/manifest.json"
+    assert detail["manifestSha256"] == hashlib.sha256(stored).hexdigest()
+    assert (detail["datasetId"], detail["images"], detail["missingShards"]) == (dataset_id, 450, [])
 
 
 def test_a_worker_that_fails_once_is_retried(stack):
@@ -304,6 +340,9 @@ def test_a_finalizer_fault_is_caught_recorded_and_fails_the_execution(stack, mon
     failed = wait(app, started["datasetId"])
     assert failed["status"] == "FAILED"
     assert "the finalizer lost its disk" in failed["cause"] and failed["shardsDone"] == 5
+    (event,) = stack["events"].read()
+    detail = assert_detail(event, DATASET_FAILED)
+    assert detail["datasetId"] == started["datasetId"] and "the finalizer lost its disk" in detail["cause"]
 
 
 @pytest.mark.parametrize(

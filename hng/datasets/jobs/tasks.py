@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -9,11 +10,11 @@ from typing import Any
 
 from hng.core.generation import Generator
 from hng.datasets.engine import run_shard, shard_is_done
-from hng.datasets.finalize import IncompleteDataset, finalize_dataset
+from hng.datasets.finalize import MANIFEST_FILE, IncompleteDataset, finalize_dataset
 from hng.datasets.jobs.dataset_jobs import FAILURE_FILE, recorded_shards
 from hng.datasets.output import S3Output
 from hng.datasets.plan import PLAN_FILE, Plan
-from hng.errors import InvalidInput, NotFound
+from hng.errors import InvalidInput, NotFound, Unavailable
 
 
 def _output(event: dict[str, Any], client: Any = None) -> S3Output:
@@ -75,7 +76,15 @@ def finalize_task(
             missing,
         )
     manifest = finalize_dataset(output, data=data, verify="checksum", allow_missing=True)
-    return {"images": manifest["images"], "missingShards": manifest["missing_shards"]}
+    # The stored manifest's own sha256, which the "Dataset Job Succeeded" event carries.
+    stored = output.read_bytes(MANIFEST_FILE)
+    if stored is None:
+        raise Unavailable(f"{output.url}/{MANIFEST_FILE} could not be read back after it was written")
+    return {
+        "images": manifest["images"],
+        "missingShards": manifest["missing_shards"],
+        "manifestSha256": hashlib.sha256(stored).hexdigest(),
+    }
 
 
 def records_failure(event: dict[str, Any]) -> bool:

@@ -1,0 +1,81 @@
+"""hng.service.events: what is put on EventBridge, caught by a rule into SQS (moto) and checked against the
+documented schemas."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+from moto import mock_aws
+
+from hng.service.events import (
+    DETAIL_SCHEMAS,
+    SOURCE,
+    TASK_GENERATED,
+    EventPublisher,
+    task_generated_detail,
+)
+from tests.support.aws import REGION, shared_session
+
+ANSWER = {
+    "taskId": "01JDXQ5M8Z3K7W2N4P6R8T0V9X",
+    "bucket": "hng-bucket",
+    "key": "tasks/01JDXQ5M8Z3K7W2N4P6R8T0V9X/2026.png",
+    "metadataKey": "tasks/01JDXQ5M8Z3K7W2N4P6R8T0V9X/metadata.json",
+    "label": "2026",
+    "seed": 7,
+    "imageUrl": "https://example/presigned",
+}
+
+
+@pytest.fixture
+def caught(aws_env) -> Iterator[Any]:
+    """Reads back what a rule on the default bus (source hng) delivers to an SQS queue."""
+    with mock_aws():
+        sqs = shared_session().client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="hng-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = shared_session().client("events", region_name=REGION)
+        events.put_rule(Name="hng", EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule="hng", Targets=[{"Id": "queue", "Arn": arn}])
+
+        def read() -> list[dict[str, Any]]:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            return [json.loads(message["Body"]) for message in messages]
+
+        yield read
+
+
+def test_a_generated_task_is_announced_with_the_documented_detail(caught):
+    assert EventPublisher("default").task_generated({**ANSWER, "maskKey": "tasks/x/2026_mask.png"}, "queue")
+    (event,) = caught()
+    assert event["source"] == "hng" and event["detail-type"] == TASK_GENERATED
+    jsonschema.validate(event["detail"], DETAIL_SCHEMAS[TASK_GENERATED])
+    assert (
+        event["detail"]["s3Uri"] == f"s3://hng-bucket/{ANSWER['key']}" and event["detail"]["via"] == "queue"
+    )
+    assert "imageUrl" not in event["detail"]  # a presigned URL is a bearer credential, and it expires
+
+
+def test_the_schemas_refuse_what_they_do_not_document():
+    detail = task_generated_detail(ANSWER, "api")
+    jsonschema.validate(detail, DETAIL_SCHEMAS[TASK_GENERATED])
+    for broken in (
+        {**detail, "extra": 1},
+        {**detail, "via": "email"},
+        {k: v for k, v in detail.items() if k != "key"},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, DETAIL_SCHEMAS[TASK_GENERATED])
+
+
+def test_without_a_bus_nothing_is_put_and_a_failed_put_is_logged_not_raised(caught, caplog):
+    assert EventPublisher(None).task_generated(ANSWER, "api") is False
+    with caplog.at_level(logging.ERROR, logger="hng.service.events"):
+        assert EventPublisher("no-such-bus").task_generated(ANSWER, "api") is False
+    assert "event not put" in caplog.text
+    assert caught() == []
