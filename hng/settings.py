@@ -12,6 +12,7 @@ that changes the environment is seen). The Lambda handlers read them once, at co
 | HNG_DATASET_ENGINE | ``dataset_engine``: ``local`` runs dataset jobs in a child process | none |
 | HNG_API_KEY_REQUIRED | ``api_key_required``: the playground asks for an API key | false |
 | HNG_TOLERATED_FAILURE_PERCENTAGE | ``tolerated_failure_percentage``: shards a job may lose (0-100) | 0 |
+| HNG_DEAD_LETTER_QUEUE_URL | ``dead_letter_queue_url``: where refused queue messages go, with why | none |
 | HNG_EVENT_BUS | ``event_bus``: the EventBridge bus of hng.service.events | none (no events) |
 | HNG_IDEMPOTENCY_TABLE | ``idempotency_table``: DynamoDB table of Idempotency-Key answers | none (refused) |
 | HNG_MNIST_PATH | ``mnist_path``: the MNIST npz to load | found (hng.mnist.locate) |
@@ -60,6 +61,7 @@ class Settings:
     tolerated_failure_percentage: float = 0.0
     idempotency_table: str | None = None
     event_bus: str | None = None
+    dead_letter_queue_url: str | None = None
     mnist_path: str | None = None
     mnist_s3_uri: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "hng"
@@ -149,6 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tolerated_failure_percentage=_percentage(env, "HNG_TOLERATED_FAILURE_PERCENTAGE"),
         idempotency_table=_text(env, "HNG_IDEMPOTENCY_TABLE"),
         event_bus=_text(env, "HNG_EVENT_BUS"),
+        dead_letter_queue_url=_text(env, "HNG_DEAD_LETTER_QUEUE_URL"),
         mnist_path=_text(env, "HNG_MNIST_PATH"),
         mnist_s3_uri=_text(env, "HNG_MNIST_S3_URI"),
         cache_dir=default_cache_dir(env),

@@ -126,7 +126,7 @@ def _error(status: int, message: str, errors: list[FieldError] | None = None) ->
 # --- the operations: the same for a route and a direct invocation (logs and metrics included) ------------
 
 
-def generate_task(request: GenerateRequest) -> GeneratedTask:
+def generate_task(request: GenerateRequest, via: str = "api") -> GeneratedTask:
     started = time.perf_counter()
     task = service.generate(request)
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -134,7 +134,7 @@ def generate_task(request: GenerateRequest) -> GeneratedTask:
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
     logger.append_keys(task_id=task.response.taskId)
     logger.info("image generated", extra={"key": task.response.key, "seed": task.response.seed})
-    events.task_generated(task.response.model_dump(mode="json"), via="api")
+    events.task_generated(task.response.model_dump(mode="json"), via=via)
     return task
 
 
@@ -399,11 +399,12 @@ def internal_error(error: Exception) -> Response:
 # --- the entry point ------------------------------------------------------------------------------------
 
 
-def invoke_direct(event: dict[str, Any]) -> dict[str, Any]:
-    """A direct invocation (hng.http.direct): the answer the matching route gives, as a plain object."""
+def invoke_direct(event: dict[str, Any], via: str = "api") -> dict[str, Any]:
+    """A direct invocation (hng.http.direct): the answer the matching route gives, as a plain object.
+    ``via`` names the entry point in the Task Generated event (``queue`` for hng.handlers.queue)."""
     call = parse_direct_event(event)
     if isinstance(call, GenerateCall):
-        return json.loads(generate_task(call.request).response.model_dump_json(exclude_none=True))
+        return json.loads(generate_task(call.request, via).response.model_dump_json(exclude_none=True))
     if isinstance(call, DescribeDatasetCall):
         return DatasetStatus(**_dataset_jobs().describe(call.dataset_id)).model_dump()
     if not isinstance(call, StartDatasetCall):

@@ -29,6 +29,10 @@ TTL_ATTRIBUTE = "expiration"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft's examples and Stripe's keys
 
 
+class KeyInProgress(Conflict):
+    """The key's first request still runs: a retry later may get its answer."""
+
+
 def create_table(client: Any, name: str) -> None:
     """The idempotency table as the template declares it (for ``hng serve``'s embedded moto and tests):
     a string key ``id``, on-demand, TTL on ``expiration``. A table of that name already there is kept
@@ -91,7 +95,7 @@ class Idempotency:
                 f"{HEADER} {key!r} was first used with another request body: send a new key for a new request"
             ) from None
         except IdempotencyAlreadyInProgressError:
-            raise Conflict(
+            raise KeyInProgress(
                 f"the first request with {HEADER} {key!r} is still in progress: retry in a few seconds"
             ) from None
         except (

@@ -1,0 +1,6 @@
+"""The request queue function's entry point (template.yaml, the image's Command): the handler lives in the
+package."""
+
+from hng.handlers.queue import lambda_handler
+
+__all__ = ["lambda_handler"]

@@ -1,0 +1,90 @@
+"""The request queue's Lambda: SQS batches of requests, each carried out once, failures reported per message.
+
+A message's body is a direct-invocation event (hng.http.direct): the ``POST /generate`` fields make an
+image, ``{"dataset": {the POST /datasets fields}}`` starts a dataset job; an optional top-level
+``idempotencyKey`` names the request (by default the message id). Powertools' batch utility calls
+`handle_record` for each message and answers the messages that failed (``batchItemFailures``), so one
+bad message never fails or repeats the others:
+
+- a request that can never succeed (not JSON, a field that breaks a rule, a status request) goes to the
+  dead-letter queue at once with its reason (hng.service.dead_letters), and is not retried;
+- a request that failed for now (S3, Step Functions or the data unavailable, the same key still in
+  progress) is reported failed: SQS retries it, then its redrive policy moves it to the dead-letter queue;
+- a request seen before (the same key and body) is not carried out again (hng.service.idempotency).
+
+The operations, their logs, metrics and events are the API's (hng.handlers.api), with ``via: queue``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hng.errors import Conflict, InvalidInput, NotFound
+from hng.handlers import api
+from hng.http.direct import DescribeDatasetCall, parse_direct_event
+from hng.http.event import InvalidEvent
+from hng.service.dead_letters import DeadLetters
+from hng.service.idempotency import KeyInProgress, parse_idempotency_key
+
+KEY_FIELD = "idempotencyKey"
+
+processor = BatchProcessor(event_type=EventType.SQS)
+dead_letters = DeadLetters(api.settings.dead_letter_queue_url)
+
+
+def parse_message(body: str) -> tuple[dict[str, Any], str | None]:
+    """The request a message body holds, and its idempotency key if it names one; InvalidEvent otherwise."""
+    try:
+        event = json.loads(body)
+    except ValueError as error:
+        raise InvalidEvent(f"invalid message: the body is not JSON ({error})", field="body") from None
+    if not isinstance(event, dict):
+        raise InvalidEvent("invalid message: the body must be a JSON object", field="body")
+    key = event.pop(KEY_FIELD, None)
+    if key is not None and not isinstance(key, str):
+        raise InvalidEvent(f"invalid message: {KEY_FIELD} must be a string", field=KEY_FIELD)
+    try:
+        key = parse_idempotency_key(key)
+    except InvalidInput as error:
+        raise InvalidEvent(f"invalid message: {error}", field=KEY_FIELD) from None
+    if isinstance(parse_direct_event(event), DescribeDatasetCall):
+        raise InvalidEvent(
+            "invalid message: a queue message makes an image or starts a dataset job; datasetId (a status "
+            "request) is for a direct invocation or GET /datasets/{datasetId}",
+            field="datasetId",
+        )
+    return event, key
+
+
+def handle_record(record: SQSRecord) -> None:
+    try:
+        event, key = parse_message(record.body)
+        api.replays.run(
+            "queue", key or record.message_id, event, lambda: api.invoke_direct(event, via="queue")
+        )
+    except KeyInProgress:
+        raise  # its first delivery is still being carried out: try again later
+    except (InvalidInput, NotFound, Conflict) as error:
+        # Would fail the same way on every receive: moved aside now, with why.
+        api.logger.error(
+            "queue message refused", extra={"message_id": record.message_id, "reason": str(error)}
+        )
+        dead_letters.send(record.body, record.message_id, str(error))
+
+
+@api.logger.inject_lambda_context(clear_state=True)
+@api.tracer.capture_lambda_handler(capture_response=False)
+@api.metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An SQS event source mapping's batch (with ReportBatchItemFailures): the messages to retry."""
+    api.replays.register_context(context)
+    return dict(
+        process_partial_response(
+            event=event, record_handler=handle_record, processor=processor, context=context
+        )
+    )
