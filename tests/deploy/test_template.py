@@ -48,6 +48,8 @@ DATASET_FUNCTIONS = {
     "ShardWorkerFunction": "functions.datasets.worker.lambda_handler",
     "DatasetFinalizerFunction": "functions.datasets.finalizer.lambda_handler",
 }
+QUEUE_FUNCTION = "QueueFunction"  # the request queue's (issue 18), on when EventDriven is true
+IMAGE_FUNCTIONS = (FUNCTION, *DATASET_FUNCTIONS, QUEUE_FUNCTION)  # one container image
 LAMBDA_RETRY_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -725,8 +727,7 @@ def test_sam_transform_makes_the_state_machine_with_its_role_and_the_image_funct
     assert properties["RoleArn"] == {"Fn::GetAtt": ["DatasetStateMachineRole", "Arn"]}
     roles = [name for name, r in transformed.items() if r["Type"] == "AWS::IAM::Role"]
     assert sorted(roles) == sorted(
-        ["ApiGatewayCloudWatchRole", "DatasetStateMachineRole"]
-        + [f"{f}Role" for f in (FUNCTION, *DATASET_FUNCTIONS)]
+        ["ApiGatewayCloudWatchRole", "DatasetStateMachineRole"] + [f"{f}Role" for f in IMAGE_FUNCTIONS]
     )
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"] == source["Logging"]
@@ -743,11 +744,11 @@ def test_sam_transform_makes_the_state_machine_with_its_role_and_the_image_funct
     )
 
 
-def test_sam_build_builds_one_image_for_the_three_functions(sam_bin, tmp_path):
+def test_sam_build_builds_one_image_for_the_four_functions(sam_bin, tmp_path):
     command = [str(sam_bin / "python"), "-c", SAM_BUILD_PROBE, str(TEMPLATE), str(tmp_path)]
     result = run_tool(command)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [sorted([FUNCTION, *DATASET_FUNCTIONS])]
+    assert json.loads(result.stdout) == [sorted(IMAGE_FUNCTIONS)]
 
 
 def test_sam_transform_leaves_no_wildcard_action(sam_probe):
@@ -1138,7 +1139,7 @@ def entry_point_target(module: str, name: str):
 
 # --- MnistS3Uri: another digit set from S3 --------------------------------------------------------------
 
-MNIST_FUNCTIONS = (FUNCTION, *DATASET_FUNCTIONS)
+MNIST_FUNCTIONS = IMAGE_FUNCTIONS
 SAMPLE_MNIST_URI = "s3://my-digit-sets/emnist/digits-v2.npz"
 
 
@@ -1281,5 +1282,42 @@ def test_sam_build_builds_the_one_image_for_the_architecture(sam_bin, tmp_path, 
     probe = [str(sam_bin / "python"), "-c", SAM_PLATFORM_PROBE, str(TEMPLATE), str(tmp_path)]
     result = run_tool([*probe, json.dumps(overrides)])
     assert result.returncode == 0, result.stderr
-    functions = sorted([FUNCTION, *DATASET_FUNCTIONS])
+    functions = sorted(IMAGE_FUNCTIONS)
     assert json.loads(result.stdout) == [{"functions": functions, "platform": platform}]
+
+
+# --- the request queue (issue 18) ---------------------------------------------------------------------------
+
+
+def test_the_request_queue_has_a_dead_letter_queue_and_reports_partial_batch_failures(template, resources):
+    queue, dead = resources["RequestQueue"], resources["RequestDeadLetterQueue"]
+    for resource in (queue, dead, resources[QUEUE_FUNCTION], resources["QueueLogGroup"]):
+        assert resource["Condition"] == "IsEventDriven"  # EventDriven=false leaves all of it out
+    assert template["Conditions"]["IsEventDriven"] == {"Fn::Equals": [{"Ref": "EventDriven"}, "true"]}
+    for q in (queue, dead):
+        assert q["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert dead["Properties"]["MessageRetentionPeriod"] == 1209600
+    function = resources[QUEUE_FUNCTION]["Properties"]
+    timeout = function.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for event source mappings
+    assert function["ImageConfig"] == {"Command": ["functions.queue.app.lambda_handler"]}
+    assert entry_point_target("functions.queue.app", "lambda_handler").__module__ == "hng.handlers.queue"
+    (event,) = function["Events"].values()
+    assert event["Type"] == "SQS"
+    mapping = event["Properties"]
+    assert mapping["Queue"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10 and mapping["MaximumBatchingWindowInSeconds"] == 5
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "QueueMaximumConcurrency"}}
+    env = function["Environment"]["Variables"]
+    assert env["HNG_DEAD_LETTER_QUEUE_URL"] == {"Ref": "RequestDeadLetterQueue"}
+    assert env["HNG_IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    statements = inline_statements(function["Policies"])
+    (send,) = [s for s in statements if any(a.startswith("sqs:") for a in actions_of(s))]
+    assert actions_of(send) == ["sqs:SendMessage"]  # to the dead-letter queue only
+    assert send["Resource"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    assert template["Outputs"]["RequestQueueUrl"]["Value"] == {"Ref": "RequestQueue"}
