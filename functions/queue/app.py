@@ -1,5 +1,4 @@
-"""The request queue function's entry point (template.yaml, the image's Command): the handler lives in the
-package."""
+"""The request queue function's entry point (template.yaml, the image's Command): the handler is in hng."""
 
 from hng.handlers.queue import lambda_handler
 
