@@ -30,6 +30,7 @@ from hng.http.direct import DescribeDatasetCall, parse_direct_event
 from hng.http.event import InvalidEvent
 from hng.service.dead_letters import DeadLetters
 from hng.service.idempotency import KeyInProgress, parse_idempotency_key
+from hng.service.spec_drops import DroppedSpec, dropped_spec, error_body, read_spec, result_body
 
 KEY_FIELD = "idempotencyKey"
 
@@ -37,14 +38,21 @@ processor = BatchProcessor(event_type=EventType.SQS)
 dead_letters = DeadLetters(api.settings.dead_letter_queue_url)
 
 
-def parse_message(body: str) -> tuple[dict[str, Any], str | None]:
-    """The request a message body holds, and its idempotency key if it names one; InvalidEvent otherwise."""
+def parse_body(body: str) -> dict[str, Any]:
+    """A message body's JSON object; InvalidEvent otherwise."""
     try:
         event = json.loads(body)
     except ValueError as error:
         raise InvalidEvent(f"invalid message: the body is not JSON ({error})", field="body") from None
     if not isinstance(event, dict):
         raise InvalidEvent("invalid message: the body must be a JSON object", field="body")
+    return event
+
+
+def parse_message(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The request a message's object holds, and its idempotency key if it names one; InvalidEvent
+    otherwise."""
+    event = dict(event)
     key = event.pop(KEY_FIELD, None)
     if key is not None and not isinstance(key, str):
         raise InvalidEvent(f"invalid message: {KEY_FIELD} must be a string", field=KEY_FIELD)
@@ -63,7 +71,12 @@ def parse_message(body: str) -> tuple[dict[str, Any], str | None]:
 
 def handle_record(record: SQSRecord) -> None:
     try:
-        event, key = parse_message(record.body)
+        message = parse_body(record.body)
+        drop = dropped_spec(message)
+        if drop is not None:
+            start_dropped_spec(drop)
+            return
+        event, key = parse_message(message)
         api.replays.run(
             "queue", key or record.message_id, event, lambda: api.invoke_direct(event, via="queue")
         )
@@ -75,6 +88,34 @@ def handle_record(record: SQSRecord) -> None:
             "queue message refused", extra={"message_id": record.message_id, "reason": str(error)}
         )
         dead_letters.send(record.body, record.message_id, str(error))
+
+
+def start_dropped_spec(drop: DroppedSpec) -> None:
+    """Start the dataset job a spec file dropped under requests/ asks for, and write its result beside it:
+    the job's answer, or the error naming the field (then nothing was started)."""
+    store = api.service.store
+    if store is None or drop.bucket != store.bucket:
+        api.logger.warning("a spec dropped in another bucket is ignored", extra={"bucket": drop.bucket})
+        return
+    raw = store.read_object(drop.key)  # unreadable for now: retried
+    try:
+        dataset = read_spec(raw)
+        answer = api.replays.run(
+            "requests",
+            drop.request_id,
+            {"key": drop.key, "etag": drop.etag},
+            lambda: api.invoke_direct({"dataset": dataset}, via="queue"),
+        )
+        body = result_body({**answer, "spec": drop.key})
+    except KeyInProgress:
+        raise
+    except (InvalidInput, NotFound, Conflict) as error:
+        field = error.problems[0][0].removeprefix("dataset.") if isinstance(error, InvalidInput) else "spec"
+        body = error_body(str(error).replace("dataset.", ""), field)
+        api.logger.info("dropped spec refused", extra={"key": drop.key, "reason": str(error)})
+    except ValueError as error:  # not JSON, not an object
+        body = error_body(str(error), "spec")
+    store.write_object(drop.result_key, body, "application/json")
 
 
 @api.logger.inject_lambda_context(clear_state=True)

@@ -240,6 +240,15 @@ class TaskStore:
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {_reason(error)}") from error
 
+    def write_object(self, key: str, body: bytes, content_type: str) -> None:
+        """Store ``body`` at ``key`` (a dropped spec's result file); StorageError if it cannot be written."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not write s3://{self.bucket}/{key}: {_reason(error)}") from error
+
     def presign(self, key: str, expires_in: int) -> str:
         from botocore.exceptions import BotoCoreError
 

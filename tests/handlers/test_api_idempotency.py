@@ -9,32 +9,13 @@ from typing import Any
 import pytest
 
 from hng.datasets.jobs import DatasetJobs
-from hng.datasets.jobs.engines import EngineRun
 from hng.service.idempotency import Idempotency, create_table
 from tests.support.api import BUCKET, call, json_body, stored_keys
 from tests.support.aws import REGION, shared_session
+from tests.support.queue import CountingEngine
 
 TABLE = "hng-idempotency-api-test"
 BODY = {"number": 42, "image_width": 56, "seed": 7}
-
-
-class CountingEngine:
-    """A dataset engine that only counts the jobs it is asked to start."""
-
-    name = "counting"
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    def start(self, dataset_id: str, bucket: str, prefix: str, attempt: int) -> str:
-        self.started.append(dataset_id)
-        return f"run-{len(self.started)}"
-
-    def describe(self, ref: str) -> EngineRun:
-        return EngineRun(status="RUNNING")
-
-    def stop(self, ref: str, reason: str) -> None:
-        pass
 
 
 @pytest.fixture

@@ -3,60 +3,17 @@ retry, refused messages reach the dead-letter queue with their reason, redeliver
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from hng.datasets.jobs import DatasetJobs
 from hng.handlers import queue
 from hng.service.dead_letters import REASON_ATTRIBUTE, DeadLetters
-from hng.service.idempotency import Idempotency, create_table
 from hng.service.task_store import StorageError
-from tests.handlers.test_api_idempotency import CountingEngine
-from tests.support.api import BUCKET, FakeContext, stored_keys
-from tests.support.aws import REGION, shared_session
-
-TABLE = "hng-queue-idempotency"
-
-
-@pytest.fixture
-def wired(api, s3, monkeypatch):
-    sqs = shared_session().client("sqs", region_name=REGION)
-    requests = sqs.create_queue(QueueName="hng-requests")["QueueUrl"]
-    dead = sqs.create_queue(QueueName="hng-requests-dlq")["QueueUrl"]
-    create_table(shared_session().client("dynamodb", region_name=REGION), TABLE)
-    monkeypatch.setattr(api, "replays", Idempotency(TABLE, 600))
-    engine = CountingEngine()
-    monkeypatch.setattr(api, "datasets", DatasetJobs(BUCKET, engine, client=s3, url_expiry=600))
-    monkeypatch.setattr(queue, "dead_letters", DeadLetters(dead))
-    return {"sqs": sqs, "requests": requests, "dead": dead, "engine": engine, "s3": s3, "api": api}
-
-
-def batch(sqs, url: str, bodies: list[str]) -> dict[str, Any]:
-    """Send the bodies, receive them, and shape them as the event source mapping hands them to Lambda."""
-    for body in bodies:
-        sqs.send_message(QueueUrl=url, MessageBody=body)
-    records = []
-    while len(records) < len(bodies):
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796700000000"},
-                    "messageAttributes": {},
-                    "md5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:hng-requests",
-                    "awsRegion": REGION,
-                }
-            )
-    by_body = {record["body"]: record for record in records}
-    return {"Records": [by_body[body] for body in bodies]}
+from tests.support.api import FakeContext, stored_keys
+from tests.support.queue import batch
 
 
 def dead_letters(sqs, url: str) -> list[dict[str, Any]]:
