@@ -1321,3 +1321,30 @@ def test_the_request_queue_has_a_dead_letter_queue_and_reports_partial_batch_fai
     assert actions_of(send) == ["sqs:SendMessage"]  # to the dead-letter queue only
     assert send["Resource"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
     assert template["Outputs"]["RequestQueueUrl"]["Value"] == {"Ref": "RequestQueue"}
+
+
+def test_dropped_specs_reach_the_request_queue_through_one_rule(resources):
+    from tests.support.queue import spec_dropped_pattern
+
+    bucket = resources["Bucket"]["Properties"]["NotificationConfiguration"]
+    assert bucket == {
+        "Fn::If": [
+            "IsEventDriven",
+            {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    rule = resources["SpecDropped"]
+    assert rule["Condition"] == "IsEventDriven" and rule["Properties"]["EventBusName"] == "default"
+    assert rule["Properties"]["EventPattern"] == spec_dropped_pattern({"Ref": "Bucket"})
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+    (statement,) = resources["RequestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SpecDropped", "Arn"]}}}
+    grants = {
+        json.dumps(s["Resource"]): actions_of(s)
+        for s in inline_statements(resources[QUEUE_FUNCTION]["Properties"]["Policies"])
+    }
+    assert grants[json.dumps({"Fn::Sub": "${Bucket.Arn}/requests/*"})] == ["s3:GetObject"]
+    assert grants[json.dumps({"Fn::Sub": "${Bucket.Arn}/requests/*.result.json"})] == ["s3:PutObject"]

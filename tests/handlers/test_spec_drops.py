@@ -11,13 +11,7 @@ import pytest
 from hng.handlers import queue
 from tests.support.api import BUCKET, FakeContext
 from tests.support.aws import REGION, shared_session
-from tests.support.queue import batch
-
-TEMPLATE_PATTERN = {  # template.yaml's SpecDropped rule, with the stack's bucket name filled in
-    "source": ["aws.s3"],
-    "detail-type": ["Object Created"],
-    "detail": {"bucket": {"name": [BUCKET]}, "object": {"key": [{"prefix": "requests/"}]}},
-}
+from tests.support.queue import batch, spec_dropped_pattern
 
 
 @pytest.fixture
@@ -28,7 +22,7 @@ def dropping(wired):
     )
     arn = sqs.get_queue_attributes(QueueUrl=wired["requests"], AttributeNames=["QueueArn"])["Attributes"]
     events = shared_session().client("events", region_name=REGION)
-    events.put_rule(Name="spec-dropped", EventPattern=json.dumps(TEMPLATE_PATTERN))
+    events.put_rule(Name="spec-dropped", EventPattern=json.dumps(spec_dropped_pattern(BUCKET)))
     events.put_targets(Rule="spec-dropped", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
     return wired
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from hng.datasets.jobs.engines import EngineRun
+from hng.service.spec_drops import PREFIX
 from tests.support.aws import REGION
 
 
@@ -50,3 +51,12 @@ def batch(sqs, url: str, bodies: list[str]) -> dict[str, Any]:
             )
     by_body = {record["body"]: record for record in records}
     return {"Records": [by_body[body] for body in bodies]}
+
+
+def spec_dropped_pattern(bucket: Any) -> dict[str, Any]:
+    """template.yaml's SpecDropped rule pattern (tests/deploy/test_template.py checks the two agree)."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": PREFIX}]}},
+    }
