@@ -126,9 +126,9 @@ def _error(status: int, message: str, errors: list[FieldError] | None = None) ->
 # --- the operations: the same for a route and a direct invocation (logs and metrics included) ------------
 
 
-def generate_task(request: GenerateRequest, via: str = "api") -> GeneratedTask:
+def generate_task(request: GenerateRequest, via: str = "api", group: str = "") -> GeneratedTask:
     started = time.perf_counter()
-    task = service.generate(request)
+    task = service.generate(request, group)
     elapsed_ms = (time.perf_counter() - started) * 1000
     metrics.add_metric(name="GenerationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
     metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
@@ -399,12 +399,14 @@ def internal_error(error: Exception) -> Response:
 # --- the entry point ------------------------------------------------------------------------------------
 
 
-def invoke_direct(event: dict[str, Any], via: str = "api") -> dict[str, Any]:
+def invoke_direct(event: dict[str, Any], via: str = "api", group: str = "") -> dict[str, Any]:
     """A direct invocation (hng.http.direct): the answer the matching route gives, as a plain object.
-    ``via`` names the entry point in the Task Generated event (``queue`` for hng.handlers.queue)."""
+    ``via`` names the entry point in the Task Generated event (``queue`` for hng.handlers.queue);
+    ``group``, a queue message's keyPrefix, where an image's objects go under tasks/."""
     call = parse_direct_event(event)
     if isinstance(call, GenerateCall):
-        return json.loads(generate_task(call.request, via).response.model_dump_json(exclude_none=True))
+        task = generate_task(call.request, via, group)
+        return json.loads(task.response.model_dump_json(exclude_none=True))
     if isinstance(call, DescribeDatasetCall):
         return DatasetStatus(**_dataset_jobs().describe(call.dataset_id)).model_dump()
     if not isinstance(call, StartDatasetCall):

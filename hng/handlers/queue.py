@@ -2,7 +2,8 @@
 
 A message's body is a direct-invocation event (hng.http.direct): the ``POST /generate`` fields make an
 image, ``{"dataset": {the POST /datasets fields}}`` starts a dataset job; an optional top-level
-``idempotencyKey`` names the request (by default the message id). Powertools' batch utility calls
+``idempotencyKey`` names the request (by default the message id), and an image request's optional
+``keyPrefix`` (``run-42/``) puts its objects under ``tasks/run-42/{taskId}/``. Powertools' batch utility calls
 `handle_record` for each message and answers the messages that failed (``batchItemFailures``), so one
 bad message never fails or repeats the others:
 
@@ -31,8 +32,10 @@ from hng.http.event import InvalidEvent
 from hng.service.dead_letters import DeadLetters
 from hng.service.idempotency import KeyInProgress, parse_idempotency_key
 from hng.service.spec_drops import DroppedSpec, dropped_spec, error_body, read_spec, result_body
+from hng.service.task_store import check_key_group
 
 KEY_FIELD = "idempotencyKey"
+GROUP_FIELD = "keyPrefix"
 
 processor = BatchProcessor(event_type=EventType.SQS)
 dead_letters = DeadLetters(api.settings.dead_letter_queue_url)
@@ -49,10 +52,20 @@ def parse_body(body: str) -> dict[str, Any]:
     return event
 
 
-def parse_message(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The request a message's object holds, and its idempotency key if it names one; InvalidEvent
-    otherwise."""
+def parse_message(event: dict[str, Any]) -> tuple[dict[str, Any], str | None, str]:
+    """The request a message's object holds, its idempotency key if it names one, and the key prefix of
+    its image's objects under tasks/ ("" by default); InvalidEvent otherwise."""
     event = dict(event)
+    group = event.pop(GROUP_FIELD, "")
+    if group:
+        try:
+            group = check_key_group(group, GROUP_FIELD)
+        except InvalidInput as error:
+            raise InvalidEvent(f"invalid message: {error}", field=GROUP_FIELD) from None
+        if "dataset" in event:
+            raise InvalidEvent(
+                f"invalid message: {GROUP_FIELD} places an image; a dataset has its own prefix", GROUP_FIELD
+            )
     key = event.pop(KEY_FIELD, None)
     if key is not None and not isinstance(key, str):
         raise InvalidEvent(f"invalid message: {KEY_FIELD} must be a string", field=KEY_FIELD)
@@ -66,7 +79,7 @@ def parse_message(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
             "request) is for a direct invocation or GET /datasets/{datasetId}",
             field="datasetId",
         )
-    return event, key
+    return event, key, group
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -76,9 +89,10 @@ def handle_record(record: SQSRecord) -> None:
         if drop is not None:
             start_dropped_spec(drop)
             return
-        event, key = parse_message(message)
+        event, key, group = parse_message(message)
+        request = {**event, GROUP_FIELD: group}  # what the key stands for, the prefix included
         api.replays.run(
-            "queue", key or record.message_id, event, lambda: api.invoke_direct(event, via="queue")
+            "queue", key or record.message_id, request, lambda: api.invoke_direct(event, "queue", group)
         )
     except KeyInProgress:
         raise  # its first delivery is still being carried out: try again later

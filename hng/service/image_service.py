@@ -159,7 +159,7 @@ class GenerationService:
             return self.data_error
         return "run `hng data fetch`, or set HNG_MNIST_PATH or HNG_MNIST_S3_URI"
 
-    def generate(self, request: GenerateRequest) -> GeneratedTask:
+    def generate(self, request: GenerateRequest, group: str = "") -> GeneratedTask:
         generator, store = self._ready()
         started = time.perf_counter()
         result = generator.generate(
@@ -190,7 +190,9 @@ class GenerationService:
             "generationMs": round((time.perf_counter() - started) * 1000, 3),
         }
         mask_png = result.mask_png() if request.include_mask else None
-        stored = store.save(task_id, result.label, image, metadata, mask_png, suffix=SUFFIXES[encoding])
+        stored = store.save(
+            task_id, result.label, image, metadata, mask_png, suffix=SUFFIXES[encoding], group=group
+        )
         pixels = pixel_rows(result.image) if request.include_image else None
         response = GenerateResponse.model_construct(
             taskId=task_id,

@@ -17,6 +17,7 @@ embedded S3.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from hng.aws.clients import (
 from hng.aws.clients import client_config as aws_client_config
 from hng.aws.clients import make_client as make_aws_client
 from hng.core.ids import is_task_id
-from hng.errors import NotFound, Unavailable
+from hng.errors import InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -95,12 +96,28 @@ class StoredImage:
     mask_key: str | None = None
 
 
-def image_key(task_id: str, label: str, suffix: str = ".png") -> str:
-    return f"{PREFIX}{task_id}/{label}{suffix}"
+def image_key(task_id: str, label: str, suffix: str = ".png", group: str = "") -> str:
+    return f"{PREFIX}{group}{task_id}/{label}{suffix}"
 
 
-def mask_key(task_id: str, label: str) -> str:
-    return f"{PREFIX}{task_id}/{label}_mask.png"
+def mask_key(task_id: str, label: str, group: str = "") -> str:
+    return f"{PREFIX}{group}{task_id}/{label}_mask.png"
+
+
+_GROUP = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/){1,8}")
+MAX_GROUP = 200
+
+
+def check_key_group(value: Any, field: str = "keyPrefix") -> str:
+    """A task group: path segments under tasks/ that a queue request's objects go in (``run-42/``), each
+    of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.``), each ending in ``/``."""
+    if not isinstance(value, str) or len(value) > MAX_GROUP or not _GROUP.fullmatch(value):
+        raise InvalidInput(
+            field,
+            f"{field} must be 1 to 8 path segments of letters, digits, '.', '_' or '-' (not starting "
+            f"with '.'), each ending in '/', at most {MAX_GROUP} characters, got {str(value)[:60]!r}",
+        )
+    return value
 
 
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
@@ -158,17 +175,19 @@ class TaskStore:
         mask_png: bytes | None = None,
         *,
         suffix: str = ".png",
+        group: str = "",
     ) -> StoredImage:
         """Store the image (``suffix`` .png or .jpg) and its mask, if given, then the metadata that points
         at them: a task whose metadata exists has all its objects; on a failure what was stored is
-        deleted."""
+        deleted. ``group`` (`check_key_group`) puts them under ``tasks/{group}{taskId}/``: such a task is
+        found by its keys, not by ``load_metadata``."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         stored = StoredImage(
             self.bucket,
-            image_key(task_id, label, suffix),
-            metadata_key(task_id),
-            None if mask_png is None else mask_key(task_id, label),
+            image_key(task_id, label, suffix, group),
+            f"{PREFIX}{group}{task_id}/metadata.json",
+            None if mask_png is None else mask_key(task_id, label, group),
         )
         try:
             self.client.put_object(

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from hng.handlers import queue
 from hng.service.dead_letters import REASON_ATTRIBUTE, DeadLetters
 from hng.service.task_store import StorageError
-from tests.support.api import FakeContext, stored_keys
+from tests.support.api import BUCKET, FakeContext, stored_keys
 from tests.support.queue import batch
 
 
@@ -82,3 +82,22 @@ def test_without_a_dead_letter_queue_a_refused_message_is_left_to_the_redrive_po
     # A batch whose every message fails fails the invocation (Powertools' default), and SQS retries it.
     with pytest.raises(BatchProcessingError):
         queue.lambda_handler(batch(wired["sqs"], wired["requests"], [bodies[0] + " "]), FakeContext())
+
+
+def test_a_key_prefix_places_the_images_objects_and_is_checked(wired):
+    sqs, s3 = wired["sqs"], wired["s3"]
+    bodies = [
+        json.dumps({"number": 12, "seed": 2, "keyPrefix": "run-42/night/"}),
+        json.dumps({"number": 12, "keyPrefix": "../escape/"}),
+        json.dumps({"dataset": {"count": 20}, "keyPrefix": "run-42/"}),
+    ]
+    event = batch(sqs, wired["requests"], bodies)
+    assert queue.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    (image,) = pngs(s3)
+    assert image.startswith("tasks/run-42/night/") and image.endswith("/12.png")
+    metadata = image.rsplit("/", 1)[0] + "/metadata.json"
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=metadata)["Body"].read())["key"] == image
+    moved = dead_letters(sqs, wired["dead"])
+    reasons = sorted(m["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"] for m in moved)
+    assert len(reasons) == 2 and all("keyPrefix" in reason for reason in reasons), reasons
+    assert wired["engine"].started == []
