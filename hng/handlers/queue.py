@@ -114,6 +114,10 @@ def start_dropped_spec(drop: DroppedSpec) -> None:
     raw = store.read_object(drop.key)  # unreadable for now: retried
     try:
         dataset = read_spec(raw)
+    except ValueError as error:  # not JSON, not an object
+        store.write_object(drop.result_key, error_body(str(error), "spec"), "application/json")
+        return
+    try:
         answer = api.replays.run(
             "requests",
             drop.request_id,
@@ -127,8 +131,6 @@ def start_dropped_spec(drop: DroppedSpec) -> None:
         field = error.problems[0][0].removeprefix("dataset.") if isinstance(error, InvalidInput) else "spec"
         body = error_body(str(error).replace("dataset.", ""), field)
         api.logger.info("dropped spec refused", extra={"key": drop.key, "reason": str(error)})
-    except ValueError as error:  # not JSON, not an object
-        body = error_body(str(error), "spec")
     store.write_object(drop.result_key, body, "application/json")
 
 
