@@ -202,23 +202,22 @@ def generate(
     if answer_as is None:
         return _error(HTTPStatus.NOT_ACCEPTABLE, f"Accept must allow {JSON} or {image_type}")
     key = parse_idempotency_key(idempotency_key)
-    image: bytes | None = None
     if key is None:
         task = generate_task(request)
-        answer, image = task.response.model_dump(mode="json", exclude_none=True), task.image
-    else:
-        made: list[GeneratedTask] = []
+        if answer_as == image_type:
+            headers = {"X-Task-Id": task.response.taskId, "X-Image-Url": task.response.imageUrl}
+            return Response(HTTPStatus.OK, task.media_type, task.image, headers=headers)
+        return Response(HTTPStatus.OK, JSON, task.response.model_dump_json(exclude_none=True))
+    made: list[GeneratedTask] = []
 
-        def first() -> dict[str, Any]:
-            made.append(generate_task(request))
-            return made[0].response.model_dump(mode="json", exclude_none=True)
+    def first() -> dict[str, Any]:
+        made.append(generate_task(request))
+        return made[0].response.model_dump(mode="json", exclude_none=True)
 
-        answer = replays.run("generate", key, request.model_dump(mode="json", exclude_unset=True), first)
-        # A replay answers the first request's image, read back from where it was stored.
-        image = made[0].image if made else None
+    answer = replays.run("generate", key, request.model_dump(mode="json", exclude_unset=True), first)
     if answer_as == image_type:
-        if image is None:
-            image = service.read_image(answer["key"])
+        # A replay answers the first request's image, read back from where it was stored.
+        image = made[0].image if made else service.read_image(answer["key"])
         headers = {"X-Task-Id": answer["taskId"], "X-Image-Url": answer["imageUrl"]}
         return Response(HTTPStatus.OK, image_type, image, headers=headers)
     return Response(HTTPStatus.OK, JSON, json.dumps(answer, separators=(",", ":")))
