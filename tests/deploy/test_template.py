@@ -324,10 +324,14 @@ def allow_statements(value: Any) -> list[dict[str, Any]]:
 def assert_no_wildcard_actions(resources: dict[str, Any]) -> None:
     statements = allow_statements(resources)
     assert statements
+    # In a KMS key's own policy, Resource "*" is that key: the form key policies must use.
+    key_policies = allow_statements({n: r for n, r in resources.items() if r.get("Type") == "AWS::KMS::Key"})
     for statement in statements:
         actions = actions_of(statement)
         assert not any("*" in action for action in actions), statement
-        if statement.get("Resource") == "*" or "*" in statement.get("Resource", []):
+        if statement in key_policies:
+            assert all(action.startswith("kms:") for action in actions), statement
+        elif statement.get("Resource") == "*" or "*" in statement.get("Resource", []):
             assert set(actions) <= UNSCOPED_ACTIONS, statement
 
 
@@ -516,7 +520,7 @@ def test_function_s3_permissions_are_least_privilege_on_the_bucket(resources):
     # Unconditioned: S3 evaluates ListBucket for a GetObject of a missing key without any s3:prefix, so a
     # prefix condition would turn every missing task into a 403, which the handler answers 503.
     assert "Condition" not in listing
-    others = {a for s in statements for a in actions_of(s) if not a.startswith(("s3:", "dynamodb:"))}
+    others = {a for s in statements for a in actions_of(s) if not a.startswith(("s3:", "dynamodb:", "kms:"))}
     assert others == {
         "states:StartExecution",
         "states:DescribeExecution",
@@ -543,7 +547,22 @@ def test_the_idempotency_table_matches_the_code_and_expires_its_items(resources)
     assert table["KeySchema"] == [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": TABLE_KEY, "AttributeType": "S"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-    assert table["BillingMode"] == "PAY_PER_REQUEST" and table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Ref": "DataKey"},
+    }
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # Its key: rotated, administered by the account, usable by EventBridge (for the queues) in this account.
+    key = resources["DataKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
+    assert {"Service": "events.amazonaws.com"} in principals and "*" not in json.dumps(principals)
+    statements = inline_statements(function_properties(resources)["Policies"])
+    (use,) = [s for s in statements if any(a.startswith("kms:") for a in actions_of(s))]
+    assert set(actions_of(use)) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert use["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     env = function_properties(resources)["Environment"]["Variables"]
     assert env["HNG_IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
 
@@ -1295,7 +1314,7 @@ def test_the_request_queue_has_a_dead_letter_queue_and_reports_partial_batch_fai
         assert resource["Condition"] == "IsEventDriven"  # EventDriven=false leaves all of it out
     assert template["Conditions"]["IsEventDriven"] == {"Fn::Equals": [{"Ref": "EventDriven"}, "true"]}
     for q in (queue, dead):
-        assert q["Properties"]["SqsManagedSseEnabled"] is True
+        assert q["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert queue["Properties"]["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]},
         "maxReceiveCount": 5,
