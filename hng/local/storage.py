@@ -114,7 +114,7 @@ def start_storage(
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "HNG_IDEMPOTENCY_TABLE": table,
         # Task Generated events on the server's default bus (no rule: they go nowhere unless one is added).
-        "AWS_ENDPOINT_URL_EVENTS": endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoint,  # botocore names it by the service id, EventBridge
         "HNG_EVENT_BUS": "default",
         "AWS_DEFAULT_REGION": _REGION,
         "AWS_REGION": _REGION,

@@ -790,7 +790,7 @@ def test_embedded_storage_sets_the_environment_creates_the_bucket_and_presigned_
         assert table["TableName"] == "my-bucket-idempotency"
         assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
         assert os.environ["HNG_EVENT_BUS"] == "default"
-        assert os.environ["AWS_ENDPOINT_URL_EVENTS"] == storage.endpoint
+        assert os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"] == storage.endpoint
     finally:
         storage.stop()
     assert "AWS_ENDPOINT_URL_S3" not in os.environ and "HNG_BUCKET" not in os.environ
