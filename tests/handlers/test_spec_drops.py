@@ -10,20 +10,17 @@ import pytest
 
 from hng.handlers import queue
 from tests.support.api import BUCKET, FakeContext
-from tests.support.aws import REGION, shared_session
+from tests.support.events import route_to_queue
 from tests.support.queue import batch, spec_dropped_pattern
 
 
 @pytest.fixture
 def dropping(wired):
-    s3, sqs = wired["s3"], wired["sqs"]
+    s3 = wired["s3"]
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    arn = sqs.get_queue_attributes(QueueUrl=wired["requests"], AttributeNames=["QueueArn"])["Attributes"]
-    events = shared_session().client("events", region_name=REGION)
-    events.put_rule(Name="spec-dropped", EventPattern=json.dumps(spec_dropped_pattern(BUCKET)))
-    events.put_targets(Rule="spec-dropped", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+    route_to_queue(spec_dropped_pattern(BUCKET), wired["requests"], "spec-dropped")
     return wired
 
 

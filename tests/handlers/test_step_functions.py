@@ -33,6 +33,7 @@ from hng.service.image_service import GenerationService, ServiceConfig
 from hng.service.task_store import TaskStore
 from hng.settings import load_settings
 from tests.support.api import FakeContext
+from tests.support.events import EventCapture
 from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.full_data, pytest.mark.slow]  # slow: whole Step Functions executions in moto
@@ -166,27 +167,13 @@ def stack(aws, monkeypatch, full_mnist):
     store = TaskStore(BUCKET, client=s3)
     monkeypatch.setattr(app, "service", GenerationService(ServiceConfig(bucket=BUCKET), full_mnist, store))
     use(0.0)
-    return {"app": app, "s3": s3, "lambdas": lambdas, "use": use, "events": EventCapture()}
-
-
-class EventCapture:
-    """hng's events on the default bus, caught by a rule whose target is an SQS queue, and read back."""
-
-    def __init__(self) -> None:
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.url = self.sqs.create_queue(QueueName="hng-events")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
-        events = boto3.client("events", region_name=REGION)
-        events.put_rule(Name="hng-events", EventPattern=json.dumps({"source": ["hng"]}))
-        events.put_targets(Rule="hng-events", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
-
-    def read(self) -> list[dict[str, Any]]:
-        caught = []
-        while messages := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages"):
-            for message in messages:
-                caught.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
-        return caught
+    return {
+        "app": app,
+        "s3": s3,
+        "lambdas": lambdas,
+        "use": use,
+        "events": EventCapture({"source": [SOURCE]}),
+    }
 
 
 def assert_detail(event: dict[str, Any], detail_type: str) -> dict[str, Any]:

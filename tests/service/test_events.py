@@ -3,7 +3,6 @@ documented schemas."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from hng.service.events import (
     EventPublisher,
     task_generated_detail,
 )
-from tests.support.aws import REGION, shared_session
+from tests.support.events import EventCapture
 
 ANSWER = {
     "taskId": "01JDXQ5M8Z3K7W2N4P6R8T0V9X",
@@ -36,18 +35,7 @@ ANSWER = {
 def caught(aws_env) -> Iterator[Any]:
     """Reads back what a rule on the default bus (source hng) delivers to an SQS queue."""
     with mock_aws():
-        sqs = shared_session().client("sqs", region_name=REGION)
-        url = sqs.create_queue(QueueName="hng-events")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = shared_session().client("events", region_name=REGION)
-        events.put_rule(Name="hng", EventPattern=json.dumps({"source": [SOURCE]}))
-        events.put_targets(Rule="hng", Targets=[{"Id": "queue", "Arn": arn}])
-
-        def read() -> list[dict[str, Any]]:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            return [json.loads(message["Body"]) for message in messages]
-
-        yield read
+        yield EventCapture({"source": [SOURCE]}).read
 
 
 def test_a_generated_task_is_announced_with_the_documented_detail(caught):
