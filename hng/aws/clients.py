@@ -115,6 +115,22 @@ def make_client(
     return client if profile.deadline is None else DeadlineClient(client, profile.deadline)
 
 
+class LazyClient:
+    """A client made on first use (`make_client`), once, whatever thread asks first: what a module-level
+    object holds so that a cold start that never calls the service never pays for its client."""
+
+    def __init__(self, service: str, profile: ClientProfile) -> None:
+        self.service, self.profile = service, profile
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self.service, self.profile)
+            return self._client
+
+
 def _no_expect(params: dict[str, Any], **kwargs: Any) -> None:
     params["headers"].pop("Expect", None)  # not a signed header
 

@@ -8,9 +8,7 @@ the original go.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
+from hng.aws.clients import CONTROL, LazyClient
 from hng.errors import Unavailable
 
 REASON_ATTRIBUTE = "hngReason"
@@ -24,8 +22,7 @@ class DeadLetters:
 
     def __init__(self, queue_url: str | None) -> None:
         self.queue_url = queue_url
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._sqs = LazyClient("sqs", CONTROL)
 
     def send(self, body: str, message_id: str, reason: str) -> None:
         if self.queue_url is None:
@@ -39,16 +36,10 @@ class DeadLetters:
             SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": message_id},
         }
         try:
-            self._sqs().send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)
+            self._sqs.get().send_message(
+                QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
+            )
         except (BotoCoreError, ClientError) as error:
             raise Unavailable(
                 f"could not move message {message_id} to the dead-letter queue: {error}"
             ) from error
-
-    def _sqs(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from hng.aws.clients import CONTROL, make_client
-
-                self._client = make_client("sqs", CONTROL)
-            return self._client

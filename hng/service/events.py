@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any
+
+from hng.aws.clients import CONTROL, LazyClient
 
 SOURCE = "hng"
 TASK_GENERATED = "Task Generated"
@@ -106,8 +107,7 @@ class EventPublisher:
 
     def __init__(self, bus_name: str | None) -> None:
         self.bus_name = bus_name
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._events = LazyClient("events", CONTROL)
 
     def task_generated(self, answer: Mapping[str, Any], via: str) -> bool:
         """Announce a generated task; whether EventBridge took the event."""
@@ -125,7 +125,7 @@ class EventPublisher:
             "EventBusName": self.bus_name,
         }
         try:
-            answer = self._events().put_events(Entries=[entry])
+            answer = self._events.get().put_events(Entries=[entry])
         except (BotoCoreError, ClientError) as error:
             logger.error("event not put", extra={"detail_type": detail_type, "reason": str(error)})
             return False
@@ -134,11 +134,3 @@ class EventPublisher:
             logger.error("event not put", extra={"detail_type": detail_type, "reason": reason})
             return False
         return True
-
-    def _events(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from hng.aws.clients import CONTROL, make_client
-
-                self._client = make_client("events", CONTROL)
-            return self._client
