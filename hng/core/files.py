@@ -65,3 +65,11 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         while block := fh.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_identity(path: str | os.PathLike[str], *extra: object) -> str:
+    """A file's identity without reading it (path, size, modification time in ns, and ``extra``), as 16 hex
+    digits: what a cache of something computed from the file is named by. OSError if it cannot be stat'ed."""
+    stat = os.stat(path)
+    identity = "|".join(map(str, (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, *extra)))
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -36,7 +35,7 @@ import cv2
 import numpy as np
 
 from hng import __version__
-from hng.core.files import sha256_file, write_atomically
+from hng.core.files import file_identity, sha256_file, write_atomically
 from hng.core.generation import Generator
 from hng.core.seeding import splitmix64_array
 from hng.datasets.checksum import sha256_path, shard_file_sizes
@@ -225,17 +224,16 @@ def mnist_sha256(data: MnistData) -> str:
     return _sha256_cached(data.path)
 
 
-_sha_cache: dict[tuple[str, int, int], str] = {}
+_sha_cache: dict[str, str] = {}
 
 
 def _sha256_cached(path: str) -> str:
-    """The file's sha256, remembered per process and in hng's cache folder by the file's identity (path,
-    size, modification time in ns): hashing MNIST's 55 MB costs every CLI run 0.14 s otherwise."""
-    stat = os.stat(path)
-    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    """The file's sha256, remembered per process and in hng's cache folder by the file's identity
+    (`file_identity`: path, size, modification time in ns): hashing MNIST's 55 MB costs every CLI run
+    0.14 s otherwise."""
+    key = file_identity(path)
     if key not in _sha_cache:
-        identity = hashlib.sha256("|".join(map(str, key)).encode()).hexdigest()[:16]
-        stored = load_settings().cache_dir / f"sha256-{identity}.txt"
+        stored = load_settings().cache_dir / f"sha256-{key}.txt"
         with contextlib.suppress(OSError, UnicodeDecodeError):
             text = stored.read_text().strip()
             if len(text) == 64 and all(c in "0123456789abcdef" for c in text):

@@ -12,7 +12,6 @@ images of 5 digits takes about a second; fitting the classifier about 3 s.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from hng.core.files import file_identity
 from hng.core.params import parse_split
 from hng.mnist.load import MnistData
 from hng.quality.readability import BLANK, NearestNeighbours, fit_classifier, mnist_polarity
@@ -124,12 +124,9 @@ def cache_path(data: MnistData, stem: str) -> Path | None:
     if data.path is None:
         return None
     try:
-        stat = os.stat(data.path)
+        digest = file_identity(data.path, CLASSIFIER_DIGITS)  # without hashing its 55 MB
     except OSError:
         return None
-    # The data file's identity without hashing its 55 MB: path, size and modification time.
-    identity = f"{os.path.abspath(data.path)}|{stat.st_size}|{stat.st_mtime_ns}|{CLASSIFIER_DIGITS}"
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return load_settings().cache_dir / f"{stem}-{digest}.npz"
 
 
