@@ -36,6 +36,9 @@ from hng.service.task_store import check_key_group
 
 KEY_FIELD = "idempotencyKey"
 GROUP_FIELD = "keyPrefix"
+# What a request's errors mean when they would be the same on every delivery (KeyInProgress, a Conflict
+# that passes, is caught before these).
+NEVER_SUCCEEDS = (InvalidInput, NotFound, Conflict)
 
 processor = BatchProcessor(event_type=EventType.SQS)
 dead_letters = DeadLetters(api.settings.dead_letter_queue_url)
@@ -96,7 +99,7 @@ def handle_record(record: SQSRecord) -> None:
         )
     except KeyInProgress:
         raise  # its first delivery is still being carried out: try again later
-    except (InvalidInput, NotFound, Conflict) as error:
+    except NEVER_SUCCEEDS as error:
         # Would fail the same way on every receive: moved aside now, with why.
         api.logger.error(
             "queue message refused", extra={"message_id": record.message_id, "reason": str(error)}
@@ -127,7 +130,7 @@ def start_dropped_spec(drop: DroppedSpec) -> None:
         body = result_body({**answer, "spec": drop.key})
     except KeyInProgress:
         raise
-    except (InvalidInput, NotFound, Conflict) as error:
+    except NEVER_SUCCEEDS as error:
         field = error.problems[0][0].removeprefix("dataset.") if isinstance(error, InvalidInput) else "spec"
         body = error_body(str(error).replace("dataset.", ""), field)
         api.logger.info("dropped spec refused", extra={"key": drop.key, "reason": str(error)})
